@@ -1,0 +1,16 @@
+//! The `latch` binary's library: reads settings, wires the adapters into the
+//! core, and runs the HTTP server or an administrative command.
+//!
+//! The only crate that sees every adapter. Holds no business rules.
+
+mod cli;
+mod keys;
+mod settings;
+pub mod startup;
+mod telemetry;
+
+pub use cli::{Cli, Command, run};
+pub use keys::{GENERATED_KEY_FILE, SigningKeyError, signing_key};
+pub use settings::{Settings, SettingsError};
+pub use startup::{Application, StartupError};
+pub use telemetry::init_tracing;

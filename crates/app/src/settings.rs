@@ -1,0 +1,295 @@
+//! Settings: `config/default.toml` (embedded) ← `config/{LATCH_ENV}.toml`
+//! ← `LATCH__SECTION__KEY` environment variables. The only place that reads
+//! configuration; everything else receives typed values.
+
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// Why settings could not be loaded. Messages name the offending key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A file or variable could not be read or has a value of the wrong type.
+    #[error("invalid configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    /// A value has the right type but is not allowed.
+    #[error("invalid configuration: {key}: {message}")]
+    Invalid {
+        /// The key, e.g. `tokens.algorithm`.
+        key: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl SettingsError {
+    pub(crate) fn invalid(key: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { key, message: message.into() }
+    }
+}
+
+/// All of Latch's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `development`, `production`, ... (from `LATCH_ENV`, not from files).
+    #[serde(skip)]
+    pub environment: String,
+    /// Where the embedded database and generated keys live.
+    pub data_dir: PathBuf,
+    /// Listening.
+    pub http: HttpSettings,
+    /// Storage.
+    pub database: DatabaseSettings,
+    /// Token signing and lifetimes.
+    pub tokens: TokenSettings,
+    /// Cookie names and flags.
+    pub cookies: CookieConfig,
+    /// Password rules.
+    pub passwords: PasswordSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// `[http]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Listen address.
+    pub host: String,
+    /// Listen port; 0 picks a free one.
+    pub port: u16,
+    /// Worker threads; 0 = one per core.
+    pub workers: usize,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://...` or `sqlite://...`; unset = `data_dir/latch.db`.
+    pub url: Option<SecretString>,
+    /// Permit SQLite when `LATCH_ENV=production`.
+    pub allow_sqlite_in_production: bool,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Apply pending migrations when the service starts.
+    pub migrate_on_start: bool,
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    /// `EdDSA`, `RS256` or `HS256`.
+    pub algorithm: String,
+    /// HS256 shared secret.
+    pub hs256_secret: Option<SecretString>,
+    /// PEM file of the RS256 private key.
+    pub rs256_private_key_path: Option<PathBuf>,
+    /// PEM file of the Ed25519 private key; unset = generated into `data_dir`.
+    pub eddsa_private_key_path: Option<PathBuf>,
+    /// `iss` claim.
+    pub issuer: String,
+    /// `aud` claim.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_ttl_seconds: u32,
+    /// Refresh-token idle lifetime.
+    pub refresh_idle_ttl_seconds: u32,
+    /// Absolute session lifetime.
+    pub session_max_age_seconds: u32,
+    /// Window in which a rotated refresh token still yields its successor.
+    pub refresh_reuse_grace_seconds: u32,
+    /// `/auth/session` re-issues the access token when less than this is left.
+    pub session_rotate_before_seconds: u32,
+}
+
+/// `[cookies]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CookieConfig {
+    /// `Secure` flag.
+    pub secure: bool,
+    /// `lax`, `strict` or `none` for the access cookie.
+    pub same_site: String,
+    /// Access-token cookie name.
+    pub access_name: String,
+    /// Refresh-token cookie name.
+    pub refresh_name: String,
+}
+
+/// `[passwords]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// Minimum length in characters (after NFKC).
+    pub min_length: usize,
+    /// Maximum length in characters (after NFKC).
+    pub max_length: usize,
+    /// Hashes computed at once; 0 = one per core.
+    pub hash_concurrency: usize,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A `tracing` filter such as `info` or `latch=debug,info`.
+    pub level: String,
+    /// Log request bodies (never in production).
+    pub request_bodies: bool,
+}
+
+impl Settings {
+    /// Loads settings for `LATCH_ENV` (default `development`) from the
+    /// embedded defaults, `config/{env}.toml` under `config_dir` if present,
+    /// and the process environment.
+    pub fn load(config_dir: &Path) -> Result<Self, SettingsError> {
+        let environment = std::env::var("LATCH_ENV").unwrap_or_else(|_| "development".to_owned());
+        Self::load_from(config_dir, &environment, Environment::default())
+    }
+
+    /// The defaults with `overrides` (`("http.port", "0")`, ...) on top; for tests.
+    pub fn with_overrides(overrides: &[(&str, &str)]) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        for (key, value) in overrides {
+            builder = builder.set_override(*key, *value)?;
+        }
+        let mut settings: Self = builder.build()?.try_deserialize()?;
+        settings.environment = "test".to_owned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn load_from(config_dir: &Path, environment: &str, env: Environment) -> Result<Self, SettingsError> {
+        let overlay = config_dir.join(format!("{environment}.toml"));
+        let env = env
+            .prefix("LATCH")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",");
+        let mut settings: Self = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from(overlay).required(false))
+            .add_source(env)
+            .build()?
+            .try_deserialize()?;
+        settings.environment = environment.to_owned();
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Whether this is a production deployment.
+    pub fn is_production(&self) -> bool {
+        self.environment == "production"
+    }
+
+    /// The database URL, defaulting to a SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        use secrecy::ExposeSecret;
+        match &self.database.url {
+            Some(url) => url.expose_secret().to_owned(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("latch.db").display()),
+        }
+    }
+
+    /// Checks what types alone cannot.
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !matches!(self.tokens.algorithm.to_ascii_lowercase().as_str(), "eddsa" | "rs256" | "hs256") {
+            return Err(SettingsError::invalid("tokens.algorithm", "must be EdDSA, RS256 or HS256"));
+        }
+        if !matches!(self.cookies.same_site.to_ascii_lowercase().as_str(), "lax" | "strict" | "none") {
+            return Err(SettingsError::invalid("cookies.same_site", "must be lax, strict or none"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(SettingsError::invalid("log.format", "must be text or json"));
+        }
+        if self.passwords.min_length == 0 || self.passwords.min_length > self.passwords.max_length {
+            return Err(SettingsError::invalid(
+                "passwords.min_length",
+                "must be at least 1 and at most passwords.max_length",
+            ));
+        }
+        if self.passwords.max_length > 1024 {
+            return Err(SettingsError::invalid("passwords.max_length", "must be at most 1024"));
+        }
+        if self.tokens.access_ttl_seconds == 0 {
+            return Err(SettingsError::invalid("tokens.access_ttl_seconds", "must be positive"));
+        }
+        if self.tokens.session_max_age_seconds == 0 || self.tokens.refresh_idle_ttl_seconds == 0 {
+            return Err(SettingsError::invalid("tokens.session_max_age_seconds", "lifetimes must be positive"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(SettingsError::invalid("database.max_connections", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Environment {
+        let map = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Environment::default().source(Some(map))
+    }
+
+    #[test]
+    fn defaults_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings::load_from(dir.path(), "development", env(&[])).unwrap();
+        assert_eq!(settings.http.port, 8080);
+        assert_eq!(settings.tokens.algorithm, "EdDSA");
+        assert!(!settings.cookies.secure);
+        assert!(settings.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn env_vars_override_with_double_underscores() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings =
+            Settings::load_from(dir.path(), "development", env(&[("LATCH__HTTP__PORT", "9000")])).unwrap();
+        assert_eq!(settings.http.port, 9000);
+    }
+
+    #[test]
+    fn environment_overlay_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("production.toml"), "[cookies]\nsecure = true\n").unwrap();
+        let settings = Settings::load_from(dir.path(), "production", env(&[])).unwrap();
+        assert!(settings.cookies.secure);
+        assert!(settings.is_production());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(dir.path(), "development", env(&[("LATCH__HTTP__PORT", "eighty")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.port"), "{err}");
+        let err = Settings::load_from(dir.path(), "development", env(&[("LATCH__TOKENS__ALGORITHM", "none")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tokens.algorithm"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(dir.path(), "development", env(&[("LATCH__HTTP__PROT", "1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("prot"), "{err}");
+    }
+}

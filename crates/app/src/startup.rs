@@ -1,0 +1,174 @@
+//! `Application::build`: settings in, a bound and running server out.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use actix_web::cookie::SameSite;
+use actix_web::dev::Server;
+use async_trait::async_trait;
+use chrono::Duration;
+use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
+use latch_domain::PasswordPolicy;
+use latch_http::{CookieSettings, HttpState, Readiness};
+use latch_passwords::{Argon2Hasher, HasherConfig};
+use latch_store_sql::{SqlStore, StoreError, StoreOptions};
+use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
+
+use crate::keys::{SigningKeyError, signing_key};
+use crate::settings::Settings;
+
+/// Why the service could not start. Each message names what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Storage could not be opened or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The signing key could not be loaded.
+    #[error(transparent)]
+    SigningKey(#[from] SigningKeyError),
+    /// The token codec rejected the key.
+    #[error("token signing: {0}")]
+    Tokens(#[from] KeyError),
+    /// The password hasher could not be built.
+    #[error("password hashing: {0}")]
+    Hasher(String),
+    /// The data directory could not be created.
+    #[error("data_dir {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// `host:port`.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running Latch: the bound port and the server future.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+/// Opens the store (creating `data_dir` for SQLite) and optionally migrates.
+pub async fn open_store(settings: &Settings, migrate: bool) -> Result<SqlStore, StartupError> {
+    let url = settings.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
+            path: settings.data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let options = StoreOptions { max_connections: settings.database.max_connections, ..StoreOptions::default() };
+    let store = SqlStore::connect(&url, &options).await?;
+    if migrate {
+        store.migrate().await?;
+    }
+    Ok(store)
+}
+
+/// Builds the use-case service on the configured adapters.
+pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthService, StartupError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
+        path: settings.data_dir.display().to_string(),
+        source,
+    })?;
+    let key = signing_key(settings)?;
+    let tokens = &settings.tokens;
+    let codec = JwtTokenCodec::new(
+        TokenSettings::new(key.algorithm(), tokens.issuer.clone(), tokens.audience.clone()),
+        key,
+    )?;
+    let hasher = Argon2Hasher::new(HasherConfig {
+        max_concurrent: match settings.passwords.hash_concurrency {
+            0 => cores(),
+            n => n,
+        },
+        ..HasherConfig::default()
+    })
+    .map_err(|err| StartupError::Hasher(err.to_string()))?;
+    let ports = Ports {
+        users: Arc::new(store.users()),
+        sessions: Arc::new(store.sessions()),
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(codec),
+        clock: Arc::new(SystemClock),
+    };
+    let seconds = |s: u32| Duration::seconds(i64::from(s));
+    let config = AuthConfig {
+        access_ttl: seconds(tokens.access_ttl_seconds),
+        refresh_idle_ttl: seconds(tokens.refresh_idle_ttl_seconds),
+        session_max_age: seconds(tokens.session_max_age_seconds),
+        refresh_reuse_grace: seconds(tokens.refresh_reuse_grace_seconds),
+        session_rotate_before: seconds(tokens.session_rotate_before_seconds),
+        password_policy: PasswordPolicy {
+            min_length: settings.passwords.min_length,
+            max_length: settings.passwords.max_length,
+        },
+        ..AuthConfig::default()
+    };
+    Ok(AuthService::new(ports, config))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// `/readyz` asks the database.
+struct StoreReadiness(SqlStore);
+
+#[async_trait]
+impl Readiness for StoreReadiness {
+    async fn ready(&self) -> bool {
+        tokio::time::timeout(StdDuration::from_secs(2), self.0.ping()).await.unwrap_or(false)
+    }
+}
+
+impl Application {
+    /// Opens storage, loads keys, binds the port and starts serving.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = open_store(&settings, settings.database.migrate_on_start).await?;
+        let auth = auth_service(&settings, &store).await?;
+        let same_site = match settings.cookies.same_site.to_ascii_lowercase().as_str() {
+            "strict" => SameSite::Strict,
+            "none" => SameSite::None,
+            _ => SameSite::Lax,
+        };
+        let cookies = CookieSettings {
+            secure: settings.cookies.secure,
+            same_site,
+            access_name: settings.cookies.access_name.clone(),
+            refresh_name: settings.cookies.refresh_name.clone(),
+        };
+        let address = format!("{}:{}", settings.http.host, settings.http.port);
+        let listener =
+            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
+        let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+        tracing::info!(port, backend = store.backend_name(), environment = %settings.environment, "latch is listening");
+        let state = HttpState { auth, cookies, readiness: Box::new(StoreReadiness(store)) };
+        let workers = match settings.http.workers {
+            0 => cores(),
+            n => n,
+        };
+        let server = latch_http::serve(listener, state, workers)
+            .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?;
+        Ok(Self { port, server })
+    }
+
+    /// The port actually bound (useful with `http.port = 0`).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM/SIGINT, then finishes in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,16 @@
+//! Structured logs with `tracing`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::settings::LogSettings;
+
+/// Installs the global subscriber: `RUST_LOG` if set, else `log.level`;
+/// human-readable text or one JSON object per line. Idempotent.
+pub fn init_tracing(log: &LogSettings) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&log.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Another subscriber (a test's, say) may already be installed: keep it.
+    let _ = if log.format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,50 @@
+//! Issuing the tokens a successful login, refresh or session check returns.
+
+use latch_domain::{Session, Timestamp, User};
+use latch_ports::AccessClaims;
+use uuid::Uuid;
+
+use crate::{AuthService, Unexpected};
+
+/// What a client receives after authenticating.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// Signed JWT.
+    pub access_token: String,
+    /// When the access token expires.
+    pub access_expires_at: Timestamp,
+    /// The opaque refresh token and its expiry; `None` from a session check,
+    /// which never sees the refresh token.
+    pub refresh: Option<(String, Timestamp)>,
+    /// The user it was issued to.
+    pub user: User,
+    /// The session it belongs to.
+    pub session: Session,
+}
+
+impl AuthService {
+    /// Signs a fresh access token for `user` in `session`.
+    pub(crate) fn sign_access(
+        &self,
+        user: &User,
+        session: &Session,
+        now: Timestamp,
+    ) -> Result<(String, Timestamp), Unexpected> {
+        // Never outlive the session itself.
+        let expires_at = (now + self.config.access_ttl).min(session.expires_at);
+        let claims = AccessClaims {
+            sub: user.id,
+            sid: session.id,
+            jti: Uuid::now_v7(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            email: user.email.clone(),
+            name: user.name.clone(),
+            avatar_url: user.avatar_url.clone(),
+            is_superuser: user.is_superuser,
+            is_staff: user.is_staff,
+            tier: user.tier.clone(),
+        };
+        Ok((self.ports.tokens.issue(&claims)?, expires_at))
+    }
+}

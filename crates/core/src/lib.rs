@@ -1,0 +1,32 @@
+//! Latch's use cases — signup, login, refresh, session check, logout,
+//! profile — written against the ports only.
+//!
+//! Owns the authentication rules that span entities (rotation and reuse
+//! detection, uniform login failures, revocation). Must never name a web
+//! framework, an ORM, a JWT or a hashing library: those are adapters.
+
+mod authenticate;
+mod clock;
+mod error;
+mod issue;
+mod login;
+mod logout;
+mod profile;
+mod refresh;
+mod refresh_token;
+mod service;
+mod session_check;
+mod signup;
+
+pub use authenticate::{AuthenticateError, Principal};
+pub use clock::SystemClock;
+pub use error::Unexpected;
+pub use issue::TokenPair;
+pub use login::{LoginError, LoginRequest};
+pub use logout::{LogoutError, LogoutOutcome, LogoutScope};
+pub use profile::{ProfileChanges, UpdateProfileError};
+pub use refresh::RefreshError;
+pub use refresh_token::REFRESH_TOKEN_PREFIX;
+pub use service::{AuthConfig, AuthService, Ports};
+pub use session_check::SessionCheckError;
+pub use signup::{SignupError, SignupRequest};

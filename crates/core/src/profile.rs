@@ -1,0 +1,64 @@
+//! The caller's own profile.
+
+use latch_domain::{AvatarUrl, DisplayName, ProfilePatch, User, Username, ValidationError};
+use latch_ports::UpdateUserError;
+
+use crate::{AuthService, Principal, Unexpected};
+
+/// Profile changes as the client sent them: `None` = leave alone,
+/// `Some(None)` = clear.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    /// Display name.
+    pub name: Option<Option<String>>,
+    /// Login name.
+    pub username: Option<Option<String>>,
+    /// Avatar URL.
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// Why a profile update failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateProfileError {
+    /// A field breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The username belongs to another account.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// Not the client's fault (including the user vanishing mid-request).
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+fn parse_field<T>(
+    value: Option<Option<String>>,
+    parse: fn(&str) -> Result<T, ValidationError>,
+) -> Result<Option<Option<T>>, ValidationError> {
+    value.map(|inner| inner.as_deref().map(parse).transpose()).transpose()
+}
+
+impl AuthService {
+    /// Changes the caller's own name, username or avatar.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn update_profile(
+        &self,
+        principal: &Principal,
+        changes: ProfileChanges,
+    ) -> Result<User, UpdateProfileError> {
+        let patch = ProfilePatch {
+            name: parse_field(changes.name, DisplayName::parse)?,
+            username: parse_field(changes.username, Username::parse)?,
+            avatar_url: parse_field(changes.avatar_url, AvatarUrl::parse)?,
+        };
+        if patch.is_empty() {
+            return Ok(principal.user.clone());
+        }
+        let now = self.ports.clock.now();
+        self.ports.users.update_profile(principal.user.id, patch, now).await.map_err(|err| match err {
+            UpdateUserError::UsernameTaken => UpdateProfileError::UsernameTaken,
+            UpdateUserError::NotFound => UpdateProfileError::Unexpected(Unexpected("user vanished".into())),
+            UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
+        })
+    }
+}

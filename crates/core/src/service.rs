@@ -1,0 +1,85 @@
+//! The service object every use case hangs off: the ports plus the rules'
+//! configuration.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use latch_domain::{PasswordPolicy, DEFAULT_TIER};
+use latch_ports::{Clock, PasswordHasher, SessionRepository, TokenCodec, UserRepository};
+
+/// Lifetimes and policies of the authentication rules.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Access-token lifetime.
+    pub access_ttl: Duration,
+    /// A refresh token unused for this long expires.
+    pub refresh_idle_ttl: Duration,
+    /// A session ends this long after login, whatever happens.
+    pub session_max_age: Duration,
+    /// How long a just-rotated refresh token still yields the same successor.
+    pub refresh_reuse_grace: Duration,
+    /// `/auth/session` issues a fresh access token when less than this is left.
+    pub session_rotate_before: Duration,
+    /// Password length rules.
+    pub password_policy: PasswordPolicy,
+    /// Tier given to new users.
+    pub default_tier: String,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::seconds(900),
+            refresh_idle_ttl: Duration::seconds(604_800),
+            session_max_age: Duration::seconds(2_592_000),
+            refresh_reuse_grace: Duration::seconds(10),
+            session_rotate_before: Duration::seconds(120),
+            password_policy: PasswordPolicy::default(),
+            default_tier: DEFAULT_TIER.to_owned(),
+        }
+    }
+}
+
+/// The adapters the service runs on.
+#[derive(Clone)]
+pub struct Ports {
+    /// User storage.
+    pub users: Arc<dyn UserRepository>,
+    /// Session and refresh-token storage.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Access-token signing.
+    pub tokens: Arc<dyn TokenCodec>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Latch's use cases. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct AuthService {
+    pub(crate) ports: Ports,
+    pub(crate) config: Arc<AuthConfig>,
+}
+
+impl AuthService {
+    /// Wires the use cases to their adapters.
+    pub fn new(ports: Ports, config: AuthConfig) -> Self {
+        Self { ports, config: Arc::new(config) }
+    }
+
+    /// The rules' configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Now, by the service's clock.
+    pub fn now(&self) -> latch_domain::Timestamp {
+        self.ports.clock.now()
+    }
+
+    /// The public signing keys as a JWKS document.
+    pub fn jwks_json(&self) -> String {
+        self.ports.tokens.jwks_json()
+    }
+}

@@ -1,0 +1,94 @@
+//! Signup: create an account.
+
+use latch_domain::{AvatarUrl, DisplayName, Email, Password, User, UserId, Username, ValidationError};
+use latch_ports::{CreateUserError, HashError, NewUser};
+
+use crate::{AuthService, Unexpected};
+
+/// A signup as the client sent it; validated here.
+#[derive(Debug, Clone, Default)]
+pub struct SignupRequest {
+    /// Email address.
+    pub email: String,
+    /// Chosen password (plaintext, dropped after hashing).
+    pub password: String,
+    /// Optional display name.
+    pub name: Option<String>,
+    /// Optional login name.
+    pub username: Option<String>,
+    /// Optional avatar URL.
+    pub avatar_url: Option<String>,
+}
+
+/// Why a signup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    /// A field breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The email belongs to another account.
+    #[error("email already taken")]
+    EmailTaken,
+    /// The username belongs to another account.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// Too many password hashes in flight; retry later.
+    #[error("overloaded")]
+    Overloaded,
+    /// Not the client's fault.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<HashError> for SignupError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Overloaded => Self::Overloaded,
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+impl AuthService {
+    /// Creates an ordinary account (no privileges, default tier).
+    #[tracing::instrument(skip_all)]
+    pub async fn signup(&self, request: SignupRequest) -> Result<User, SignupError> {
+        self.create_user(request, false).await
+    }
+
+    /// Creates a superuser account (for `latch create-superuser`).
+    #[tracing::instrument(skip_all)]
+    pub async fn create_superuser(&self, request: SignupRequest) -> Result<User, SignupError> {
+        self.create_user(request, true).await
+    }
+
+    async fn create_user(&self, request: SignupRequest, superuser: bool) -> Result<User, SignupError> {
+        // Validate everything before the expensive hash.
+        let email = Email::parse(&request.email)?;
+        let username = request.username.as_deref().map(Username::parse).transpose()?;
+        let name = request.name.as_deref().map(DisplayName::parse).transpose()?;
+        let avatar_url = request.avatar_url.as_deref().map(AvatarUrl::parse).transpose()?;
+        let password = Password::new_choice(&request.password, &self.config.password_policy)?;
+        let password_hash = self.ports.hasher.hash(&password).await?;
+
+        let new = NewUser {
+            id: UserId::generate(),
+            email,
+            username,
+            name: name.map(|n| n.as_str().to_owned()).filter(|n| !n.is_empty()),
+            avatar_url: avatar_url.map(|a| a.as_str().to_owned()),
+            password_hash,
+            is_superuser: superuser,
+            is_staff: superuser,
+            tier: self.config.default_tier.clone(),
+            now: self.ports.clock.now(),
+        };
+        let user = self.ports.users.create(new).await.map_err(|err| match err {
+            CreateUserError::EmailTaken => SignupError::EmailTaken,
+            CreateUserError::UsernameTaken => SignupError::UsernameTaken,
+            CreateUserError::Repository(err) => SignupError::Unexpected(err.into()),
+        })?;
+        tracing::info!(user_id = %user.id, superuser, "user signed up");
+        Ok(user)
+    }
+}

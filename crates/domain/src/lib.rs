@@ -1,0 +1,23 @@
+//! Latch's domain: the entities, value objects and rules of user authentication.
+//!
+//! Owns what a user, a session and a refresh token *are* and which values are
+//! valid. Must not depend on I/O, an async runtime, a web framework or an ORM.
+
+mod email;
+mod error;
+mod password;
+mod profile;
+mod session;
+mod user;
+mod username;
+
+pub use email::Email;
+pub use error::ValidationError;
+pub use password::{Password, PasswordPolicy};
+pub use profile::{AvatarUrl, DisplayName};
+pub use session::{RefreshTokenRecord, Session, SessionId, TokenHash};
+pub use user::{ProfilePatch, User, UserId, DEFAULT_TIER};
+pub use username::Username;
+
+/// Timestamps are UTC everywhere in Latch.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;

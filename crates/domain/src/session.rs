@@ -1,0 +1,108 @@
+use uuid::Uuid;
+
+use crate::{Timestamp, UserId};
+
+/// A session's id: the `sid` claim of its access tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub Uuid);
+
+impl SessionId {
+    /// A fresh, time-ordered id.
+    pub fn generate() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl std::fmt::Display for SessionId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One login: the unit of revocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Session id.
+    pub id: SessionId,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When the user logged in.
+    pub created_at: Timestamp,
+    /// Last refresh or session check.
+    pub last_used_at: Timestamp,
+    /// Absolute end of the session, whatever happens.
+    pub expires_at: Timestamp,
+    /// Set once the session is revoked; never cleared.
+    pub revoked_at: Option<Timestamp>,
+    /// The client's `User-Agent` at login, truncated.
+    pub user_agent: Option<String>,
+    /// The client's IP at login.
+    pub ip: Option<String>,
+}
+
+impl Session {
+    /// A session is live until it is revoked or its absolute lifetime ends.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// SHA-256 of a refresh token: the only form in which one is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+/// A refresh token as stored: a link in its session's rotation chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// Row id.
+    pub id: Uuid,
+    /// The session this token renews.
+    pub session_id: SessionId,
+    /// Hash of the opaque token.
+    pub token_hash: TokenHash,
+    /// The token this one replaced, if any.
+    pub parent_id: Option<Uuid>,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// Idle expiry: unusable after this.
+    pub expires_at: Timestamp,
+    /// When it was exchanged for its successor.
+    pub rotated_at: Option<Timestamp>,
+    /// The token that replaced it.
+    pub successor_id: Option<Uuid>,
+    /// The successor's secret, sealed with this token's own secret, so the
+    /// same successor can be handed out again during the reuse grace window
+    /// without ever storing a usable token.
+    pub successor_sealed: Option<Vec<u8>>,
+}
+
+impl RefreshTokenRecord {
+    /// Whether the token may still be exchanged (not yet rotated, not expired).
+    pub fn is_current(&self, now: Timestamp) -> bool {
+        self.rotated_at.is_none() && now < self.expires_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn session_liveness() {
+        let now = Utc::now();
+        let session = Session {
+            id: SessionId::generate(),
+            user_id: UserId::generate(),
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::hours(1),
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+        };
+        assert!(session.is_live(now));
+        assert!(!session.is_live(now + Duration::hours(1)));
+        assert!(!Session { revoked_at: Some(now), ..session }.is_live(now));
+    }
+}

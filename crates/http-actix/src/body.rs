@@ -1,0 +1,135 @@
+//! Reading request bodies: content-type checks, size limits and parse
+//! errors that name the field, all mapped to `ApiError` here.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// Auth routes accept at most this many bytes of body.
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+
+/// The body's media type, lower-cased and without parameters.
+pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+}
+
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+/// Parses `bytes` as JSON `T`, requiring a JSON content type.
+pub(crate) fn parse_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+    if !media_type(req).is_some_and(|m| is_json(&m)) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
+    deserializer.end().map_err(|err| ApiError::MalformedBody(format!("Malformed JSON: {err}")))?;
+    Ok(value)
+}
+
+/// Parses an optional JSON body: an empty body is `None`.
+pub(crate) fn parse_optional_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<Option<T>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    parse_json(req, bytes).map(Some)
+}
+
+/// Parses an `application/x-www-form-urlencoded` body (flat structs only).
+pub(crate) fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_urlencoded::from_bytes(bytes).map_err(|err| validation(".".into(), err.to_string()))
+}
+
+fn json_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if inner.is_data() {
+        validation(path, strip_position(&inner.to_string()))
+    } else {
+        ApiError::MalformedBody(format!("Malformed JSON: {inner}"))
+    }
+}
+
+/// A 422 naming the field: the path for type errors, or the unknown field itself.
+fn validation(path: String, message: String) -> ApiError {
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_owned);
+    let field = unknown.or_else(|| (path != ".").then_some(path)).or_else(|| {
+        message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned)
+    });
+    let detail = match &field {
+        Some(field) => format!("{field}: {message}"),
+        None => message,
+    };
+    ApiError::Validation { field, detail }
+}
+
+/// serde_json appends " at line 1 column 12"; clients need the field, not that.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Reads the raw body within [`BODY_LIMIT`], mapping overflow to 413.
+pub(crate) async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
+    web::Bytes::from_request(req, payload).await.map_err(|err| {
+        match err.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
+            _ if err.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge
+            }
+            _ => ApiError::MalformedBody("The request body could not be read.".into()),
+        }
+    })
+}
+
+/// A JSON body of type `T`, with Latch's error mapping.
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !media_type(&req).is_some_and(|m| is_json(&m)) {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = read_body(&req, &mut payload).await?;
+            parse_json(&req, &bytes).map(ApiJson)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_unknown_fields() {
+        let ApiError::Validation { field, .. } = validation(".".into(), "unknown field `is_superuser`, expected one of `email`".into()) else {
+            unreachable!()
+        };
+        assert_eq!(field.as_deref(), Some("is_superuser"));
+    }
+
+    #[test]
+    fn strips_positions() {
+        assert_eq!(strip_position("invalid type: integer `5`, expected a string at line 1 column 9"), "invalid type: integer `5`, expected a string");
+    }
+}

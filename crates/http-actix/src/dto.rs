@@ -1,0 +1,158 @@
+//! Request and response bodies of the v1 API. They live only here; the core
+//! sees its own request types.
+
+use chrono::{DateTime, Utc};
+use latch_core::{ProfileChanges, SignupRequest, TokenPair};
+use latch_domain::User;
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+/// `POST /auth/signup`. Unknown fields — including every privileged one — are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignupBody {
+    email: String,
+    password: String,
+    name: Option<String>,
+    username: Option<String>,
+    avatar_url: Option<String>,
+}
+
+impl SignupBody {
+    pub(crate) fn into_request(self) -> SignupRequest {
+        SignupRequest {
+            email: self.email,
+            password: self.password,
+            name: self.name,
+            username: self.username,
+            avatar_url: self.avatar_url,
+        }
+    }
+}
+
+/// `POST /auth/login` as JSON. `email` and `username` are accepted as `login`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginJson {
+    #[serde(alias = "email", alias = "username")]
+    pub(crate) login: String,
+    pub(crate) password: String,
+}
+
+/// `POST /auth/login` as an OAuth2 password-grant form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginForm {
+    pub(crate) username: String,
+    pub(crate) password: String,
+    pub(crate) grant_type: Option<String>,
+    // Sent by OAuth2 clients; Latch has no scopes or clients, so they are read and ignored.
+    #[allow(dead_code)]
+    scope: Option<String>,
+    #[allow(dead_code)]
+    client_id: Option<String>,
+    #[allow(dead_code)]
+    client_secret: Option<String>,
+}
+
+/// `POST /auth/refresh` body (the cookie is the alternative).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefreshBody {
+    pub(crate) refresh_token: String,
+}
+
+/// `?scope=` of `POST /auth/logout`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LogoutQuery {
+    pub(crate) scope: Option<String>,
+}
+
+/// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /users/me`: profile fields only.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchMeBody {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    avatar_url: Option<Option<String>>,
+}
+
+impl PatchMeBody {
+    pub(crate) fn into_changes(self) -> ProfileChanges {
+        ProfileChanges { name: self.name, username: self.username, avatar_url: self.avatar_url }
+    }
+}
+
+/// The user as clients see it: never a password hash.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserBody {
+    id: Uuid,
+    email: String,
+    username: Option<String>,
+    name: Option<String>,
+    avatar_url: Option<String>,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    tier: String,
+    email_verified: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    last_login_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for UserBody {
+    fn from(user: User) -> Self {
+        Self {
+            id: user.id.0,
+            email: user.email,
+            username: user.username,
+            name: user.name,
+            avatar_url: user.avatar_url,
+            is_active: user.is_active,
+            is_staff: user.is_staff,
+            is_superuser: user.is_superuser,
+            tier: user.tier,
+            email_verified: user.email_verified,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            last_login_at: user.last_login_at,
+        }
+    }
+}
+
+/// The token response of login, refresh and session check.
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenBody {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_expires_in: Option<i64>,
+    user: UserBody,
+}
+
+impl TokenBody {
+    pub(crate) fn new(pair: TokenPair, now: DateTime<Utc>) -> Self {
+        let until = |at: DateTime<Utc>| (at - now).num_seconds().max(0);
+        Self {
+            access_token: pair.access_token,
+            token_type: "bearer",
+            expires_in: until(pair.access_expires_at),
+            refresh_expires_in: pair.refresh.as_ref().map(|(_, at)| until(*at)),
+            refresh_token: pair.refresh.map(|(token, _)| token),
+            user: pair.user.into(),
+        }
+    }
+}

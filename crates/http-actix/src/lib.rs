@@ -1,0 +1,17 @@
+//! The HTTP adapter: Latch's v1 API on actix-web.
+//!
+//! Owns routes, request parsing, cookies, and the single mapping from use-case
+//! errors to RFC 9457 problem responses. Calls `latch-core` only; must never
+//! reach a database, a hasher or a JWT library directly.
+
+mod body;
+mod cookies;
+mod dto;
+mod extract;
+mod problem;
+mod routes;
+mod server;
+
+pub use cookies::CookieSettings;
+pub use problem::ApiError;
+pub use server::{HttpState, Readiness, serve};

@@ -1,0 +1,265 @@
+//! `ApiError`: every way a request can fail, and the one place that turns
+//! each into an `application/problem+json` response with a stable `code`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use latch_core::{
+    AuthenticateError, LoginError, LogoutError, RefreshError, SessionCheckError, SignupError, UpdateProfileError,
+};
+use latch_domain::ValidationError;
+use serde::Serialize;
+
+/// A failed request, as the client will see it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed JSON or form body.
+    #[error("{0}")]
+    MalformedBody(String),
+    /// A field is unknown, of the wrong type, or breaks a rule.
+    #[error("{detail}")]
+    Validation {
+        /// The offending field, when known.
+        field: Option<String>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The body's content type is not one this route reads.
+    #[error("unsupported content type")]
+    UnsupportedMediaType,
+    /// The body is over the route's limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// Signup with an email that is taken.
+    #[error("email taken")]
+    EmailTaken,
+    /// Signup or profile change with a username that is taken.
+    #[error("username taken")]
+    UsernameTaken,
+    /// Login failed (any reason).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No credentials were sent.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// A token was sent and is not acceptable.
+    #[error("invalid token")]
+    InvalidToken,
+    /// A token was sent and has expired.
+    #[error("token expired")]
+    TokenExpired,
+    /// A spent refresh token was replayed; its session is revoked.
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    /// Unknown route.
+    #[error("not found")]
+    NotFound,
+    /// Hashing capacity exhausted.
+    #[error("overloaded")]
+    Overloaded,
+    /// Our fault. The cause is logged, never sent.
+    #[error("internal error")]
+    Internal,
+}
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
+        Self::Validation { field: Some(field.to_owned()), detail: detail.into() }
+    }
+
+    /// The stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedBody(_) => "malformed_body",
+            Self::Validation { .. } => "validation_failed",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::EmailTaken => "email_taken",
+            Self::UsernameTaken => "username_taken",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthenticated => "unauthenticated",
+            Self::InvalidToken => "invalid_token",
+            Self::TokenExpired => "token_expired",
+            Self::RefreshTokenReused => "refresh_token_reused",
+            Self::NotFound => "not_found",
+            Self::Overloaded => "overloaded",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::MalformedBody(detail) | Self::Validation { detail, .. } => detail.clone(),
+            Self::UnsupportedMediaType => "Send the body as application/json.".into(),
+            Self::PayloadTooLarge => "The request body is larger than this route accepts.".into(),
+            Self::EmailTaken => "An account with this email already exists.".into(),
+            Self::UsernameTaken => "This username is taken.".into(),
+            Self::InvalidCredentials => "The login or password is incorrect.".into(),
+            Self::Unauthenticated => "This route needs an access token.".into(),
+            Self::InvalidToken => "The token is invalid or has been revoked.".into(),
+            Self::TokenExpired => "The token has expired.".into(),
+            Self::RefreshTokenReused => {
+                "This refresh token was already used; the session has been ended. Log in again.".into()
+            }
+            Self::NotFound => "There is nothing at this path.".into(),
+            Self::Overloaded => "The server is busy; retry shortly.".into(),
+            Self::Internal => "Something went wrong on our side.".into(),
+        }
+    }
+}
+
+/// Writes a problem response for `status` and `code` (also used for errors
+/// raised outside our handlers: unknown routes, wrong methods).
+pub(crate) fn problem_response(status: StatusCode, code: &str, detail: String, field: Option<&str>) -> HttpResponse {
+    let problem = Problem {
+        kind: format!("urn:latch:problem:{code}"),
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail,
+        code,
+        field,
+    };
+    let body = serde_json::to_string(&problem).unwrap_or_default();
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(body)
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::EmailTaken | Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::InvalidCredentials
+            | Self::Unauthenticated
+            | Self::InvalidToken
+            | Self::TokenExpired
+            | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let field = match self {
+            Self::Validation { field, .. } => field.as_deref(),
+            _ => None,
+        };
+        let mut response = problem_response(self.status_code(), self.code(), self.detail(), field);
+        let headers = response.headers_mut();
+        match self {
+            Self::Unauthenticated => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::InvalidToken | Self::TokenExpired | Self::RefreshTokenReused => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+            }
+            Self::Overloaded => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Logs an unexpected failure and hides it from the client.
+fn internal(err: impl std::fmt::Display) -> ApiError {
+    tracing::error!(error = %err, "request failed unexpectedly");
+    ApiError::Internal
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        Self::invalid(err.field, err.to_string())
+    }
+}
+
+impl From<SignupError> for ApiError {
+    fn from(err: SignupError) -> Self {
+        match err {
+            SignupError::Invalid(err) => err.into(),
+            SignupError::EmailTaken => Self::EmailTaken,
+            SignupError::UsernameTaken => Self::UsernameTaken,
+            SignupError::Overloaded => Self::Overloaded,
+            SignupError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(err: LoginError) -> Self {
+        match err {
+            LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::Overloaded => Self::Overloaded,
+            LoginError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(err: RefreshError) -> Self {
+        match err {
+            RefreshError::Invalid => Self::InvalidToken,
+            RefreshError::Reused => Self::RefreshTokenReused,
+            RefreshError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(err: AuthenticateError) -> Self {
+        match err {
+            AuthenticateError::Expired => Self::TokenExpired,
+            AuthenticateError::Invalid => Self::InvalidToken,
+            AuthenticateError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<SessionCheckError> for ApiError {
+    fn from(err: SessionCheckError) -> Self {
+        match err {
+            SessionCheckError::Unauthenticated(err) => err.into(),
+            SessionCheckError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(err: LogoutError) -> Self {
+        match err {
+            LogoutError::Unauthenticated => Self::Unauthenticated,
+            LogoutError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<UpdateProfileError> for ApiError {
+    fn from(err: UpdateProfileError) -> Self {
+        match err {
+            UpdateProfileError::Invalid(err) => err.into(),
+            UpdateProfileError::UsernameTaken => Self::UsernameTaken,
+            UpdateProfileError::Unexpected(err) => internal(err),
+        }
+    }
+}

@@ -1,0 +1,5 @@
+//! The v1 routes, grouped by who may call them.
+
+pub(crate) mod auth;
+pub(crate) mod system;
+pub(crate) mod users;

@@ -1,0 +1,103 @@
+//! Building and starting the actix-web server.
+
+use std::net::TcpListener;
+
+use actix_web::dev::{Server, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::{App, HttpServer, web};
+use async_trait::async_trait;
+use latch_core::AuthService;
+use tracing_actix_web::TracingLogger;
+
+use crate::body::BODY_LIMIT;
+use crate::problem::problem_response;
+use crate::routes::{auth, system, users};
+use crate::{ApiError, CookieSettings};
+
+/// Tells `/readyz` whether the service's dependencies answer.
+#[async_trait]
+pub trait Readiness: Send + Sync + 'static {
+    /// True when requests can be served.
+    async fn ready(&self) -> bool;
+}
+
+/// Everything the handlers share.
+pub struct HttpState {
+    /// The use cases.
+    pub auth: AuthService,
+    /// Cookie names and flags.
+    pub cookies: CookieSettings,
+    /// The readiness probe.
+    pub readiness: Box<dyn Readiness>,
+}
+
+/// Starts serving on `listener` (already bound, so port 0 works) with
+/// `workers` worker threads. The returned server runs until stopped and shuts
+/// down gracefully on SIGTERM/SIGINT.
+pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io::Result<Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError::Validation { field: None, detail: format!("Bad query string: {err}") }.into()
+            }))
+            .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .wrap(TracingLogger::default())
+            .service(
+                web::scope("/api/v1")
+                    .service(web::resource("/auth/signup").route(web::post().to(auth::signup)))
+                    .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+                    .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
+                    .service(web::resource("/auth/session").route(web::post().to(auth::session)))
+                    .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                    .service(
+                        web::resource("/users/me")
+                            .route(web::get().to(users::get_me))
+                            .route(web::patch().to(users::patch_me)),
+                    ),
+            )
+            .service(web::resource("/healthz").route(web::get().to(system::healthz)))
+            .service(web::resource("/readyz").route(web::get().to(system::readyz)))
+            .service(web::resource("/.well-known/jwks.json").route(web::get().to(system::jwks)))
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+    })
+    .workers(workers)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Errors raised by actix itself (wrong method, unreadable body, ...) come
+/// without our body: give them a problem+json one, leaving ours untouched.
+fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (code, detail) = match status.as_u16() {
+        400 => ("malformed_body", "The request could not be read."),
+        404 => ("not_found", "There is nothing at this path."),
+        405 => ("method_not_allowed", "This path does not accept this method."),
+        413 => ("payload_too_large", "The request body is larger than this route accepts."),
+        415 => ("unsupported_media_type", "Send the body as application/json."),
+        s if s >= 500 => ("internal_error", "Something went wrong on our side."),
+        _ => ("request_failed", "The request failed."),
+    };
+    let (req, original) = res.into_parts();
+    let mut response = problem_response(status, code, detail.to_owned(), None);
+    // Keep headers actix set for a reason (Allow on 405, ...).
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
+}

@@ -1,0 +1,16 @@
+//! Password hashing for Latch: [`Argon2Hasher`], the adapter of the
+//! [`latch_ports::PasswordHasher`] port.
+//!
+//! Owns the hash schemes (argon2id for every new hash; argon2i/argon2d PHC
+//! strings and bcrypt `$2a$`/`$2b$`/`$2y$` verified so migrated users can log
+//! in), the rehash policy, and running that CPU- and memory-heavy work on
+//! blocking threads with bounded concurrency. Must not depend on other
+//! adapters, the web framework or the database.
+
+mod config;
+mod hasher;
+mod limiter;
+mod stored_hash;
+
+pub use config::HasherConfig;
+pub use hasher::Argon2Hasher;

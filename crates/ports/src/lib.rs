@@ -1,0 +1,31 @@
+//! The ports: every trait `latch-core` needs from the outside world.
+//!
+//! Traits and their error types only — no implementations. Every port is
+//! `Send + Sync + 'static` because the core holds adapters as `Arc<dyn Port>`
+//! shared across the server's worker threads. Each method's doc states what an
+//! adapter MUST do; `latch-testkit` turns those sentences into contract tests.
+
+mod clock;
+mod passwords;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use clock::Clock;
+pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
+pub use sessions::{RotateOutcome, SessionRepository};
+pub use tokens::{AccessClaims, TokenCodec, TokenError};
+pub use users::{CreateUserError, NewUser, UpdateUserError, UserCredentials, UserRepository};
+
+/// An infrastructure failure with no business meaning (database down, ...).
+/// The message is for logs only, never for clients.
+#[derive(Debug, thiserror::Error)]
+#[error("repository failure: {0}")]
+pub struct RepositoryError(pub String);
+
+impl RepositoryError {
+    /// Wraps any error's message.
+    pub fn from_display(err: impl std::fmt::Display) -> Self {
+        Self(err.to_string())
+    }
+}

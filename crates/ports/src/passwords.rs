@@ -1,0 +1,56 @@
+use async_trait::async_trait;
+use latch_domain::Password;
+
+/// A stored password hash in a self-describing format (PHC string or bcrypt's
+/// modular crypt format). Its `Debug` does not print the hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verification {
+    /// The password does not match.
+    Mismatch,
+    /// It matches; `needs_rehash` is set when the hash uses an old scheme or
+    /// old parameters and should be replaced by a fresh one.
+    Match {
+        /// Replace the stored hash with a current one.
+        needs_rehash: bool,
+    },
+}
+
+/// Why hashing or verification failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Too many hashes are queued; the caller should answer 503 and retry later.
+    #[error("password hashing is overloaded")]
+    Overloaded,
+    /// The stored hash is in no format this hasher understands.
+    #[error("unsupported password hash format")]
+    UnsupportedFormat,
+    /// Anything else.
+    #[error("password hashing failed: {0}")]
+    Unexpected(String),
+}
+
+/// Hashes and verifies passwords. Implementations MUST do the CPU-heavy work
+/// off the async executor, with bounded concurrency.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + 'static {
+    /// A fresh hash of `password` in the current scheme and parameters.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
+
+    /// Checks `password` against `hash` in constant time for the scheme.
+    /// A hash of the current scheme and parameters MUST report `needs_rehash: false`.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verification, HashError>;
+
+    /// Does the same work as verifying against a current hash and discards the
+    /// result, so a login for an unknown user costs what a wrong password costs.
+    async fn verify_dummy(&self, password: &Password) -> Result<(), HashError>;
+}

@@ -1,0 +1,56 @@
+use async_trait::async_trait;
+use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
+use uuid::Uuid;
+
+use crate::RepositoryError;
+
+/// What happened when a rotation was attempted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The parent was current; it is now rotated and the successor stored.
+    Rotated,
+    /// Someone rotated the parent first; nothing was written.
+    AlreadyRotated,
+}
+
+/// Where sessions and their refresh-token chains are kept.
+#[async_trait]
+pub trait SessionRepository: Send + Sync + 'static {
+    /// Stores a new session and its first refresh token, both or neither.
+    async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError>;
+
+    /// The session with this id, revoked or not; `None` if unknown.
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError>;
+
+    /// The refresh token with this hash, rotated or not; `None` if unknown.
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
+
+    /// The refresh token with this row id; `None` if unknown.
+    async fn find_refresh_token_by_id(&self, id: Uuid) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
+
+    /// Atomically: if `parent_id` is not yet rotated, marks it rotated at
+    /// `successor.created_at` with `successor.id` and `sealed_successor`, inserts
+    /// `successor`, and sets the session's `last_used_at`; returns `Rotated`.
+    /// If it was already rotated, MUST write nothing and return `AlreadyRotated`.
+    /// Of any number of concurrent calls for one parent exactly one MUST win.
+    async fn rotate(
+        &self,
+        parent_id: Uuid,
+        sealed_successor: &[u8],
+        successor: &RefreshTokenRecord,
+    ) -> Result<RotateOutcome, RepositoryError>;
+
+    /// Sets `last_used_at`.
+    async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Revokes one session at `at`; revoking a revoked or unknown session is a no-op.
+    async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Revokes every live session of `user` except `keep`; returns how many were revoked.
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError>;
+}

@@ -1,0 +1,98 @@
+use async_trait::async_trait;
+use latch_domain::{Email, ProfilePatch, Timestamp, User, UserId, Username};
+
+use crate::{PasswordHash, RepositoryError};
+
+/// Everything needed to insert a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// Pre-generated id (UUID v7).
+    pub id: UserId,
+    /// Validated email.
+    pub email: Email,
+    /// Validated username.
+    pub username: Option<Username>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Hash of the chosen password.
+    pub password_hash: PasswordHash,
+    /// Superuser flag (only `create-superuser` sets it).
+    pub is_superuser: bool,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Tier name.
+    pub tier: String,
+    /// Creation time (also `updated_at`).
+    pub now: Timestamp,
+}
+
+/// A user together with their stored password hash, for login only.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The account.
+    pub user: User,
+    /// Its stored hash.
+    pub password_hash: PasswordHash,
+}
+
+/// Why a user could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateUserError {
+    /// Another user has this email (case-insensitively).
+    #[error("email already taken")]
+    EmailTaken,
+    /// Another user has this username (case-insensitively).
+    #[error("username already taken")]
+    UsernameTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Why a user could not be updated.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// Another user has this username.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// Anything else.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Where users are kept.
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    /// Inserts a user and returns it as stored.
+    ///
+    /// # Errors
+    /// MUST return `EmailTaken` / `UsernameTaken` when another user (deleted or
+    /// not) has the same email / username ignoring case, and then write nothing.
+    async fn create(&self, user: NewUser) -> Result<User, CreateUserError>;
+
+    /// The user with this id, deleted or not; `None` if there is none.
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// The user whose email or username equals `login` ignoring case, with
+    /// their password hash; `None` if there is none. Deleted users are returned
+    /// too (the caller decides), so lookups cost the same either way.
+    async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, RepositoryError>;
+
+    /// Applies a profile patch and bumps `updated_at`; returns the new state.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown id; `UsernameTaken` if the new username
+    /// belongs to another user (nothing is written then).
+    async fn update_profile(&self, id: UserId, patch: ProfilePatch, now: Timestamp) -> Result<User, UpdateUserError>;
+
+    /// Replaces the stored password hash (rehash on login, password change).
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Records a successful login time.
+    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
+}

@@ -1,0 +1,17 @@
+//! Database errors, translated at the edge into port errors.
+
+use latch_ports::RepositoryError;
+use sea_orm::{DbErr, SqlErr};
+
+/// Wraps an unexpected database error for the ports; its text goes to logs only.
+pub(crate) fn unexpected(err: DbErr) -> RepositoryError {
+    RepositoryError::from_display(err)
+}
+
+/// The unique constraint a failed write hit, if that is why it failed.
+pub(crate) fn unique_violation(err: &DbErr) -> Option<String> {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(detail)) => Some(detail),
+        _ => None,
+    }
+}

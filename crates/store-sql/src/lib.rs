@@ -1,0 +1,16 @@
+//! The SQL adapter for Latch's repository ports, on sea-orm: PostgreSQL in
+//! production, SQLite as the embedded default, one schema for both.
+//!
+//! Owns connecting, migrating, and translating between rows and domain types
+//! (including database errors into port errors). Must not depend on another
+//! adapter or on the web layer.
+
+mod entities;
+mod error;
+mod sessions;
+mod store;
+mod users;
+
+pub use sessions::SqlSessionRepository;
+pub use store::{SqlStore, StoreError, StoreOptions};
+pub use users::SqlUserRepository;

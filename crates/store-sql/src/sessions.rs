@@ -1,0 +1,182 @@
+//! `SessionRepository` on SQL: sessions and their refresh-token chains.
+
+use async_trait::async_trait;
+use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
+use latch_ports::{RepositoryError, RotateOutcome, SessionRepository};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::entities::{refresh_tokens, sessions};
+use crate::error::unexpected;
+
+/// Sessions in `sessions`, refresh tokens (hashed) in `refresh_tokens`.
+#[derive(Debug, Clone)]
+pub struct SqlSessionRepository {
+    db: DatabaseConnection,
+}
+
+impl SqlSessionRepository {
+    pub(crate) fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn session_to_domain(row: sessions::Model) -> Session {
+    Session {
+        id: SessionId(row.id),
+        user_id: UserId(row.user_id),
+        created_at: row.created_at,
+        last_used_at: row.last_used_at,
+        expires_at: row.expires_at,
+        revoked_at: row.revoked_at,
+        user_agent: row.user_agent,
+        ip: row.ip,
+    }
+}
+
+fn session_row(session: &Session) -> sessions::ActiveModel {
+    sessions::ActiveModel {
+        id: Set(session.id.0),
+        user_id: Set(session.user_id.0),
+        created_at: Set(session.created_at),
+        last_used_at: Set(session.last_used_at),
+        expires_at: Set(session.expires_at),
+        revoked_at: Set(session.revoked_at),
+        user_agent: Set(session.user_agent.clone()),
+        ip: Set(session.ip.clone()),
+    }
+}
+
+fn token_to_domain(row: refresh_tokens::Model) -> Result<RefreshTokenRecord, RepositoryError> {
+    let token_hash = <[u8; 32]>::try_from(row.token_hash.as_slice())
+        .map_err(|_| RepositoryError(format!("refresh token {} has a malformed hash", row.id)))?;
+    Ok(RefreshTokenRecord {
+        id: row.id,
+        session_id: SessionId(row.session_id),
+        token_hash: TokenHash(token_hash),
+        parent_id: row.parent_id,
+        created_at: row.created_at,
+        expires_at: row.expires_at,
+        rotated_at: row.rotated_at,
+        successor_id: row.successor_id,
+        successor_sealed: row.successor_sealed,
+    })
+}
+
+fn token_row(token: &RefreshTokenRecord) -> refresh_tokens::ActiveModel {
+    refresh_tokens::ActiveModel {
+        id: Set(token.id),
+        session_id: Set(token.session_id.0),
+        token_hash: Set(token.token_hash.0.to_vec()),
+        parent_id: Set(token.parent_id),
+        created_at: Set(token.created_at),
+        expires_at: Set(token.expires_at),
+        rotated_at: Set(token.rotated_at),
+        successor_id: Set(token.successor_id),
+        successor_sealed: Set(token.successor_sealed.clone()),
+    }
+}
+
+#[async_trait]
+impl SessionRepository for SqlSessionRepository {
+    #[tracing::instrument(skip_all, fields(session_id = %session.id))]
+    async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        session_row(session).insert(&txn).await.map_err(unexpected)?;
+        token_row(first_token).insert(&txn).await.map_err(unexpected)?;
+        txn.commit().await.map_err(unexpected)
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
+        let row = sessions::Entity::find_by_id(id.0).one(&self.db).await.map_err(unexpected)?;
+        Ok(row.map(session_to_domain))
+    }
+
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        let row = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash.0.to_vec()))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
+        row.map(token_to_domain).transpose()
+    }
+
+    async fn find_refresh_token_by_id(&self, id: Uuid) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        let row = refresh_tokens::Entity::find_by_id(id).one(&self.db).await.map_err(unexpected)?;
+        row.map(token_to_domain).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(session_id = %successor.session_id))]
+    async fn rotate(
+        &self,
+        parent_id: Uuid,
+        sealed_successor: &[u8],
+        successor: &RefreshTokenRecord,
+    ) -> Result<RotateOutcome, RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        // The conditional UPDATE is the first statement, so it is what takes
+        // the write lock: of concurrent rotations exactly one sees a row.
+        let claimed = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(Some(successor.created_at)))
+            .col_expr(refresh_tokens::Column::SuccessorId, Expr::value(Some(successor.id)))
+            .col_expr(refresh_tokens::Column::SuccessorSealed, Expr::value(Some(sealed_successor.to_vec())))
+            .filter(refresh_tokens::Column::Id.eq(parent_id))
+            .filter(refresh_tokens::Column::RotatedAt.is_null())
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        if claimed.rows_affected == 0 {
+            txn.rollback().await.map_err(unexpected)?;
+            return Ok(RotateOutcome::AlreadyRotated);
+        }
+        token_row(successor).insert(&txn).await.map_err(unexpected)?;
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(successor.created_at))
+            .filter(sessions::Column::Id.eq(successor.session_id.0))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::LastUsedAt, Expr::value(at))
+            .filter(sessions::Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
+            .filter(sessions::Column::Id.eq(id.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        let mut update = sessions::Entity::update_many()
+            .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
+            .filter(sessions::Column::UserId.eq(user.0))
+            .filter(sessions::Column::RevokedAt.is_null());
+        if let Some(keep) = keep {
+            update = update.filter(sessions::Column::Id.ne(keep.0));
+        }
+        Ok(update.exec(&self.db).await.map_err(unexpected)?.rows_affected)
+    }
+}

@@ -1,0 +1,150 @@
+//! `UserRepository` on SQL.
+
+use async_trait::async_trait;
+use latch_domain::{ProfilePatch, Timestamp, User, UserId};
+use latch_ports::{
+    CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserRepository,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+
+use crate::entities::users::{self, Column, Entity};
+use crate::error::{unexpected, unique_violation};
+
+/// Users in the `users` table.
+#[derive(Debug, Clone)]
+pub struct SqlUserRepository {
+    db: DatabaseConnection,
+}
+
+impl SqlUserRepository {
+    pub(crate) fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn to_domain(row: users::Model) -> User {
+    User {
+        id: UserId(row.id),
+        email: row.email,
+        username: row.username,
+        name: row.name,
+        avatar_url: row.avatar_url,
+        is_active: row.is_active,
+        is_staff: row.is_staff,
+        is_superuser: row.is_superuser,
+        tier: row.tier,
+        email_verified: row.email_verified,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        last_login_at: row.last_login_at,
+        deleted_at: row.deleted_at,
+    }
+}
+
+/// Which of our unique columns a constraint message names.
+fn taken_column(detail: &str) -> Option<Column> {
+    if detail.contains("username_normalized") {
+        Some(Column::UsernameNormalized)
+    } else if detail.contains("email_normalized") {
+        Some(Column::EmailNormalized)
+    } else {
+        None
+    }
+}
+
+#[async_trait]
+impl UserRepository for SqlUserRepository {
+    #[tracing::instrument(skip_all, fields(user_id = %new.id))]
+    async fn create(&self, new: NewUser) -> Result<User, CreateUserError> {
+        let row = users::ActiveModel {
+            id: Set(new.id.0),
+            email_normalized: Set(new.email.normalized()),
+            email: Set(new.email.as_str().to_owned()),
+            username_normalized: Set(new.username.as_ref().map(|u| u.normalized())),
+            username: Set(new.username.map(|u| u.as_str().to_owned())),
+            name: Set(new.name),
+            avatar_url: Set(new.avatar_url),
+            password_hash: Set(new.password_hash.0),
+            is_active: Set(true),
+            is_staff: Set(new.is_staff),
+            is_superuser: Set(new.is_superuser),
+            tier: Set(new.tier),
+            email_verified: Set(false),
+            created_at: Set(new.now),
+            updated_at: Set(new.now),
+            last_login_at: Set(None),
+            deleted_at: Set(None),
+        };
+        match row.insert(&self.db).await {
+            Ok(row) => Ok(to_domain(row)),
+            Err(err) => Err(match unique_violation(&err).as_deref().and_then(taken_column) {
+                Some(Column::UsernameNormalized) => CreateUserError::UsernameTaken,
+                Some(_) => CreateUserError::EmailTaken,
+                None => CreateUserError::Repository(unexpected(err)),
+            }),
+        }
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        let row = Entity::find_by_id(id.0).one(&self.db).await.map_err(unexpected)?;
+        Ok(row.map(to_domain))
+    }
+
+    async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, RepositoryError> {
+        // Usernames cannot contain '@' and emails must, so one indexed column decides.
+        let normalized = login.trim().to_lowercase();
+        let column = if normalized.contains('@') { Column::EmailNormalized } else { Column::UsernameNormalized };
+        let row = Entity::find().filter(column.eq(normalized)).one(&self.db).await.map_err(unexpected)?;
+        Ok(row.map(|row| {
+            let password_hash = PasswordHash(row.password_hash.clone());
+            UserCredentials { user: to_domain(row), password_hash }
+        }))
+    }
+
+    async fn update_profile(&self, id: UserId, patch: ProfilePatch, now: Timestamp) -> Result<User, UpdateUserError> {
+        let mut update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
+        if let Some(name) = patch.name {
+            update = update.col_expr(Column::Name, Expr::value(name.map(|n| n.as_str().to_owned())));
+        }
+        if let Some(username) = patch.username {
+            update = update
+                .col_expr(Column::UsernameNormalized, Expr::value(username.as_ref().map(|u| u.normalized())))
+                .col_expr(Column::Username, Expr::value(username.map(|u| u.as_str().to_owned())));
+        }
+        if let Some(avatar_url) = patch.avatar_url {
+            update = update.col_expr(Column::AvatarUrl, Expr::value(avatar_url.map(|a| a.as_str().to_owned())));
+        }
+        let result = update.filter(Column::Id.eq(id.0)).exec(&self.db).await.map_err(|err| {
+            match unique_violation(&err).as_deref().and_then(taken_column) {
+                Some(_) => UpdateUserError::UsernameTaken,
+                None => UpdateUserError::Repository(unexpected(err)),
+            }
+        })?;
+        if result.rows_affected == 0 {
+            return Err(UpdateUserError::NotFound);
+        }
+        self.find_by_id(id).await?.ok_or(UpdateUserError::NotFound)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: Timestamp) -> Result<(), RepositoryError> {
+        Entity::update_many()
+            .col_expr(Column::PasswordHash, Expr::value(hash.0.clone()))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+
+    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+        Entity::update_many()
+            .col_expr(Column::LastLoginAt, Expr::value(Some(at)))
+            .filter(Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,50 @@
+//! The store passes the repository contracts on SQLite and on PostgreSQL,
+//! each test on its own fresh database.
+
+use latch_store_sql::{SqlStore, StoreOptions};
+use latch_testkit::Stores;
+use latch_testkit::databases::TestDatabase;
+use std::sync::Arc;
+
+#[allow(clippy::expect_used)]
+async fn stores_on(database: TestDatabase) -> Stores {
+    let store = SqlStore::connect(database.url(), &StoreOptions::default()).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    Stores {
+        users: Arc::new(store.users()),
+        sessions: Arc::new(store.sessions()),
+        guard: Some(Box::new(database)),
+    }
+}
+
+mod sqlite {
+    use super::*;
+
+    async fn fresh() -> Option<Stores> {
+        Some(stores_on(TestDatabase::sqlite()).await)
+    }
+
+    mod users {
+        latch_testkit::user_repository_contract!(super::fresh());
+    }
+
+    mod sessions {
+        latch_testkit::session_repository_contract!(super::fresh());
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    async fn fresh() -> Option<Stores> {
+        Some(stores_on(TestDatabase::postgres().await?).await)
+    }
+
+    mod users {
+        latch_testkit::user_repository_contract!(super::fresh());
+    }
+
+    mod sessions {
+        latch_testkit::session_repository_contract!(super::fresh());
+    }
+}

@@ -1,0 +1,19 @@
+//! Test support shared by every Latch crate (a dev-dependency only).
+//!
+//! Owns the contract-test suite of every port — public async functions, one per
+//! behaviour, expanded into named `#[tokio::test]`s by one macro per port — the
+//! in-memory fakes that pass those suites, a fixed clock, and a helper that
+//! gives each test its own fresh database. Must never be a normal dependency.
+
+pub mod clock;
+pub mod databases;
+pub mod password_hasher;
+pub mod sessions;
+mod stores;
+pub mod token_codec;
+pub mod users;
+
+pub use clock::FixedClock;
+pub use sessions::InMemorySessionRepository;
+pub use stores::Stores;
+pub use users::InMemoryUserRepository;

@@ -1,0 +1,293 @@
+//! The `SessionRepository` contract, and an in-memory fake that passes it.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::Duration;
+use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
+use latch_ports::{RepositoryError, RotateOutcome, SessionRepository};
+use uuid::Uuid;
+
+use crate::{FixedClock, Stores};
+use latch_ports::Clock;
+
+#[derive(Debug, Default)]
+struct Tables {
+    sessions: HashMap<SessionId, Session>,
+    tokens: HashMap<Uuid, RefreshTokenRecord>,
+}
+
+/// Sessions and refresh tokens in memory; one lock makes every call atomic.
+#[derive(Debug, Default)]
+pub struct InMemorySessionRepository {
+    tables: Mutex<Tables>,
+}
+
+impl InMemorySessionRepository {
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl SessionRepository for InMemorySessionRepository {
+    async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError> {
+        let mut tables = self.tables();
+        tables.sessions.insert(session.id, session.clone());
+        tables.tokens.insert(first_token.id, first_token.clone());
+        Ok(())
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
+        Ok(self.tables().sessions.get(&id).cloned())
+    }
+
+    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        Ok(self.tables().tokens.values().find(|t| &t.token_hash == hash).cloned())
+    }
+
+    async fn find_refresh_token_by_id(&self, id: Uuid) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        Ok(self.tables().tokens.get(&id).cloned())
+    }
+
+    async fn rotate(
+        &self,
+        parent_id: Uuid,
+        sealed_successor: &[u8],
+        successor: &RefreshTokenRecord,
+    ) -> Result<RotateOutcome, RepositoryError> {
+        let mut tables = self.tables();
+        let Some(parent) = tables.tokens.get_mut(&parent_id) else {
+            return Ok(RotateOutcome::AlreadyRotated);
+        };
+        if parent.rotated_at.is_some() {
+            return Ok(RotateOutcome::AlreadyRotated);
+        }
+        parent.rotated_at = Some(successor.created_at);
+        parent.successor_id = Some(successor.id);
+        parent.successor_sealed = Some(sealed_successor.to_vec());
+        tables.tokens.insert(successor.id, successor.clone());
+        if let Some(session) = tables.sessions.get_mut(&successor.session_id) {
+            session.last_used_at = successor.created_at;
+        }
+        Ok(RotateOutcome::Rotated)
+    }
+
+    async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        if let Some(session) = self.tables().sessions.get_mut(&id) {
+            session.last_used_at = at;
+        }
+        Ok(())
+    }
+
+    async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        if let Some(session) = self.tables().sessions.get_mut(&id) {
+            session.revoked_at.get_or_insert(at);
+        }
+        Ok(())
+    }
+
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        let mut revoked = 0;
+        for session in self.tables().sessions.values_mut() {
+            if session.user_id == user && Some(session.id) != keep && session.revoked_at.is_none() {
+                session.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+}
+
+// ---- the contract ---------------------------------------------------------
+
+/// Expands the `SessionRepository` contract into one `#[tokio::test]` per
+/// behaviour. `$make` is an expression whose `.await` yields
+/// `Option<latch_testkit::Stores>` (`None` skips the test).
+#[macro_export]
+macro_rules! session_repository_contract {
+    ($make:expr) => {
+        $crate::session_repository_contract!(@tests $make;
+            create_then_find_session_and_token,
+            find_unknown_is_none,
+            rotate_current_token_stores_successor,
+            rotate_rotated_token_writes_nothing,
+            concurrent_rotations_have_exactly_one_winner,
+            revoke_is_idempotent_and_keeps_first_time,
+            revoke_unknown_session_is_a_no_op,
+            revoke_all_for_user_keeps_the_given_session,
+            touch_sets_last_used_at,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(stores) = $make.await else { return };
+                $crate::sessions::$name(&stores).await;
+            }
+        )*
+    };
+}
+
+#[allow(clippy::unwrap_used, missing_docs)]
+mod behaviours {
+    use super::*;
+    use crate::users::new_user;
+
+    async fn user(stores: &Stores, email: &str) -> UserId {
+        let now = FixedClock::new().now();
+        stores.users.create(new_user(email, None, now)).await.unwrap().id
+    }
+
+    fn session(user_id: UserId, now: Timestamp) -> Session {
+        Session {
+            id: SessionId::generate(),
+            user_id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + Duration::days(30),
+            revoked_at: None,
+            user_agent: Some("contract-test/1.0".into()),
+            ip: Some("192.0.2.7".into()),
+        }
+    }
+
+    fn token(session_id: SessionId, parent_id: Option<Uuid>, seed: u8, now: Timestamp) -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            id: Uuid::now_v7(),
+            session_id,
+            token_hash: TokenHash([seed; 32]),
+            parent_id,
+            created_at: now,
+            expires_at: now + Duration::days(7),
+            rotated_at: None,
+            successor_id: None,
+            successor_sealed: None,
+        }
+    }
+
+    async fn logged_in(stores: &Stores, email: &str, now: Timestamp) -> (Session, RefreshTokenRecord) {
+        let s = session(user(stores, email).await, now);
+        let t = token(s.id, None, email.len() as u8, now);
+        stores.sessions.create(&s, &t).await.unwrap();
+        (s, t)
+    }
+
+    pub async fn create_then_find_session_and_token(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let (s, t) = logged_in(stores, "ada@example.com", now).await;
+        assert_eq!(stores.sessions.find(s.id).await.unwrap(), Some(s));
+        assert_eq!(stores.sessions.find_refresh_token(&t.token_hash).await.unwrap(), Some(t.clone()));
+        assert_eq!(stores.sessions.find_refresh_token_by_id(t.id).await.unwrap(), Some(t));
+    }
+
+    pub async fn find_unknown_is_none(stores: &Stores) {
+        assert_eq!(stores.sessions.find(SessionId::generate()).await.unwrap(), None);
+        assert_eq!(stores.sessions.find_refresh_token(&TokenHash([9; 32])).await.unwrap(), None);
+        assert_eq!(stores.sessions.find_refresh_token_by_id(Uuid::now_v7()).await.unwrap(), None);
+    }
+
+    pub async fn rotate_current_token_stores_successor(stores: &Stores) {
+        let clock = FixedClock::new();
+        let (s, parent) = logged_in(stores, "ada@example.com", clock.now()).await;
+        clock.advance(Duration::minutes(10));
+        let child = token(s.id, Some(parent.id), 200, clock.now());
+        let outcome = stores.sessions.rotate(parent.id, b"sealed", &child).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::Rotated);
+        let parent_now = stores.sessions.find_refresh_token_by_id(parent.id).await.unwrap().unwrap();
+        assert_eq!(parent_now.rotated_at, Some(clock.now()));
+        assert_eq!(parent_now.successor_id, Some(child.id));
+        assert_eq!(parent_now.successor_sealed.as_deref(), Some(&b"sealed"[..]));
+        assert_eq!(stores.sessions.find_refresh_token(&child.token_hash).await.unwrap(), Some(child));
+        assert_eq!(stores.sessions.find(s.id).await.unwrap().unwrap().last_used_at, clock.now());
+    }
+
+    pub async fn rotate_rotated_token_writes_nothing(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let (s, parent) = logged_in(stores, "ada@example.com", now).await;
+        let first = token(s.id, Some(parent.id), 201, now);
+        stores.sessions.rotate(parent.id, b"first", &first).await.unwrap();
+        let second = token(s.id, Some(parent.id), 202, now);
+        let outcome = stores.sessions.rotate(parent.id, b"second", &second).await.unwrap();
+        assert_eq!(outcome, RotateOutcome::AlreadyRotated);
+        assert_eq!(stores.sessions.find_refresh_token(&second.token_hash).await.unwrap(), None);
+        let parent_now = stores.sessions.find_refresh_token_by_id(parent.id).await.unwrap().unwrap();
+        assert_eq!(parent_now.successor_id, Some(first.id));
+        assert_eq!(parent_now.successor_sealed.as_deref(), Some(&b"first"[..]));
+    }
+
+    pub async fn concurrent_rotations_have_exactly_one_winner(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let (s, parent) = logged_in(stores, "ada@example.com", now).await;
+        let attempts = (0..20u8).map(|i| {
+            let sessions = stores.sessions.clone();
+            let child = token(s.id, Some(parent.id), 100 + i, now);
+            tokio::spawn(async move { sessions.rotate(parent.id, &[i], &child).await.unwrap() })
+        });
+        let mut winners = 0;
+        for attempt in attempts.collect::<Vec<_>>() {
+            if attempt.await.unwrap() == RotateOutcome::Rotated {
+                winners += 1;
+            }
+        }
+        assert_eq!(winners, 1);
+    }
+
+    pub async fn revoke_is_idempotent_and_keeps_first_time(stores: &Stores) {
+        let clock = FixedClock::new();
+        let (s, _) = logged_in(stores, "ada@example.com", clock.now()).await;
+        let first = clock.now();
+        stores.sessions.revoke(s.id, first).await.unwrap();
+        clock.advance(Duration::minutes(1));
+        stores.sessions.revoke(s.id, clock.now()).await.unwrap();
+        assert_eq!(stores.sessions.find(s.id).await.unwrap().unwrap().revoked_at, Some(first));
+    }
+
+    pub async fn revoke_unknown_session_is_a_no_op(stores: &Stores) {
+        let now = FixedClock::new().now();
+        stores.sessions.revoke(SessionId::generate(), now).await.unwrap();
+    }
+
+    pub async fn revoke_all_for_user_keeps_the_given_session(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let (keep, _) = logged_in(stores, "ada@example.com", now).await;
+        let other = session(keep.user_id, now);
+        stores.sessions.create(&other, &token(other.id, None, 50, now)).await.unwrap();
+        let third = session(keep.user_id, now);
+        stores.sessions.create(&third, &token(third.id, None, 51, now)).await.unwrap();
+        let (stranger, _) = logged_in(stores, "bob@example.com", now).await;
+
+        let revoked = stores.sessions.revoke_all_for_user(keep.user_id, Some(keep.id), now).await.unwrap();
+        assert_eq!(revoked, 2);
+        assert!(stores.sessions.find(keep.id).await.unwrap().unwrap().is_live(now));
+        assert!(!stores.sessions.find(other.id).await.unwrap().unwrap().is_live(now));
+        assert!(!stores.sessions.find(third.id).await.unwrap().unwrap().is_live(now));
+        assert!(stores.sessions.find(stranger.id).await.unwrap().unwrap().is_live(now));
+
+        let revoked = stores.sessions.revoke_all_for_user(keep.user_id, None, now).await.unwrap();
+        assert_eq!(revoked, 1);
+        assert!(!stores.sessions.find(keep.id).await.unwrap().unwrap().is_live(now));
+    }
+
+    pub async fn touch_sets_last_used_at(stores: &Stores) {
+        let clock = FixedClock::new();
+        let (s, _) = logged_in(stores, "ada@example.com", clock.now()).await;
+        clock.advance(Duration::hours(2));
+        stores.sessions.touch(s.id, clock.now()).await.unwrap();
+        assert_eq!(stores.sessions.find(s.id).await.unwrap().unwrap().last_used_at, clock.now());
+    }
+}
+
+pub use behaviours::*;
+
+#[cfg(test)]
+mod tests {
+    crate::session_repository_contract!(async { Some(crate::Stores::in_memory()) });
+}

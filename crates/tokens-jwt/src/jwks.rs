@@ -1,0 +1,35 @@
+//! The public half of the signing key as a JWK Set, and the `kid`s derived from keys.
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+
+use crate::{KeyError, SigningKey};
+
+/// The RFC 7638 thumbprint (base64url SHA-256) of a public JWK.
+pub(crate) fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
+    jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| KeyError::Jwk(e.to_string()))
+}
+
+/// `jwk` as published: with its `kid` and `use: sig`.
+pub(crate) fn publishable(mut jwk: Jwk, kid: &str) -> Jwk {
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    jwk
+}
+
+/// A `kid` for an HS256 secret: the RFC 7638 thumbprint of an `oct` JWK holding
+/// the secret's SHA-256 rather than the secret, so the header never carries
+/// anything an HMAC signature does not already commit to.
+pub(crate) fn secret_kid(secret: &[u8]) -> String {
+    let hidden = URL_SAFE_NO_PAD.encode(digest(&SHA256, secret));
+    let canonical = format!(r#"{{"k":"{hidden}","kty":"oct"}}"#);
+    URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
+}
+
+/// `{"keys":[...]}` with the public key of `key`; empty for HS256.
+pub(crate) fn jwks_json(key: &SigningKey) -> Result<String, KeyError> {
+    let set = JwkSet { keys: key.public_jwk().into_iter().cloned().collect() };
+    serde_json::to_string(&set).map_err(|e| KeyError::Jwk(e.to_string()))
+}

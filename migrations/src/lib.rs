@@ -1,0 +1,18 @@
+//! Latch's database schema as one migration set that runs unchanged on
+//! PostgreSQL and SQLite (schema builder only, no raw SQL).
+//!
+//! Owns table and index definitions; knows nothing of the domain types.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_users_and_sessions;
+
+/// Every migration, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_users_and_sessions::Migration)]
+    }
+}

@@ -1,0 +1,137 @@
+//! `spawn_app` and typed request helpers.
+
+use latch::{Application, Settings};
+use latch_testkit::databases::TestDatabase;
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A running Latch and a cookie-keeping client pointed at it.
+pub struct TestApp {
+    pub address: String,
+    pub client: Client,
+    pub data_dir: tempfile::TempDir,
+    _database: TestDatabase,
+}
+
+/// Expands each scenario `async fn name(backend: Backend)` into a test on
+/// SQLite and one on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Starts the app with the test defaults; `None` if the backend is unavailable.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, &[]).await
+}
+
+/// Starts the app with extra settings overrides (`("tokens.refresh_reuse_grace_seconds", "0")`).
+pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
+    let database = match backend {
+        Backend::Sqlite => TestDatabase::sqlite(),
+        Backend::Postgres => TestDatabase::postgres().await?,
+    };
+    let data_dir = tempfile::tempdir().unwrap();
+    let data_dir_str = data_dir.path().display().to_string();
+    let mut all: Vec<(&str, &str)> = vec![
+        ("http.port", "0"),
+        ("http.workers", "2"),
+        ("data_dir", &data_dir_str),
+        ("database.url", database.url()),
+        ("database.max_connections", "8"),
+        ("log.level", "warn"),
+    ];
+    all.extend_from_slice(overrides);
+    let settings = Settings::with_overrides(&all).unwrap();
+    let app = Application::build(settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp { address, client: client(), data_dir, _database: database })
+}
+
+/// A client with its own cookie jar.
+pub fn client() -> Client {
+    Client::builder().cookie_store(true).build().unwrap()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn signup(&self, email: &str) -> Response {
+        self.post_json("/api/v1/auth/signup", &json!({ "email": email, "password": PASSWORD })).await
+    }
+
+    /// Signs up `email` and logs in; returns the token response.
+    pub async fn signup_and_login(&self, email: &str) -> Value {
+        assert_eq!(self.signup(email).await.status(), StatusCode::CREATED);
+        self.login(email, PASSWORD).await.json().await.unwrap()
+    }
+
+    pub async fn login(&self, login: &str, password: &str) -> Response {
+        self.post_json("/api/v1/auth/login", &json!({ "login": login, "password": password })).await
+    }
+
+    /// `POST /auth/refresh` with the token in the body, on a cookie-less client.
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        Client::new()
+            .post(self.url("/api/v1/auth/refresh"))
+            .json(&json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /users/me` with a Bearer token on a cookie-less client.
+    pub async fn me(&self, access_token: &str) -> Response {
+        Client::new().get(self.url("/api/v1/users/me")).bearer_auth(access_token).send().await.unwrap()
+    }
+
+    /// The key the app generated into its data directory (EdDSA default).
+    pub fn signing_key_pem(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join(latch::GENERATED_KEY_FILE)).unwrap()
+    }
+}
+
+/// Asserts a problem+json response with `status` and `code`; returns the body.
+pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(), "{body}");
+    body
+}

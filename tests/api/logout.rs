@@ -1,0 +1,89 @@
+//! `POST /api/v1/auth/logout?scope=local|others|global`.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+
+crate::on_both_backends!(
+    local_logout_kills_only_this_session,
+    others_logout_keeps_this_session,
+    global_logout_kills_every_session,
+    logout_without_credentials_is_204,
+    logout_clears_cookies,
+    unknown_scope_is_422,
+);
+
+async fn logout(app: &TestApp, access: &str, scope: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url(&format!("/api/v1/auth/logout?scope={scope}")))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn two_sessions(app: &TestApp) -> (Value, Value) {
+    let first = app.signup_and_login("ada@example.com").await;
+    let second: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    (first, second)
+}
+
+fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().unwrap()
+}
+
+async fn local_logout_kills_only_this_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let (first, second) = two_sessions(&app).await;
+    assert_eq!(logout(&app, access(&first), "local").await.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.me(access(&first)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let refresh = first["refresh_token"].as_str().unwrap();
+    assert_problem(app.refresh(refresh).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_eq!(app.me(access(&second)).await.status(), StatusCode::OK);
+}
+
+async fn others_logout_keeps_this_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let (first, second) = two_sessions(&app).await;
+    assert_eq!(logout(&app, access(&first), "others").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.me(access(&first)).await.status(), StatusCode::OK);
+    assert_problem(app.me(access(&second)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+async fn global_logout_kills_every_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let (first, second) = two_sessions(&app).await;
+    assert_eq!(logout(&app, access(&second), "global").await.status(), StatusCode::NO_CONTENT);
+    assert_problem(app.me(access(&first)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_problem(app.me(access(&second)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // `global` needs a live session to know whose sessions to end.
+    assert_problem(logout(&app, access(&second), "global").await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+async fn logout_without_credentials_is_204(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let response = reqwest::Client::new().post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+async fn logout_clears_cookies(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    app.signup("ada@example.com").await;
+    app.login("ada@example.com", PASSWORD).await;
+    let response = app.client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let cookies: Vec<String> =
+        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    for name in ["access_token=", "refresh_token="] {
+        let cookie = cookies.iter().find(|c| c.starts_with(name)).unwrap_or_else(|| panic!("{name} not cleared"));
+        assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    }
+}
+
+async fn unknown_scope_is_422(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let tokens = app.signup_and_login("ada@example.com").await;
+    assert_problem(logout(&app, access(&tokens), "everyone").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        .await;
+}

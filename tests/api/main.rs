@@ -1,0 +1,18 @@
+//! Black-box tests: the real application on port 0, a fresh database per
+//! test, a real HTTP client with a cookie jar. Every scenario runs on SQLite
+//! and on PostgreSQL (skipped with a message when no Postgres is reachable
+//! outside CI). One test binary, so it is linked once.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod auth_flow;
+mod errors;
+mod login;
+mod logout;
+mod refresh;
+mod signup;
+mod system;
+mod tokens;
+mod users_me;
