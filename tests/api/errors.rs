@@ -21,7 +21,7 @@ async fn malformed_json_is_400(backend: Backend) {
             .client
             .post(app.url(path))
             .header("content-type", "application/json")
-            .body("{\"email\": ")
+            .body("{ \"")
             .send()
             .await
             .unwrap();

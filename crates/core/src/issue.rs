@@ -1,5 +1,6 @@
 //! Issuing the tokens a successful login, refresh or session check returns.
 
+use chrono::SubsecRound;
 use latch_domain::{Session, Timestamp, User};
 use latch_ports::AccessClaims;
 use uuid::Uuid;
@@ -30,8 +31,8 @@ impl AuthService {
         session: &Session,
         now: Timestamp,
     ) -> Result<(String, Timestamp), Unexpected> {
-        // Never outlive the session itself.
-        let expires_at = (now + self.config.access_ttl).min(session.expires_at);
+        // Never outlive the session itself; whole seconds, as in the `exp` claim.
+        let expires_at = (now + self.config.access_ttl).min(session.expires_at).trunc_subsecs(0);
         let claims = AccessClaims {
             sub: user.id,
             sid: session.id,

@@ -145,7 +145,8 @@ pub(crate) struct TokenBody {
 
 impl TokenBody {
     pub(crate) fn new(pair: TokenPair, now: DateTime<Utc>) -> Self {
-        let until = |at: DateTime<Utc>| (at - now).num_seconds().max(0);
+        // Rounded up: a token issued this instant for 900 s says 900, not 899.
+        let until = |at: DateTime<Utc>| ((at - now).num_milliseconds() + 999).div_euclid(1000).max(0);
         Self {
             access_token: pair.access_token,
             token_type: "bearer",

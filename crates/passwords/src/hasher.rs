@@ -12,7 +12,7 @@ use crate::HasherConfig;
 use crate::limiter::Limiter;
 use crate::stored_hash::StoredHash;
 
-/// What `verify_dummy` checks against; any value works, nobody knows its hash's salt.
+/// The password behind the dummy hash; its value does not matter.
 const DUMMY_PASSWORD: &[u8] = b"latch dummy password for unknown users";
 
 /// Hashes new passwords with argon2id and verifies argon2 and bcrypt hashes,
@@ -35,7 +35,11 @@ impl Argon2Hasher {
             .map_err(|err| HashError::Unexpected(format!("invalid argon2 parameters: {err}")))?;
         let limiter = Limiter::new(config.max_concurrent, config.max_queue)?;
         let dummy = StoredHash::parse(&hash_argon2id(&params, DUMMY_PASSWORD)?)?;
-        Ok(Self { params, limiter, dummy: Arc::new(dummy) })
+        Ok(Self {
+            params,
+            limiter,
+            dummy: Arc::new(dummy),
+        })
     }
 }
 
@@ -54,7 +58,10 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
         let password = password.duplicate();
         let params = self.params.clone();
-        let phc = self.limiter.run(move || hash_argon2id(&params, password.expose().as_bytes())).await??;
+        let phc = self
+            .limiter
+            .run(move || hash_argon2id(&params, password.expose().as_bytes()))
+            .await??;
         Ok(PasswordHash(phc))
     }
 
@@ -63,15 +70,24 @@ impl PasswordHasher for Argon2Hasher {
         let stored = StoredHash::parse(&hash.0)?;
         let needs_rehash = stored.needs_rehash(&self.params);
         let password = password.duplicate();
-        let matched = self.limiter.run(move || stored.matches(password.expose().as_bytes())).await??;
-        Ok(if matched { Verification::Match { needs_rehash } } else { Verification::Mismatch })
+        let matched = self
+            .limiter
+            .run(move || stored.matches(password.expose().as_bytes()))
+            .await??;
+        Ok(if matched {
+            Verification::Match { needs_rehash }
+        } else {
+            Verification::Mismatch
+        })
     }
 
     #[tracing::instrument(skip_all)]
     async fn verify_dummy(&self, password: &Password) -> Result<(), HashError> {
         let dummy = Arc::clone(&self.dummy);
         let password = password.duplicate();
-        self.limiter.run(move || dummy.matches(password.expose().as_bytes())).await??;
+        self.limiter
+            .run(move || dummy.matches(password.expose().as_bytes()))
+            .await??;
         Ok(())
     }
 }
@@ -82,4 +98,327 @@ fn hash_argon2id(params: &Params, password: &[u8]) -> Result<String, HashError> 
         .hash_password(password)
         .map(|phc| phc.to_string())
         .map_err(|err| HashError::Unexpected(format!("argon2 hashing failed: {err}")))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use latch_domain::PasswordPolicy;
+    use tokio::task::JoinSet;
+
+    use super::*;
+    use crate::limiter::tests::until;
+
+    // Fixtures written by real Python 3.11, for PASSWORD unless noted:
+    //   BCRYPT_2B          bcrypt 5.0.0: bcrypt.hashpw(pw, bcrypt.gensalt(rounds=4))
+    //   PASSLIB_2A / _2Y   passlib 1.7.4 on bcrypt 4.0.1 (passlib fails on bcrypt >= 4.1):
+    //                      passlib.hash.bcrypt.using(ident="2a" / "2y", rounds=4).hash(pw)
+    //   BCRYPT5_72_BYTES   bcrypt 5.0.0, password_72_bytes(); bcrypt 5 refuses 73 bytes
+    //   BCRYPT4_72_BYTES   bcrypt 4.0.1, password_72_bytes(); its checkpw also accepted
+    //                      password_72_bytes() + "x", silently truncated
+    //   ARGON2ID_CFFI      argon2-cffi 25.1.0: argon2.PasswordHasher().hash(pw), its defaults
+    //   ARGON2I/D_CFFI     argon2-cffi 25.1.0: PasswordHasher(time_cost=1, memory_cost=1024,
+    //                      parallelism=1, type=Type.I / Type.D).hash(pw)
+    const PASSWORD: &str = "correct horse battery staple";
+    const BCRYPT_2B: &str = "$2b$04$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i";
+    const PASSLIB_2A: &str = "$2a$04$LjqvnXjPtQndLAk3dtuDwep4q/QoykAdhZIiiQk0r7TPCqM5Y42XG";
+    const PASSLIB_2Y: &str = "$2y$04$8JpEfdEBDfgR5d5zUeF1HOVmxb6kL7Vsj7Q4HpRLh7QuNiwnTEgAO";
+    const BCRYPT5_72_BYTES: &str = "$2b$04$/eZba06XsdeOlMDVmJFy2edeFs/w5LObEEaXLYjJXs4MSvY.qT6c.";
+    const BCRYPT4_72_BYTES: &str = "$2b$04$TRXFBvAZePvHjoZq.XMvNe/MATltmrExmrMecyefwP6eytaETVu6C";
+    const ARGON2ID_CFFI: &str =
+        "$argon2id$v=19$m=65536,t=3,p=4$p35QQptgclyg86G4SYX0bQ$mkfmoLDM1oaRUY7MjtuJe8YheYxiXXHZQGj+sJBB16k";
+    const ARGON2I_CFFI: &str =
+        "$argon2i$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y";
+    const ARGON2D_CFFI: &str =
+        "$argon2d$v=19$m=1024,t=1,p=1$Y8B1KYnNztMM+QJa55oFrg$l7xmm7yp9NwzptPrENx0VEXMtHU+cCOl1IWpIBONCxA";
+
+    const OLD_SCHEME_MATCH: Verification = Verification::Match { needs_rehash: true };
+
+    /// 71 characters, 72 bytes in UTF-8.
+    fn password_72_bytes() -> String {
+        format!("{}é", "a".repeat(70))
+    }
+
+    fn password(raw: &str) -> Password {
+        Password::attempt(raw, &PasswordPolicy::default()).unwrap()
+    }
+
+    fn config(memory_kib: u32, iterations: u32) -> HasherConfig {
+        HasherConfig {
+            memory_kib,
+            iterations,
+            parallelism: 1,
+            max_concurrent: 2,
+            max_queue: 16,
+        }
+    }
+
+    fn cheap() -> Argon2Hasher {
+        Argon2Hasher::new(config(1024, 1)).unwrap()
+    }
+
+    async fn verify(hasher: &Argon2Hasher, raw: &str, stored: &str) -> Result<Verification, HashError> {
+        hasher
+            .verify(&password(raw), &PasswordHash(stored.to_owned()))
+            .await
+    }
+
+    #[test]
+    fn default_config_is_owasp_argon2id_with_one_slot_per_cpu() {
+        let config = HasherConfig::default();
+        let cpus = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(
+            config,
+            HasherConfig {
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1,
+                max_concurrent: cpus,
+                max_queue: 64 * cpus
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn default_config_writes_owasp_argon2id_phc_strings() {
+        let hasher = Argon2Hasher::new(HasherConfig::default()).unwrap();
+        let hash = hasher.hash(&password(PASSWORD)).await.unwrap();
+        assert!(
+            hash.0.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            hash.0
+        );
+    }
+
+    #[test]
+    fn invalid_config_is_refused() {
+        for bad in [
+            HasherConfig {
+                memory_kib: 0,
+                ..config(1024, 1)
+            },
+            HasherConfig {
+                iterations: 0,
+                ..config(1024, 1)
+            },
+            HasherConfig {
+                parallelism: 0,
+                ..config(1024, 1)
+            },
+            HasherConfig {
+                max_concurrent: 0,
+                ..config(1024, 1)
+            },
+        ] {
+            assert!(
+                matches!(Argon2Hasher::new(bad), Err(HashError::Unexpected(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn dummy_hash_has_the_current_cost() {
+        let hasher = Argon2Hasher::new(config(2048, 2)).unwrap();
+        assert!(!hasher.dummy.needs_rehash(&hasher.params));
+    }
+
+    #[tokio::test]
+    async fn bcrypt_2b_from_python_bcrypt_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, BCRYPT_2B).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_2a_from_passlib_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, PASSLIB_2A).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_2y_from_passlib_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, PASSLIB_2Y).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_wrong_password_mismatches() {
+        assert_eq!(
+            verify(&cheap(), "correct horse battery stapler", BCRYPT_2B)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_accepts_a_password_of_exactly_72_bytes() {
+        assert_eq!(
+            verify(&cheap(), &password_72_bytes(), BCRYPT5_72_BYTES)
+                .await
+                .unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_refuses_a_password_longer_than_72_bytes() {
+        let hasher = cheap();
+        let longer = format!("{}x", password_72_bytes());
+        assert_eq!(
+            verify(&hasher, &password_72_bytes(), BCRYPT4_72_BYTES)
+                .await
+                .unwrap(),
+            OLD_SCHEME_MATCH
+        );
+        assert_eq!(
+            verify(&hasher, &longer, BCRYPT4_72_BYTES).await.unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_2x_is_unsupported() {
+        let buggy_variant = BCRYPT_2B.replacen("$2b$", "$2x$", 1);
+        assert!(matches!(
+            verify(&cheap(), PASSWORD, &buggy_variant).await,
+            Err(HashError::UnsupportedFormat)
+        ));
+    }
+
+    #[tokio::test]
+    async fn malformed_bcrypt_is_unsupported_and_never_panics() {
+        let hasher = cheap();
+        let too_costly = BCRYPT_2B.replacen("$04$", "$99$", 1);
+        let non_ascii = format!("{}é", &BCRYPT_2B[..58]);
+        for stored in [
+            "$2b$",
+            "$2b$04$tooshort",
+            &too_costly,
+            &non_ascii,
+            &BCRYPT_2B[..59],
+        ] {
+            let outcome = verify(&hasher, PASSWORD, stored).await;
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn argon2id_from_argon2_cffi_defaults_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, ARGON2ID_CFFI).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2i_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, ARGON2I_CFFI).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2d_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, ARGON2D_CFFI).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2id_with_old_params_needs_rehash() {
+        let old = cheap().hash(&password(PASSWORD)).await.unwrap();
+        let current = Argon2Hasher::new(config(1024, 2)).unwrap();
+        assert_eq!(
+            verify(&current, PASSWORD, &old.0).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn argon2id_with_other_output_length_needs_rehash() {
+        // Same cost as `cheap()`, 16-byte output.
+        let params = Params::new(1024, 1, 1, Some(16)).unwrap();
+        let short = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(PASSWORD.as_bytes())
+            .unwrap();
+        assert_eq!(
+            verify(&cheap(), PASSWORD, &short.to_string()).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_argon2_is_unsupported_and_never_panics() {
+        let hasher = cheap();
+        for stored in [
+            "$argon2id$",
+            "$argon2id$v=19$m=1024,t=1,p=1$",
+            "$argon2id$v=19$m=lots,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+            "$argon2id$v=42$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+            "$argon2id$v=19$m=1,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+            "$argon2id$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$é",
+            "$argon2x$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+        ] {
+            let outcome = verify(&hasher, PASSWORD, stored).await;
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn callers_beyond_the_queue_limit_are_overloaded() {
+        let hasher = Arc::new(
+            Argon2Hasher::new(HasherConfig {
+                max_concurrent: 1,
+                max_queue: 2,
+                ..config(1024, 1)
+            })
+            .unwrap(),
+        );
+        let stored = hasher.hash(&password(PASSWORD)).await.unwrap();
+        // As if a hash were running: every later call has to queue.
+        let busy = hasher.limiter.occupy_all().unwrap();
+        let mut queued = JoinSet::new();
+        for _ in 0..2 {
+            let (hasher, stored) = (Arc::clone(&hasher), stored.clone());
+            queued.spawn(async move { hasher.verify(&password(PASSWORD), &stored).await });
+        }
+        until(|| hasher.limiter.waiting() == 2).await;
+
+        assert!(matches!(
+            hasher.hash(&password(PASSWORD)).await,
+            Err(HashError::Overloaded)
+        ));
+        assert!(matches!(
+            hasher.verify(&password(PASSWORD), &stored).await,
+            Err(HashError::Overloaded)
+        ));
+        assert!(matches!(
+            hasher.verify_dummy(&password(PASSWORD)).await,
+            Err(HashError::Overloaded)
+        ));
+
+        drop(busy);
+        while let Some(outcome) = queued.join_next().await {
+            assert_eq!(
+                outcome.unwrap().unwrap(),
+                Verification::Match { needs_rehash: false }
+            );
+        }
+    }
 }

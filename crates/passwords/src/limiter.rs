@@ -57,7 +57,10 @@ impl Limiter {
             Err(TryAcquireError::Closed) => return Err(closed()),
         }
         let _slot = QueueSlot::take(&self.waiting, self.max_queue).ok_or(HashError::Overloaded)?;
-        Arc::clone(&self.permits).acquire_owned().await.map_err(|_| closed())
+        Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| closed())
     }
 
     /// How many callers are waiting for a slot.
@@ -90,7 +93,9 @@ struct QueueSlot<'a>(&'a AtomicUsize);
 impl<'a> QueueSlot<'a> {
     fn take(waiting: &'a AtomicUsize, max_queue: usize) -> Option<Self> {
         waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max_queue).then_some(n + 1))
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max_queue).then_some(n + 1)
+            })
             .ok()
             .map(|_| Self(waiting))
     }
@@ -104,7 +109,7 @@ impl Drop for QueueSlot<'_> {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::mpsc;
     use std::sync::{Arc, Barrier};
     use std::time::Duration;
@@ -114,7 +119,7 @@ mod tests {
     use super::*;
 
     /// Polls `condition` (letting other tasks run) until it holds; fails the test after 10 s.
-    async fn until(condition: impl Fn() -> bool) {
+    pub(crate) async fn until(condition: impl Fn() -> bool) {
         tokio::time::timeout(Duration::from_secs(10), async {
             while !condition() {
                 tokio::task::yield_now().await;
@@ -128,7 +133,13 @@ mod tests {
     fn blocked_job(limiter: &Arc<Limiter>, jobs: &mut JoinSet<Result<(), HashError>>) -> mpsc::Sender<()> {
         let (release, released) = mpsc::channel::<()>();
         let limiter = Arc::clone(limiter);
-        jobs.spawn(async move { limiter.run(move || drop(released.recv())).await });
+        jobs.spawn(async move {
+            limiter
+                .run(move || {
+                    let _ = released.recv();
+                })
+                .await
+        });
         release
     }
 
@@ -215,8 +226,12 @@ mod tests {
 
         let mut jobs = JoinSet::new();
         for _ in 0..16 {
-            let (limiter, running, peak, pair) =
-                (Arc::clone(&limiter), Arc::clone(&running), Arc::clone(&peak), Arc::clone(&pair));
+            let (limiter, running, peak, pair) = (
+                Arc::clone(&limiter),
+                Arc::clone(&running),
+                Arc::clone(&peak),
+                Arc::clone(&pair),
+            );
             jobs.spawn(async move {
                 limiter
                     .run(move || {

@@ -16,7 +16,7 @@ const BCRYPT_PREFIXES: [&str; 3] = ["$2a$", "$2b$", "$2y$"];
 #[derive(Debug)]
 pub(crate) enum StoredHash {
     /// A PHC string of any argon2 variant.
-    Argon2(argon2::PasswordHash),
+    Argon2(Box<argon2::PasswordHash>),
     /// A bcrypt modular-crypt string, as Python's bcrypt and passlib write them.
     Bcrypt(String),
 }
@@ -27,7 +27,7 @@ impl StoredHash {
     pub(crate) fn parse(hash: &str) -> Result<Self, HashError> {
         if ARGON2_PREFIXES.iter().any(|prefix| hash.starts_with(prefix)) {
             argon2::PasswordHash::new(hash)
-                .map(Self::Argon2)
+                .map(|phc| Self::Argon2(Box::new(phc)))
                 .map_err(|_| HashError::UnsupportedFormat)
         } else if BCRYPT_PREFIXES.iter().any(|prefix| hash.starts_with(prefix)) {
             Ok(Self::Bcrypt(hash.to_owned()))
@@ -48,7 +48,7 @@ impl StoredHash {
     /// A hash whose body turns out to be malformed is `UnsupportedFormat`.
     pub(crate) fn matches(&self, password: &[u8]) -> Result<bool, HashError> {
         match self {
-            Self::Argon2(phc) => match Argon2::default().verify_password(password, phc) {
+            Self::Argon2(phc) => match Argon2::default().verify_password(password, phc.as_ref()) {
                 Ok(()) => Ok(true),
                 Err(PhcError::PasswordInvalid) => Ok(false),
                 Err(_) => Err(HashError::UnsupportedFormat),

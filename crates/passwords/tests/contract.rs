@@ -9,7 +9,13 @@ mod reduced_cost {
     use super::*;
 
     fn hasher() -> Argon2Hasher {
-        let config = HasherConfig { memory_kib: 1024, iterations: 1, parallelism: 1, max_concurrent: 2, max_queue: 16 };
+        let config = HasherConfig {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 2,
+            max_queue: 16,
+        };
         Argon2Hasher::new(config).expect("valid config")
     }
 
@@ -19,5 +25,7 @@ mod reduced_cost {
 mod default_cost {
     use super::*;
 
-    latch_testkit::password_hasher_contract!(Argon2Hasher::new(HasherConfig::default()).expect("valid config"));
+    latch_testkit::password_hasher_contract!(
+        Argon2Hasher::new(HasherConfig::default()).expect("valid config")
+    );
 }

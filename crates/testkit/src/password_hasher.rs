@@ -2,7 +2,8 @@
 
 /// Expands the `PasswordHasher` contract into one `#[tokio::test]` per
 /// behaviour. `$make` is an expression yielding a fresh hasher (any type that
-/// implements the port); it is evaluated once per test.
+/// implements the port, with room for a few concurrent callers); it is
+/// evaluated once per test.
 #[macro_export]
 macro_rules! password_hasher_contract {
     ($make:expr) => {
@@ -36,10 +37,12 @@ mod behaviours {
     use latch_domain::{Password, PasswordPolicy};
     use latch_ports::{HashError, PasswordHash, PasswordHasher, Verification};
 
+    const PASSWORD: &str = "correct horse battery staple";
     const CURRENT_MATCH: Verification = Verification::Match { needs_rehash: false };
 
     fn password(raw: &str) -> Password {
-        Password::new_choice(raw, &PasswordPolicy::default()).expect("contract passwords satisfy the default policy")
+        Password::new_choice(raw, &PasswordPolicy::default())
+            .expect("contract passwords satisfy the default policy")
     }
 
     async fn hash_of(hasher: &dyn PasswordHasher, raw: &str) -> PasswordHash {
@@ -47,26 +50,38 @@ mod behaviours {
     }
 
     async fn verify(hasher: &dyn PasswordHasher, raw: &str, hash: &PasswordHash) -> Verification {
-        hasher.verify(&password(raw), hash).await.expect("verifying a well-formed hash succeeds")
+        hasher
+            .verify(&password(raw), hash)
+            .await
+            .expect("verifying a well-formed hash succeeds")
     }
 
     pub async fn hash_then_verify_matches(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await;
+        let hash = hash_of(hasher, PASSWORD).await;
         assert!(matches!(
-            verify(hasher, "correct horse battery staple", &hash).await,
+            verify(hasher, PASSWORD, &hash).await,
             Verification::Match { .. }
         ));
     }
 
     pub async fn wrong_password_mismatches(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await;
-        assert_eq!(verify(hasher, "Correct horse battery staple", &hash).await, Verification::Mismatch);
+        let hash = hash_of(hasher, PASSWORD).await;
+        assert_eq!(
+            verify(hasher, "Correct horse battery staple", &hash).await,
+            Verification::Mismatch
+        );
     }
 
     pub async fn verify_is_exact_not_a_prefix_match(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await;
-        assert_eq!(verify(hasher, "correct horse battery stapl", &hash).await, Verification::Mismatch);
-        assert_eq!(verify(hasher, "correct horse battery staple!", &hash).await, Verification::Mismatch);
+        let hash = hash_of(hasher, PASSWORD).await;
+        assert_eq!(
+            verify(hasher, "correct horse battery stapl", &hash).await,
+            Verification::Mismatch
+        );
+        assert_eq!(
+            verify(hasher, "correct horse battery staple!", &hash).await,
+            Verification::Mismatch
+        );
     }
 
     /// The longest password the default policy allows counts to its last character.
@@ -82,43 +97,59 @@ mod behaviours {
     /// match their composed and plain forms.
     pub async fn unicode_password_round_trips(hasher: &dyn PasswordHasher) {
         let hash = hash_of(hasher, "p\u{e9}ssword \u{fb01}n 日本語").await;
-        assert_eq!(verify(hasher, "pe\u{301}ssword fin 日本語", &hash).await, CURRENT_MATCH);
-        assert_eq!(verify(hasher, "pessword fin 日本語", &hash).await, Verification::Mismatch);
+        assert_eq!(
+            verify(hasher, "pe\u{301}ssword fin 日本語", &hash).await,
+            CURRENT_MATCH
+        );
+        assert_eq!(
+            verify(hasher, "pessword fin 日本語", &hash).await,
+            Verification::Mismatch
+        );
     }
 
     pub async fn fresh_hash_needs_no_rehash(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await;
-        assert_eq!(verify(hasher, "correct horse battery staple", &hash).await, CURRENT_MATCH);
+        let hash = hash_of(hasher, PASSWORD).await;
+        assert_eq!(verify(hasher, PASSWORD, &hash).await, CURRENT_MATCH);
     }
 
     pub async fn hashes_are_salted(hasher: &dyn PasswordHasher) {
-        let first = hash_of(hasher, "correct horse battery staple").await;
-        let second = hash_of(hasher, "correct horse battery staple").await;
+        let first = hash_of(hasher, PASSWORD).await;
+        let second = hash_of(hasher, PASSWORD).await;
         assert_ne!(first, second);
-        assert_eq!(verify(hasher, "correct horse battery staple", &second).await, CURRENT_MATCH);
+        assert_eq!(verify(hasher, PASSWORD, &second).await, CURRENT_MATCH);
     }
 
     pub async fn hash_does_not_contain_the_password(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await;
-        assert!(!hash.0.contains("correct horse battery staple"));
+        let hash = hash_of(hasher, PASSWORD).await;
         assert!(!hash.0.contains("horse"));
     }
 
     pub async fn verify_dummy_succeeds(hasher: &dyn PasswordHasher) {
-        hasher.verify_dummy(&password("correct horse battery staple")).await.expect("dummy verification succeeds");
-        hasher.verify_dummy(&password(&"é".repeat(128))).await.expect("dummy verification succeeds");
+        hasher
+            .verify_dummy(&password(PASSWORD))
+            .await
+            .expect("dummy verification succeeds");
+        hasher
+            .verify_dummy(&password(&"é".repeat(128)))
+            .await
+            .expect("dummy verification succeeds");
     }
 
     pub async fn unsupported_format_is_an_error(hasher: &dyn PasswordHasher) {
-        for stored in ["", "correct horse battery staple", "$unknown-scheme$v=1$c2FsdHNhbHQ$aGFzaGhhc2g"] {
-            let outcome = hasher.verify(&password("correct horse battery staple"), &PasswordHash(stored.to_owned())).await;
-            assert!(matches!(outcome, Err(HashError::UnsupportedFormat)), "{stored:?} gave {outcome:?}");
+        for stored in ["", PASSWORD, "$unknown-scheme$v=1$c2FsdHNhbHQ$aGFzaGhhc2g"] {
+            let outcome = hasher
+                .verify(&password(PASSWORD), &PasswordHash(stored.to_owned()))
+                .await;
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
         }
     }
 
     /// A damaged hash is a mismatch or an unsupported format, never a match or a panic.
     pub async fn malformed_hash_never_matches(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await.0;
+        let hash = hash_of(hasher, PASSWORD).await.0;
         let chars: Vec<char> = hash.chars().collect();
         let cut = |n: usize| chars[..n].iter().collect::<String>();
         // Near the end but not the last character, whose low bits may be padding.
@@ -126,22 +157,33 @@ mod behaviours {
         let i = flipped.len() - 5;
         flipped[i] = if flipped[i] == 'A' { 'B' } else { 'A' };
         let flipped: String = flipped.into_iter().collect();
-        for damaged in [cut(chars.len() / 2), cut(chars.len() - 1), format!("{hash}$"), format!("{hash}A"), flipped] {
-            let outcome = hasher.verify(&password("correct horse battery staple"), &PasswordHash(damaged.clone())).await;
+        for damaged in [
+            cut(chars.len() / 2),
+            cut(chars.len() - 1),
+            format!("{hash}$"),
+            format!("{hash}A"),
+            flipped,
+        ] {
+            let outcome = hasher
+                .verify(&password(PASSWORD), &PasswordHash(damaged.clone()))
+                .await;
             assert!(
-                matches!(outcome, Ok(Verification::Mismatch) | Err(HashError::UnsupportedFormat)),
+                matches!(
+                    outcome,
+                    Ok(Verification::Mismatch) | Err(HashError::UnsupportedFormat)
+                ),
                 "{damaged:?} gave {outcome:?}"
             );
         }
     }
 
     pub async fn concurrent_verifications_all_complete(hasher: &dyn PasswordHasher) {
-        let hash = hash_of(hasher, "correct horse battery staple").await;
-        let unknown_user = password("correct horse battery staple");
+        let hash = hash_of(hasher, PASSWORD).await;
+        let unknown_user = password(PASSWORD);
         let (a, b, c, d) = tokio::join!(
-            verify(hasher, "correct horse battery staple", &hash),
+            verify(hasher, PASSWORD, &hash),
             verify(hasher, "wrong horse battery staple", &hash),
-            verify(hasher, "correct horse battery staple", &hash),
+            verify(hasher, PASSWORD, &hash),
             hasher.verify_dummy(&unknown_user),
         );
         assert_eq!((a, b, c), (CURRENT_MATCH, Verification::Mismatch, CURRENT_MATCH));

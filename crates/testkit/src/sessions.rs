@@ -34,6 +34,9 @@ impl InMemorySessionRepository {
 impl SessionRepository for InMemorySessionRepository {
     async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError> {
         let mut tables = self.tables();
+        if tables.tokens.values().any(|t| t.token_hash == first_token.token_hash) {
+            return Err(RepositoryError("duplicate refresh token hash".into()));
+        }
         tables.sessions.insert(session.id, session.clone());
         tables.tokens.insert(first_token.id, first_token.clone());
         Ok(())
@@ -58,12 +61,15 @@ impl SessionRepository for InMemorySessionRepository {
         successor: &RefreshTokenRecord,
     ) -> Result<RotateOutcome, RepositoryError> {
         let mut tables = self.tables();
+        if tables.tokens.get(&parent_id).is_none_or(|parent| parent.rotated_at.is_some()) {
+            return Ok(RotateOutcome::AlreadyRotated);
+        }
+        if tables.tokens.values().any(|t| t.token_hash == successor.token_hash) {
+            return Err(RepositoryError("duplicate refresh token hash".into()));
+        }
         let Some(parent) = tables.tokens.get_mut(&parent_id) else {
             return Ok(RotateOutcome::AlreadyRotated);
         };
-        if parent.rotated_at.is_some() {
-            return Ok(RotateOutcome::AlreadyRotated);
-        }
         parent.rotated_at = Some(successor.created_at);
         parent.successor_id = Some(successor.id);
         parent.successor_sealed = Some(sealed_successor.to_vec());
@@ -123,6 +129,7 @@ macro_rules! session_repository_contract {
             revoke_unknown_session_is_a_no_op,
             revoke_all_for_user_keeps_the_given_session,
             touch_sets_last_used_at,
+            duplicate_token_hash_is_refused_and_writes_nothing,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -159,11 +166,19 @@ mod behaviours {
         }
     }
 
-    fn token(session_id: SessionId, parent_id: Option<Uuid>, seed: u8, now: Timestamp) -> RefreshTokenRecord {
+    /// Distinct per call, so tokens of different tests and sessions never collide.
+    fn random_seed() -> [u8; 32] {
+        let mut seed = [0u8; 32];
+        seed[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+        seed[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+        seed
+    }
+
+    fn token(session_id: SessionId, parent_id: Option<Uuid>, seed: impl Into<Seed>, now: Timestamp) -> RefreshTokenRecord {
         RefreshTokenRecord {
             id: Uuid::now_v7(),
             session_id,
-            token_hash: TokenHash([seed; 32]),
+            token_hash: TokenHash(seed.into().0),
             parent_id,
             created_at: now,
             expires_at: now + Duration::days(7),
@@ -173,9 +188,25 @@ mod behaviours {
         }
     }
 
+    struct Seed([u8; 32]);
+
+    impl From<u8> for Seed {
+        fn from(byte: u8) -> Self {
+            let mut seed = random_seed();
+            seed[0] = byte;
+            Seed(seed)
+        }
+    }
+
+    impl From<[u8; 32]> for Seed {
+        fn from(bytes: [u8; 32]) -> Self {
+            Seed(bytes)
+        }
+    }
+
     async fn logged_in(stores: &Stores, email: &str, now: Timestamp) -> (Session, RefreshTokenRecord) {
         let s = session(user(stores, email).await, now);
-        let t = token(s.id, None, email.len() as u8, now);
+        let t = token(s.id, None, random_seed(), now);
         stores.sessions.create(&s, &t).await.unwrap();
         (s, t)
     }
@@ -274,6 +305,15 @@ mod behaviours {
         let revoked = stores.sessions.revoke_all_for_user(keep.user_id, None, now).await.unwrap();
         assert_eq!(revoked, 1);
         assert!(!stores.sessions.find(keep.id).await.unwrap().unwrap().is_live(now));
+    }
+
+    pub async fn duplicate_token_hash_is_refused_and_writes_nothing(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let (_, taken) = logged_in(stores, "ada@example.com", now).await;
+        let other = session(user(stores, "bob@example.com").await, now);
+        let clash = RefreshTokenRecord { id: Uuid::now_v7(), session_id: other.id, ..taken.clone() };
+        assert!(stores.sessions.create(&other, &clash).await.is_err());
+        assert_eq!(stores.sessions.find(other.id).await.unwrap(), None, "a half-written session");
     }
 
     pub async fn touch_sets_last_used_at(stores: &Stores) {

@@ -91,7 +91,11 @@ mod behaviours {
 
     /// Absent name and avatar come back as `None`, not as empty strings.
     pub fn optional_claims_roundtrip_as_none(codec: &dyn TokenCodec) {
-        let claims = AccessClaims { name: None, avatar_url: None, ..fresh_claims() };
+        let claims = AccessClaims {
+            name: None,
+            avatar_url: None,
+            ..fresh_claims()
+        };
         let token = codec.issue(&claims).unwrap();
         assert_eq!(codec.verify(&token), Ok(claims));
     }
@@ -101,7 +105,10 @@ mod behaviours {
         let claims = fresh_claims();
         let payload = decode_json(parts(&codec.issue(&claims).unwrap())[1]);
         for name in ["iss", "aud"] {
-            assert!(payload[name].is_string(), "{name} missing or not a string in {payload}");
+            assert!(
+                payload[name].is_string(),
+                "{name} missing or not a string in {payload}"
+            );
         }
         assert_eq!(payload["sub"], json!(claims.sub.0.to_string()));
         assert_eq!(payload["sid"], json!(claims.sid.0.to_string()));
@@ -120,8 +127,16 @@ mod behaviours {
     pub fn header_has_typ_at_jwt_and_kid(codec: &dyn TokenCodec) {
         let header = decode_json(parts(&codec.issue(&fresh_claims()).unwrap())[0]);
         assert_eq!(header["typ"], "at+jwt", "{header}");
-        assert!(header["kid"].as_str().is_some_and(|kid| !kid.is_empty()), "{header}");
-        assert!(header["alg"].as_str().is_some_and(|alg| !alg.eq_ignore_ascii_case("none")), "{header}");
+        assert!(
+            header["kid"].as_str().is_some_and(|kid| !kid.is_empty()),
+            "{header}"
+        );
+        assert!(
+            header["alg"]
+                .as_str()
+                .is_some_and(|alg| !alg.eq_ignore_ascii_case("none")),
+            "{header}"
+        );
     }
 
     /// A payload edited after signing (here: promoting to superuser) is rejected.
@@ -148,8 +163,14 @@ mod behaviours {
     pub fn stripped_signature_is_invalid(codec: &dyn TokenCodec) {
         let token = codec.issue(&fresh_claims()).unwrap();
         let [header, payload, _] = parts(&token);
-        assert_eq!(codec.verify(&format!("{header}.{payload}.")), Err(TokenError::Invalid));
-        assert_eq!(codec.verify(&format!("{header}.{payload}")), Err(TokenError::Invalid));
+        assert_eq!(
+            codec.verify(&format!("{header}.{payload}.")),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            codec.verify(&format!("{header}.{payload}")),
+            Err(TokenError::Invalid)
+        );
     }
 
     /// Anything that is not a compact JWS is `Invalid` (never a panic or `Unexpected`).
@@ -181,7 +202,11 @@ mod behaviours {
     /// A correctly signed token whose `exp` is an hour past is `Expired`, not `Invalid`.
     pub fn expired_is_expired(codec: &dyn TokenCodec) {
         let fresh = fresh_claims();
-        let claims = AccessClaims { iat: fresh.iat - 7200, exp: fresh.iat - 3600, ..fresh };
+        let claims = AccessClaims {
+            iat: fresh.iat - 7200,
+            exp: fresh.iat - 3600,
+            ..fresh
+        };
         let token = codec.issue(&claims).unwrap();
         assert_eq!(codec.verify(&token), Err(TokenError::Expired));
     }
@@ -196,7 +221,11 @@ mod behaviours {
             let unsigned = encode_json(&json!({ "alg": alg, "typ": "at+jwt", "kid": kid }));
             for sig in ["", signature] {
                 let forged = format!("{unsigned}.{payload}.{sig}");
-                assert_eq!(codec.verify(&forged), Err(TokenError::Invalid), "alg {alg:?}, signature {sig:?}");
+                assert_eq!(
+                    codec.verify(&forged),
+                    Err(TokenError::Invalid),
+                    "alg {alg:?}, signature {sig:?}"
+                );
             }
         }
     }
@@ -222,7 +251,10 @@ mod behaviours {
             return;
         }
         let kid = decode_json(parts(&codec.issue(&fresh_claims()).unwrap())[0])["kid"].clone();
-        assert!(keys.iter().any(|key| key["kid"] == kid), "kid {kid} not in {jwks}");
+        assert!(
+            keys.iter().any(|key| key["kid"] == kid),
+            "kid {kid} not in {jwks}"
+        );
     }
 }
 

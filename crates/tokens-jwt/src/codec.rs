@@ -34,7 +34,10 @@ impl JwtTokenCodec {
     /// [`KeyError::Jwk`] if the public key cannot be published.
     pub fn new(settings: TokenSettings, key: SigningKey) -> Result<Self, KeyError> {
         if settings.algorithm != key.algorithm() {
-            return Err(KeyError::AlgorithmMismatch { configured: settings.algorithm, key: key.algorithm() });
+            return Err(KeyError::AlgorithmMismatch {
+                configured: settings.algorithm,
+                key: key.algorithm(),
+            });
         }
         let alg = key.algorithm().to_jwt();
 
@@ -55,7 +58,14 @@ impl JwtTokenCodec {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
 
         let jwks = jwks::jwks_json(&key)?;
-        Ok(Self { key, header, validation, issuer: settings.issuer, audience: settings.audience, jwks })
+        Ok(Self {
+            key,
+            header,
+            validation,
+            issuer: settings.issuer,
+            audience: settings.audience,
+            jwks,
+        })
     }
 
     /// The `kid` every issued token carries and every accepted token must carry.
@@ -71,11 +81,7 @@ impl JwtTokenCodec {
     /// Header checks that `jsonwebtoken` leaves to the caller. Runs after the
     /// signature check, so it only ever sees headers signed with our key.
     fn check_header(&self, header: &Header) -> Result<(), TokenError> {
-        // RFC 9068 §4: "at+jwt" or "application/at+jwt"; media types ignore case.
-        let typ_ok = |typ: &str| {
-            typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case(ACCESS_TOKEN_MEDIA_TYPE)
-        };
-        if !header.typ.as_deref().is_some_and(typ_ok) {
+        if !is_access_token_typ(header.typ.as_deref()) {
             return Err(reject("typ is not at+jwt"));
         }
         if header.kid.as_deref() != Some(self.key.kid()) {
@@ -108,6 +114,13 @@ impl TokenCodec for JwtTokenCodec {
     fn jwks_json(&self) -> String {
         self.jwks.clone()
     }
+}
+
+/// RFC 9068 §4: `typ` must be `at+jwt` or `application/at+jwt`; media types ignore case.
+fn is_access_token_typ(typ: Option<&str>) -> bool {
+    typ.is_some_and(|typ| {
+        typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case(ACCESS_TOKEN_MEDIA_TYPE)
+    })
 }
 
 /// Maps a `jsonwebtoken` failure to the port's error. Everything a client can

@@ -9,7 +9,8 @@ use crate::{KeyError, SigningKey};
 
 /// The RFC 7638 thumbprint (base64url SHA-256) of a public JWK.
 pub(crate) fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
-    jwk.thumbprint(ThumbprintHash::SHA256).map_err(|e| KeyError::Jwk(e.to_string()))
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(|e| KeyError::Jwk(e.to_string()))
 }
 
 /// `jwk` as published: with its `kid` and `use: sig`.
@@ -30,6 +31,8 @@ pub(crate) fn secret_kid(secret: &[u8]) -> String {
 
 /// `{"keys":[...]}` with the public key of `key`; empty for HS256.
 pub(crate) fn jwks_json(key: &SigningKey) -> Result<String, KeyError> {
-    let set = JwkSet { keys: key.public_jwk().into_iter().cloned().collect() };
+    let set = JwkSet {
+        keys: key.public_jwk().into_iter().cloned().collect(),
+    };
     serde_json::to_string(&set).map_err(|e| KeyError::Jwk(e.to_string()))
 }

@@ -104,9 +104,14 @@ impl SigningKey {
     /// `algorithm` (RSA keys must be 2048 to 8192 bits), [`KeyError::NotAsymmetric`]
     /// for HS256.
     pub fn from_pem(algorithm: Algorithm, pem: &str) -> Result<Self, KeyError> {
-        let invalid = |e: &dyn fmt::Display| KeyError::InvalidPem { algorithm, reason: e.to_string() };
+        let invalid = |e: &dyn fmt::Display| KeyError::InvalidPem {
+            algorithm,
+            reason: e.to_string(),
+        };
         match algorithm {
-            Algorithm::EdDSA => Self::ed25519(EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| invalid(&e))?),
+            Algorithm::EdDSA => {
+                Self::ed25519(EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| invalid(&e))?)
+            }
             Algorithm::RS256 => {
                 let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| invalid(&e))?;
                 // Deriving (n, e) parses the private key, so a public key or an
@@ -171,7 +176,10 @@ impl SigningKey {
     }
 
     fn ed25519(encoding: EncodingKey) -> Result<Self, KeyError> {
-        let invalid = |reason: String| KeyError::InvalidPem { algorithm: Algorithm::EdDSA, reason };
+        let invalid = |reason: String| KeyError::InvalidPem {
+            algorithm: Algorithm::EdDSA,
+            reason,
+        };
         let pair = Ed25519KeyPair::from_pkcs8(encoding.as_bytes()).map_err(|e| invalid(e.to_string()))?;
         let decoding = DecodingKey::from_ed_der(pair.public_key().as_ref());
         let jwk = Jwk::from_decoding_key(&decoding, Some(jsonwebtoken::Algorithm::EdDSA))
@@ -187,7 +195,13 @@ impl SigningKey {
     ) -> Result<Self, KeyError> {
         let kid = jwks::thumbprint(&jwk)?;
         let public_jwk = Some(jwks::publishable(jwk, &kid));
-        Ok(Self { algorithm, kid, encoding, decoding, public_jwk })
+        Ok(Self {
+            algorithm,
+            kid,
+            encoding,
+            decoding,
+            public_jwk,
+        })
     }
 }
 
@@ -211,7 +225,12 @@ pub fn load_or_generate_ed25519(path: &Path) -> Result<(SigningKey, bool), KeyEr
     match fs::read_to_string(path) {
         Ok(pem) => return load_file(path, &pem).map(|key| (key, false)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => return Err(KeyError::Read { path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(KeyError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
     }
     let key = SigningKey::generate_ed25519()?;
     let pem = pem_encode("PRIVATE KEY", key.encoding.as_bytes());
@@ -219,10 +238,16 @@ pub fn load_or_generate_ed25519(path: &Path) -> Result<(SigningKey, bool), KeyEr
         Ok(()) => Ok((key, true)),
         // Another process sharing the data directory won the race: use its key.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let pem = fs::read_to_string(path).map_err(|source| KeyError::Read { path: path.to_owned(), source })?;
+            let pem = fs::read_to_string(path).map_err(|source| KeyError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
             load_file(path, &pem).map(|key| (key, false))
         }
-        Err(source) => Err(KeyError::Write { path: path.to_owned(), source }),
+        Err(source) => Err(KeyError::Write {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -271,7 +296,10 @@ mod tests {
     fn debug_shows_algorithm_and_kid_only() {
         let key = SigningKey::generate_ed25519().unwrap();
         let debug = format!("{key:?}");
-        assert_eq!(debug, format!("SigningKey {{ algorithm: EdDSA, kid: {:?}, .. }}", key.kid()));
+        assert_eq!(
+            debug,
+            format!("SigningKey {{ algorithm: EdDSA, kid: {:?}, .. }}", key.kid())
+        );
     }
 
     #[test]

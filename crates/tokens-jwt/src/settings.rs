@@ -104,6 +104,7 @@ impl Default for TokenSettings {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -117,7 +118,10 @@ mod tests {
     #[test]
     fn unknown_algorithm_error_names_the_input_and_the_choices() {
         let err = "none".parse::<Algorithm>().unwrap_err();
-        assert_eq!(err.to_string(), r#"unknown token algorithm "none": expected EdDSA, RS256 or HS256"#);
+        assert_eq!(
+            err.to_string(),
+            r#"unknown token algorithm "none": expected EdDSA, RS256 or HS256"#
+        );
     }
 
     #[test]

@@ -71,17 +71,28 @@ fn jwks(codec: &JwtTokenCodec) -> Value {
 #[test]
 fn kid_is_the_rfc7638_thumbprint() {
     // RFC 8037 appendix A.1-A.3: this Ed25519 key's thumbprint is known.
-    let seed = URL_SAFE_NO_PAD.decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap();
+    let seed = URL_SAFE_NO_PAD
+        .decode("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A")
+        .unwrap();
     let mut pkcs8 = hex_bytes("302e020100300506032b657004220420");
     pkcs8.extend(seed);
-    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", STANDARD.encode(pkcs8));
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        STANDARD.encode(pkcs8)
+    );
     let key = SigningKey::from_pem(Algorithm::EdDSA, &pem).unwrap();
     assert_eq!(key.kid(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
-    assert_eq!(jwks(&codec(&key))["keys"][0]["x"], "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
+    assert_eq!(
+        jwks(&codec(&key))["keys"][0]["x"],
+        "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"
+    );
 }
 
 fn hex_bytes(hex: &str) -> Vec<u8> {
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
@@ -93,7 +104,10 @@ fn rs256_pkcs1_and_pkcs8_pem_are_the_same_key() {
 
 #[test]
 fn to_pem_reloads_to_the_same_key() {
-    for key in [SigningKey::generate_ed25519().unwrap(), SigningKey::from_pem(Algorithm::RS256, RS256_PKCS8).unwrap()] {
+    for key in [
+        SigningKey::generate_ed25519().unwrap(),
+        SigningKey::from_pem(Algorithm::RS256, RS256_PKCS8).unwrap(),
+    ] {
         let again = SigningKey::from_pem(key.algorithm(), &key.to_pem().unwrap()).unwrap();
         assert_eq!(again.kid(), key.kid(), "{:?}", key.algorithm());
     }
@@ -111,15 +125,24 @@ fn pem_of_the_wrong_kind_is_rejected() {
     ];
     for (alg, pem) in cases {
         let err = SigningKey::from_pem(alg, &pem).unwrap_err();
-        assert!(matches!(err, KeyError::InvalidPem { algorithm, .. } if algorithm == alg), "{alg}: {err}");
+        assert!(
+            matches!(err, KeyError::InvalidPem { algorithm, .. } if algorithm == alg),
+            "{alg}: {err}"
+        );
     }
-    assert!(matches!(SigningKey::from_pem(Algorithm::HS256, &ed), Err(KeyError::NotAsymmetric(_))));
+    assert!(matches!(
+        SigningKey::from_pem(Algorithm::HS256, &ed),
+        Err(KeyError::NotAsymmetric(_))
+    ));
 }
 
 #[test]
 fn public_key_pem_is_not_a_signing_key() {
     let public = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n-----END PUBLIC KEY-----\n";
-    assert!(matches!(SigningKey::from_pem(Algorithm::EdDSA, public), Err(KeyError::InvalidPem { .. })));
+    assert!(matches!(
+        SigningKey::from_pem(Algorithm::EdDSA, public),
+        Err(KeyError::InvalidPem { .. })
+    ));
 }
 
 #[test]
@@ -140,7 +163,13 @@ fn hs256_kid_is_stable_and_does_not_carry_the_secret() {
 fn settings_and_key_must_agree_on_the_algorithm() {
     let key = SigningKey::generate_ed25519().unwrap();
     let err = JwtTokenCodec::new(TokenSettings::new(Algorithm::RS256, ISSUER, AUDIENCE), key).unwrap_err();
-    assert!(matches!(err, KeyError::AlgorithmMismatch { configured: Algorithm::RS256, key: Algorithm::EdDSA }));
+    assert!(matches!(
+        err,
+        KeyError::AlgorithmMismatch {
+            configured: Algorithm::RS256,
+            key: Algorithm::EdDSA
+        }
+    ));
 }
 
 // ---- load_or_generate ---------------------------------------------------------
@@ -154,7 +183,10 @@ fn load_or_generate_writes_a_private_file_once_then_reloads_it() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
     let (second, generated) = latch_tokens_jwt::load_or_generate_ed25519(&path).unwrap();
     assert!(!generated);
@@ -169,7 +201,11 @@ fn load_or_generate_reports_a_corrupt_file_by_path() {
     let err = latch_tokens_jwt::load_or_generate_ed25519(&path).unwrap_err();
     assert!(matches!(err, KeyError::InvalidFile { .. }), "{err}");
     assert!(err.to_string().contains(&path.display().to_string()), "{err}");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), RS256_PKCS8, "the file was overwritten");
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        RS256_PKCS8,
+        "the file was overwritten"
+    );
 }
 
 // ---- JWKS ---------------------------------------------------------------------
@@ -180,12 +216,22 @@ fn eddsa_jwks_verifies_tokens() {
     let jwks = jwks(&codec);
     let jwk = &jwks["keys"][0];
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
-    assert_eq!((&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]), (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"), &json!("sig")));
+    assert_eq!(
+        (&jwk["kty"], &jwk["crv"], &jwk["alg"], &jwk["use"]),
+        (&json!("OKP"), &json!("Ed25519"), &json!("EdDSA"), &json!("sig"))
+    );
     assert_eq!(jwk["kid"], key.kid());
 
     let decoding = DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap();
     let token = codec.issue(&fresh_claims()).unwrap();
-    assert!(jsonwebtoken::decode::<Value>(&token, &decoding, &resource_server(jsonwebtoken::Algorithm::EdDSA)).is_ok());
+    assert!(
+        jsonwebtoken::decode::<Value>(
+            &token,
+            &decoding,
+            &resource_server(jsonwebtoken::Algorithm::EdDSA)
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -194,11 +240,22 @@ fn rs256_jwks_verifies_tokens() {
     let codec = codec(&key);
     let jwks = jwks(&codec);
     let jwk = &jwks["keys"][0];
-    assert_eq!((&jwk["kty"], &jwk["alg"], &jwk["use"], &jwk["kid"]), (&json!("RSA"), &json!("RS256"), &json!("sig"), &json!(key.kid())));
+    assert_eq!(
+        (&jwk["kty"], &jwk["alg"], &jwk["use"], &jwk["kid"]),
+        (&json!("RSA"), &json!("RS256"), &json!("sig"), &json!(key.kid()))
+    );
 
-    let decoding = DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let decoding =
+        DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
     let token = codec.issue(&fresh_claims()).unwrap();
-    assert!(jsonwebtoken::decode::<Value>(&token, &decoding, &resource_server(jsonwebtoken::Algorithm::RS256)).is_ok());
+    assert!(
+        jsonwebtoken::decode::<Value>(
+            &token,
+            &decoding,
+            &resource_server(jsonwebtoken::Algorithm::RS256)
+        )
+        .is_ok()
+    );
 }
 
 fn resource_server(alg: jsonwebtoken::Algorithm) -> Validation {
@@ -220,7 +277,11 @@ fn hs256_jwks_is_empty() {
 fn token_signed_by_another_key_with_our_kid_is_invalid() {
     let (key, codec) = eddsa();
     let other = SigningKey::generate_ed25519().unwrap();
-    let token = sign(&header(jsonwebtoken::Algorithm::EdDSA, key.kid()), &wire_claims(), &other);
+    let token = sign(
+        &header(jsonwebtoken::Algorithm::EdDSA, key.kid()),
+        &wire_claims(),
+        &other,
+    );
     assert_eq!(codec.verify(&token), Err(TokenError::Invalid));
 }
 
@@ -229,7 +290,8 @@ fn key_named_in_the_header_is_never_used() {
     let (key, codec) = eddsa();
     let attacker = SigningKey::generate_ed25519().unwrap();
     let mut header = header(jsonwebtoken::Algorithm::EdDSA, key.kid());
-    header.jwk = Some(serde_json::from_value::<Jwk>(jwks(&self::codec(&attacker))["keys"][0].clone()).unwrap());
+    header.jwk =
+        Some(serde_json::from_value::<Jwk>(jwks(&self::codec(&attacker))["keys"][0].clone()).unwrap());
     header.jku = Some("https://attacker.example/jwks.json".into());
     header.x5u = Some("https://attacker.example/cert.pem".into());
     let token = sign(&header, &wire_claims(), &attacker);
@@ -241,10 +303,15 @@ fn hs256_signed_with_the_eddsa_public_key_is_invalid() {
     let (key, codec) = eddsa();
     let jwks_json = codec.jwks_json();
     let x = jwks(&codec)["keys"][0]["x"].as_str().unwrap().to_owned();
-    let public_secrets = [URL_SAFE_NO_PAD.decode(&x).unwrap(), x.into_bytes(), jwks_json.into_bytes()];
+    let public_secrets = [
+        URL_SAFE_NO_PAD.decode(&x).unwrap(),
+        x.into_bytes(),
+        jwks_json.into_bytes(),
+    ];
     for secret in public_secrets {
         let header = header(jsonwebtoken::Algorithm::HS256, key.kid());
-        let token = jsonwebtoken::encode(&header, &wire_claims(), &EncodingKey::from_secret(&secret)).unwrap();
+        let token =
+            jsonwebtoken::encode(&header, &wire_claims(), &EncodingKey::from_secret(&secret)).unwrap();
         assert_eq!(codec.verify(&token), Err(TokenError::Invalid));
     }
 }
@@ -265,7 +332,8 @@ fn another_algorithm_with_the_same_secret_is_invalid() {
     let key = SigningKey::hs256(HS256_SECRET).unwrap();
     let codec = codec(&key);
     let header = header(jsonwebtoken::Algorithm::HS512, key.kid());
-    let token = jsonwebtoken::encode(&header, &wire_claims(), &EncodingKey::from_secret(HS256_SECRET)).unwrap();
+    let token =
+        jsonwebtoken::encode(&header, &wire_claims(), &EncodingKey::from_secret(HS256_SECRET)).unwrap();
     assert_eq!(codec.verify(&token), Err(TokenError::Invalid));
 }
 
@@ -275,9 +343,15 @@ fn another_algorithm_with_the_same_secret_is_invalid() {
 fn wrong_or_missing_kid_is_invalid() {
     let (key, codec) = eddsa();
     let mut header = header(jsonwebtoken::Algorithm::EdDSA, "some-other-key");
-    assert_eq!(codec.verify(&sign(&header, &wire_claims(), &key)), Err(TokenError::Invalid));
+    assert_eq!(
+        codec.verify(&sign(&header, &wire_claims(), &key)),
+        Err(TokenError::Invalid)
+    );
     header.kid = None;
-    assert_eq!(codec.verify(&sign(&header, &wire_claims(), &key)), Err(TokenError::Invalid));
+    assert_eq!(
+        codec.verify(&sign(&header, &wire_claims(), &key)),
+        Err(TokenError::Invalid)
+    );
 }
 
 #[test]
@@ -286,7 +360,11 @@ fn typ_other_than_at_jwt_is_invalid() {
     for typ in [Some("JWT"), Some("jwt"), Some("at+jwt2"), None] {
         let mut header = header(jsonwebtoken::Algorithm::EdDSA, key.kid());
         header.typ = typ.map(Into::into);
-        assert_eq!(codec.verify(&sign(&header, &wire_claims(), &key)), Err(TokenError::Invalid), "typ {typ:?}");
+        assert_eq!(
+            codec.verify(&sign(&header, &wire_claims(), &key)),
+            Err(TokenError::Invalid),
+            "typ {typ:?}"
+        );
     }
 }
 
@@ -303,14 +381,21 @@ fn crit_header_is_invalid() {
     let (key, codec) = eddsa();
     let mut header = header(jsonwebtoken::Algorithm::EdDSA, key.kid());
     header.crit = Some(vec!["exp".into()]);
-    assert_eq!(codec.verify(&sign(&header, &wire_claims(), &key)), Err(TokenError::Invalid));
+    assert_eq!(
+        codec.verify(&sign(&header, &wire_claims(), &key)),
+        Err(TokenError::Invalid)
+    );
 }
 
 // ---- claim rules --------------------------------------------------------------
 
 fn verify_with(claims: Value) -> Result<latch_ports::AccessClaims, TokenError> {
     let (key, codec) = eddsa();
-    codec.verify(&sign(&header(jsonwebtoken::Algorithm::EdDSA, key.kid()), &claims, &key))
+    codec.verify(&sign(
+        &header(jsonwebtoken::Algorithm::EdDSA, key.kid()),
+        &claims,
+        &key,
+    ))
 }
 
 fn with(field: &str, value: Value) -> Value {
@@ -326,13 +411,22 @@ fn hand_signed_wire_claims_are_accepted() {
 
 #[test]
 fn wrong_issuer_is_invalid() {
-    assert_eq!(verify_with(with("iss", json!("someone-else"))), Err(TokenError::Invalid));
+    assert_eq!(
+        verify_with(with("iss", json!("someone-else"))),
+        Err(TokenError::Invalid)
+    );
 }
 
 #[test]
 fn wrong_audience_is_invalid() {
-    assert_eq!(verify_with(with("aud", json!("another-api"))), Err(TokenError::Invalid));
-    assert_eq!(verify_with(with("aud", json!(["another-api"]))), Err(TokenError::Invalid));
+    assert_eq!(
+        verify_with(with("aud", json!("another-api"))),
+        Err(TokenError::Invalid)
+    );
+    assert_eq!(
+        verify_with(with("aud", json!(["another-api"]))),
+        Err(TokenError::Invalid)
+    );
 }
 
 #[test]
@@ -352,8 +446,17 @@ fn missing_required_claim_is_invalid() {
 #[test]
 fn exp_that_is_not_an_integer_is_invalid() {
     let far = now() + 3600;
-    for exp in [json!(far.to_string()), json!(far as f64 + 0.5), json!(null), json!(true)] {
-        assert_eq!(verify_with(with("exp", exp.clone())), Err(TokenError::Invalid), "exp {exp}");
+    for exp in [
+        json!(far.to_string()),
+        json!(far as f64 + 0.5),
+        json!(null),
+        json!(true),
+    ] {
+        assert_eq!(
+            verify_with(with("exp", exp.clone())),
+            Err(TokenError::Invalid),
+            "exp {exp}"
+        );
     }
 }
 
@@ -371,11 +474,17 @@ fn expiry_within_the_30s_leeway_is_accepted() {
 fn expiry_beyond_the_30s_leeway_is_expired() {
     // 45 s late: still inside jsonwebtoken's default 60 s leeway, so this
     // proves the configured leeway is the one applied.
-    assert_eq!(verify_with(with("exp", json!(now() - 45))), Err(TokenError::Expired));
+    assert_eq!(
+        verify_with(with("exp", json!(now() - 45))),
+        Err(TokenError::Expired)
+    );
 }
 
 #[test]
 fn not_before_in_the_future_is_invalid() {
-    assert_eq!(verify_with(with("nbf", json!(now() + 3600))), Err(TokenError::Invalid));
+    assert_eq!(
+        verify_with(with("nbf", json!(now() + 3600))),
+        Err(TokenError::Invalid)
+    );
     assert!(verify_with(with("nbf", json!(now() - 1))).is_ok());
 }

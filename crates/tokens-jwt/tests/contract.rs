@@ -5,7 +5,11 @@
 use latch_tokens_jwt::{JwtTokenCodec, SigningKey, TokenSettings};
 
 fn codec(key: SigningKey) -> JwtTokenCodec {
-    JwtTokenCodec::new(TokenSettings::new(key.algorithm(), "latch-test", "latch-test-api"), key).unwrap()
+    JwtTokenCodec::new(
+        TokenSettings::new(key.algorithm(), "latch-test", "latch-test-api"),
+        key,
+    )
+    .unwrap()
 }
 
 mod eddsa {

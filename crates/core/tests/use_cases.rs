@@ -1,0 +1,283 @@
+//! The use cases on the in-memory fakes and a fixed clock, with the real
+//! hashing and token adapters (at a cheap hashing cost).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{Duration, SubsecRound, Utc};
+use latch_core::{
+    AuthConfig, AuthService, LoginError, LoginRequest, LogoutError, LogoutScope, Ports, ProfileChanges, RefreshError,
+    SignupError, SignupRequest, UpdateProfileError,
+};
+use latch_passwords::{Argon2Hasher, HasherConfig};
+use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
+use latch_testkit::{FixedClock, InMemorySessionRepository, InMemoryUserRepository};
+use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Harness {
+    auth: AuthService,
+    clock: Arc<FixedClock>,
+    users: Arc<InMemoryUserRepository>,
+    sessions: Arc<InMemorySessionRepository>,
+}
+
+fn harness() -> Harness {
+    harness_with(AuthConfig::default())
+}
+
+fn harness_with(config: AuthConfig) -> Harness {
+    // Token expiry is checked by the codec against the wall clock: start there.
+    let clock = Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0)));
+    let users = Arc::new(InMemoryUserRepository::default());
+    let sessions = Arc::new(InMemorySessionRepository::default());
+    let hasher = Argon2Hasher::new(HasherConfig { memory_kib: 1024, iterations: 1, ..HasherConfig::default() }).unwrap();
+    let key = SigningKey::hs256(b"a test secret that is long enough for HS256 use").unwrap();
+    let codec = JwtTokenCodec::new(TokenSettings::new(Algorithm::HS256, "latch", "latch"), key).unwrap();
+    let ports = Ports {
+        users: users.clone(),
+        sessions: sessions.clone(),
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(codec),
+        clock: clock.clone(),
+    };
+    Harness { auth: AuthService::new(ports, config), clock, users, sessions }
+}
+
+fn signup_request(email: &str) -> SignupRequest {
+    SignupRequest { email: email.into(), password: PASSWORD.into(), ..SignupRequest::default() }
+}
+
+fn login_request(login: &str, password: &str) -> LoginRequest {
+    LoginRequest { login: login.into(), password: password.into(), ..LoginRequest::default() }
+}
+
+impl Harness {
+    async fn logged_in(&self, email: &str) -> latch_core::TokenPair {
+        self.auth.signup(signup_request(email)).await.unwrap();
+        self.auth.login(login_request(email, PASSWORD)).await.unwrap()
+    }
+}
+
+fn refresh_token(pair: &latch_core::TokenPair) -> String {
+    pair.refresh.as_ref().unwrap().0.clone()
+}
+
+#[tokio::test]
+async fn signup_rejects_invalid_fields_before_hashing() {
+    let h = harness();
+    let bad_email = h.auth.signup(SignupRequest { email: "nope".into(), ..signup_request("x") }).await;
+    assert!(matches!(bad_email, Err(SignupError::Invalid(ref e)) if e.field == "email"), "{bad_email:?}");
+    let short = h.auth.signup(SignupRequest { password: "short".into(), ..signup_request("a@example.com") }).await;
+    assert!(matches!(short, Err(SignupError::Invalid(ref e)) if e.field == "password"), "{short:?}");
+    assert!(h.users.find_credentials("a@example.com").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn signup_gives_no_privileges_and_the_default_tier() {
+    let h = harness();
+    let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    assert!(!user.is_superuser && !user.is_staff && user.is_active);
+    assert_eq!(user.tier, "free");
+    let admin = h.auth.create_superuser(signup_request("root@example.com")).await.unwrap();
+    assert!(admin.is_superuser);
+}
+
+#[tokio::test]
+async fn duplicate_email_is_reported() {
+    let h = harness();
+    h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    let again = h.auth.signup(signup_request("ADA@example.com")).await;
+    assert!(matches!(again, Err(SignupError::EmailTaken)), "{again:?}");
+}
+
+#[tokio::test]
+async fn every_login_failure_is_the_same_error() {
+    let h = harness();
+    h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    for (login, password) in [
+        ("ada@example.com", "wrong password"),
+        ("nobody@example.com", PASSWORD),
+        ("ada@example.com", &"x".repeat(10_000)),
+    ] {
+        let result = h.auth.login(login_request(login, password)).await;
+        assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{login}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn login_opens_a_session_with_a_refresh_token() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    assert!(refresh_token(&pair).starts_with("latch_rt_"));
+    assert_eq!(pair.access_expires_at, h.clock.now() + Duration::seconds(900));
+    let session = h.sessions.find(pair.session.id).await.unwrap().unwrap();
+    assert!(session.is_live(h.clock.now()));
+    assert_eq!(pair.user.last_login_at, Some(h.clock.now()));
+    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    assert_eq!(principal.session.id, pair.session.id);
+}
+
+#[tokio::test]
+async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
+    let h = harness();
+    let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    // What Python's bcrypt.hashpw(b"correct horse battery staple", bcrypt.gensalt(4)) writes.
+    let legacy = bcrypt::hash(PASSWORD, 4).unwrap();
+    h.users.set_password_hash(user.id, &PasswordHash(legacy), h.clock.now()).await.unwrap();
+    h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let stored = h.users.find_credentials("ada@example.com").await.unwrap().unwrap().password_hash;
+    assert!(stored.0.starts_with("$argon2id$"), "not rehashed");
+    h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_spends_the_old_token() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    h.clock.advance(Duration::minutes(1));
+    let next = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    assert_ne!(refresh_token(&next), refresh_token(&pair));
+    assert_eq!(next.session.id, pair.session.id);
+    let third = h.auth.refresh(&refresh_token(&next)).await.unwrap();
+    assert_ne!(refresh_token(&third), refresh_token(&next));
+}
+
+#[tokio::test]
+async fn reuse_within_grace_returns_the_same_successor() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let first = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    h.clock.advance(Duration::seconds(9));
+    let again = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    assert_eq!(refresh_token(&first), refresh_token(&again));
+}
+
+#[tokio::test]
+async fn reuse_after_grace_revokes_the_session() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let first = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    h.clock.advance(Duration::seconds(10));
+    let reuse = h.auth.refresh(&refresh_token(&pair)).await;
+    assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
+    let successor = h.auth.refresh(&refresh_token(&first)).await;
+    assert!(matches!(successor, Err(RefreshError::Invalid)), "{successor:?}");
+    assert!(h.auth.authenticate(&first.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn reuse_of_a_grandparent_inside_grace_revokes_the_session() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let child = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    h.auth.refresh(&refresh_token(&child)).await.unwrap();
+    // The parent's successor has itself been spent: no live successor to hand out.
+    let reuse = h.auth.refresh(&refresh_token(&pair)).await;
+    assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_share_one_successor() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let token = refresh_token(&pair);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (auth, token) = (h.auth.clone(), token.clone());
+            tokio::spawn(async move { auth.refresh(&token).await.map(|p| refresh_token(&p)) })
+        })
+        .collect();
+    let mut successors = HashSet::new();
+    for task in tasks {
+        successors.insert(task.await.unwrap().unwrap());
+    }
+    assert_eq!(successors.len(), 1);
+}
+
+#[tokio::test]
+async fn an_idle_refresh_token_expires() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    h.clock.advance(Duration::days(7));
+    let result = h.auth.refresh(&refresh_token(&pair)).await;
+    assert!(matches!(result, Err(RefreshError::Invalid)), "{result:?}");
+}
+
+#[tokio::test]
+async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
+    let h = harness();
+    let mut pair = h.logged_in("ada@example.com").await;
+    for _ in 0..4 {
+        h.clock.advance(Duration::days(6));
+        pair = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    }
+    // Day 30: the last refresh token is only 6 days old, but the session is over.
+    h.clock.advance(Duration::days(6));
+    let result = h.auth.refresh(&refresh_token(&pair)).await;
+    assert!(matches!(result, Err(RefreshError::Invalid)), "{result:?}");
+}
+
+#[tokio::test]
+async fn logout_scopes() {
+    let h = harness();
+    let a = h.logged_in("ada@example.com").await;
+    let b = h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let c = h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+
+    let outcome = h.auth.logout(Some(&a.access_token), None, LogoutScope::Others).await.unwrap();
+    assert!(!outcome.ended_current);
+    assert!(h.auth.authenticate(&a.access_token).await.is_ok());
+    assert!(h.auth.authenticate(&b.access_token).await.is_err());
+    assert!(h.auth.authenticate(&c.access_token).await.is_err());
+
+    // Identified by the refresh token alone.
+    let outcome = h.auth.logout(None, Some(&refresh_token(&a)), LogoutScope::Local).await.unwrap();
+    assert!(outcome.ended_current);
+    assert!(h.auth.authenticate(&a.access_token).await.is_err());
+
+    // Nothing live: local is still fine, global is not.
+    assert!(h.auth.logout(Some(&a.access_token), None, LogoutScope::Local).await.is_ok());
+    let global = h.auth.logout(Some(&a.access_token), None, LogoutScope::Global).await;
+    assert!(matches!(global, Err(LogoutError::Unauthenticated)), "{global:?}");
+}
+
+#[tokio::test]
+async fn session_check_keeps_the_token_until_close_to_expiry() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let same = h.auth.check_session(&pair.access_token).await.unwrap();
+    assert_eq!(same.access_token, pair.access_token);
+    assert!(same.refresh.is_none());
+    h.clock.advance(Duration::seconds(900 - 119));
+    let fresh = h.auth.check_session(&pair.access_token).await.unwrap();
+    assert_ne!(fresh.access_token, pair.access_token);
+    assert_eq!(fresh.session.id, pair.session.id);
+}
+
+#[tokio::test]
+async fn profile_update_validates_and_detects_taken_usernames() {
+    let h = harness();
+    h.auth.signup(SignupRequest { username: Some("bob".into()), ..signup_request("bob@example.com") }).await.unwrap();
+    let pair = h.logged_in("ada@example.com").await;
+    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    let taken = h
+        .auth
+        .update_profile(&principal, ProfileChanges { username: Some(Some("BOB".into())), ..Default::default() })
+        .await;
+    assert!(matches!(taken, Err(UpdateProfileError::UsernameTaken)), "{taken:?}");
+    let invalid = h
+        .auth
+        .update_profile(&principal, ProfileChanges { avatar_url: Some(Some("ftp://x".into())), ..Default::default() })
+        .await;
+    assert!(matches!(invalid, Err(UpdateProfileError::Invalid(ref e)) if e.field == "avatar_url"), "{invalid:?}");
+    let user = h
+        .auth
+        .update_profile(&principal, ProfileChanges { name: Some(Some("Ada".into())), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(user.name.as_deref(), Some("Ada"));
+}
