@@ -15,8 +15,14 @@ crate::on_both_backends!(
 );
 
 async fn malformed_json_is_400(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    for path in ["/api/v1/auth/signup", "/api/v1/auth/login", "/api/v1/auth/refresh"] {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for path in [
+        "/api/v1/auth/signup",
+        "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
+    ] {
         let response = app
             .client
             .post(app.url(path))
@@ -30,7 +36,9 @@ async fn malformed_json_is_400(backend: Backend) {
 }
 
 async fn wrong_content_type_is_415(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     for path in ["/api/v1/auth/signup", "/api/v1/auth/login"] {
         let response = app
             .client
@@ -40,12 +48,19 @@ async fn wrong_content_type_is_415(backend: Backend) {
             .send()
             .await
             .unwrap();
-        assert_problem(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+        assert_problem(
+            response,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
     }
 }
 
 async fn wrongly_typed_field_is_422_naming_it(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let body = serde_json::json!({ "email": 42, "password": "long enough" });
     let response = app.post_json("/api/v1/auth/signup", &body).await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
@@ -53,14 +68,23 @@ async fn wrongly_typed_field_is_422_naming_it(backend: Backend) {
 }
 
 async fn missing_field_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    let response = app.post_json("/api/v1/auth/signup", &serde_json::json!({ "email": "a@example.com" })).await;
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .post_json(
+            "/api/v1/auth/signup",
+            &serde_json::json!({ "email": "a@example.com" }),
+        )
+        .await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["field"], "password");
 }
 
 async fn oversized_body_is_413(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let body = serde_json::json!({ "email": "a@example.com", "password": "x".repeat(70 * 1024) });
     for path in ["/api/v1/auth/signup", "/api/v1/auth/login"] {
         let response = app.post_json(path, &body).await;
@@ -69,13 +93,22 @@ async fn oversized_body_is_413(backend: Backend) {
 }
 
 async fn unknown_route_is_404(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let response = app.client.get(app.url("/api/v1/nope")).send().await.unwrap();
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 }
 
 async fn wrong_method_is_405(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    let response = app.client.get(app.url("/api/v1/auth/login")).send().await.unwrap();
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .client
+        .get(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
 }

@@ -72,7 +72,12 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
     let app = Application::build(settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp { address, client: client(), data_dir, _database: database })
+    Some(TestApp {
+        address,
+        client: client(),
+        data_dir,
+        _database: database,
+    })
 }
 
 /// A client with its own cookie jar.
@@ -90,7 +95,11 @@ impl TestApp {
     }
 
     pub async fn signup(&self, email: &str) -> Response {
-        self.post_json("/api/v1/auth/signup", &json!({ "email": email, "password": PASSWORD })).await
+        self.post_json(
+            "/api/v1/auth/signup",
+            &json!({ "email": email, "password": PASSWORD }),
+        )
+        .await
     }
 
     /// Signs up `email` and logs in; returns the token response.
@@ -100,7 +109,11 @@ impl TestApp {
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Response {
-        self.post_json("/api/v1/auth/login", &json!({ "login": login, "password": password })).await
+        self.post_json(
+            "/api/v1/auth/login",
+            &json!({ "login": login, "password": password }),
+        )
+        .await
     }
 
     /// `POST /auth/refresh` with the token in the body, on a cookie-less client.
@@ -115,7 +128,12 @@ impl TestApp {
 
     /// `GET /users/me` with a Bearer token on a cookie-less client.
     pub async fn me(&self, access_token: &str) -> Response {
-        Client::new().get(self.url("/api/v1/users/me")).bearer_auth(access_token).send().await.unwrap()
+        Client::new()
+            .get(self.url("/api/v1/users/me"))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// The key the app generated into its data directory (EdDSA default).
@@ -127,11 +145,23 @@ impl TestApp {
 /// Asserts a problem+json response with `status` and `code`; returns the body.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status);
-    let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("application/problem+json"), "content-type {content_type}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content-type {content_type}"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16(), "{body}");
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(), "{body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string() && body["type"].is_string(),
+        "{body}"
+    );
     body
 }

@@ -34,56 +34,127 @@ fn access(tokens: &Value) -> &str {
 }
 
 async fn local_logout_kills_only_this_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let (first, second) = two_sessions(&app).await;
-    assert_eq!(logout(&app, access(&first), "local").await.status(), StatusCode::NO_CONTENT);
-    assert_problem(app.me(access(&first)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_eq!(
+        logout(&app, access(&first), "local").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        app.me(access(&first)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
     let refresh = first["refresh_token"].as_str().unwrap();
-    assert_problem(app.refresh(refresh).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_problem(
+        app.refresh(refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
     assert_eq!(app.me(access(&second)).await.status(), StatusCode::OK);
 }
 
 async fn others_logout_keeps_this_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let (first, second) = two_sessions(&app).await;
-    assert_eq!(logout(&app, access(&first), "others").await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        logout(&app, access(&first), "others").await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.me(access(&first)).await.status(), StatusCode::OK);
-    assert_problem(app.me(access(&second)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_problem(
+        app.me(access(&second)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 }
 
 async fn global_logout_kills_every_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let (first, second) = two_sessions(&app).await;
-    assert_eq!(logout(&app, access(&second), "global").await.status(), StatusCode::NO_CONTENT);
-    assert_problem(app.me(access(&first)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    assert_problem(app.me(access(&second)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_eq!(
+        logout(&app, access(&second), "global").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        app.me(access(&first)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_problem(
+        app.me(access(&second)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
     // `global` needs a live session to know whose sessions to end.
-    assert_problem(logout(&app, access(&second), "global").await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_problem(
+        logout(&app, access(&second), "global").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
 }
 
 async fn logout_without_credentials_is_204(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    let response = reqwest::Client::new().post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 }
 
 async fn logout_clears_cookies(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     app.signup("ada@example.com").await;
     app.login("ada@example.com", PASSWORD).await;
-    let response = app.client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let cookies: Vec<String> =
-        response.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
     for name in ["access_token=", "refresh_token="] {
-        let cookie = cookies.iter().find(|c| c.starts_with(name)).unwrap_or_else(|| panic!("{name} not cleared"));
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} not cleared"));
         assert!(cookie.contains("Max-Age=0"), "{cookie}");
     }
 }
 
 async fn unknown_scope_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let tokens = app.signup_and_login("ada@example.com").await;
-    assert_problem(logout(&app, access(&tokens), "everyone").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-        .await;
+    assert_problem(
+        logout(&app, access(&tokens), "everyone").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 }

@@ -16,7 +16,9 @@ crate::on_both_backends!(
 );
 
 async fn signup_returns_the_new_user(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let body = json!({ "email": "Ada@Example.com", "password": PASSWORD, "name": "Ada", "username": "ada" });
     let response = app.post_json("/api/v1/auth/signup", &body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -37,15 +39,27 @@ async fn signup_returns_the_new_user(backend: Backend) {
 }
 
 async fn duplicate_email_ignoring_case_is_409(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
-    assert_problem(app.signup("ADA@example.com").await, StatusCode::CONFLICT, "email_taken").await;
+    assert_problem(
+        app.signup("ADA@example.com").await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
 }
 
 async fn duplicate_username_is_409(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let first = json!({ "email": "a@example.com", "password": PASSWORD, "username": "ada" });
-    assert_eq!(app.post_json("/api/v1/auth/signup", &first).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.post_json("/api/v1/auth/signup", &first).await.status(),
+        StatusCode::CREATED
+    );
     let second = json!({ "email": "b@example.com", "password": PASSWORD, "username": "ADA" });
     let response = app.post_json("/api/v1/auth/signup", &second).await;
     assert_problem(response, StatusCode::CONFLICT, "username_taken").await;
@@ -54,37 +68,72 @@ async fn duplicate_username_is_409(backend: Backend) {
 }
 
 async fn invalid_email_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    let body = assert_problem(app.signup("not-an-email").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let body = assert_problem(
+        app.signup("not-an-email").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(body["field"], "email");
 }
 
 async fn short_password_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
-    let response = app.post_json("/api/v1/auth/signup", &json!({ "email": "a@example.com", "password": "short" })).await;
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let response = app
+        .post_json(
+            "/api/v1/auth/signup",
+            &json!({ "email": "a@example.com", "password": "short" }),
+        )
+        .await;
     let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(body["field"], "password");
 }
 
 async fn overlong_password_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let password = "x".repeat(129);
-    let response = app.post_json("/api/v1/auth/signup", &json!({ "email": "a@example.com", "password": password })).await;
+    let response = app
+        .post_json(
+            "/api/v1/auth/signup",
+            &json!({ "email": "a@example.com", "password": password }),
+        )
+        .await;
     let body = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(body["field"], "password");
 }
 
 async fn privileged_field_is_422_and_not_applied(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     for field in ["is_superuser", "is_staff", "is_active", "tier", "email_verified"] {
         let mut body = json!({ "email": "mallory@example.com", "password": PASSWORD });
-        body[field] = if field == "tier" { json!("enterprise") } else { json!(true) };
+        body[field] = if field == "tier" {
+            json!("enterprise")
+        } else {
+            json!(true)
+        };
         let response = app.post_json("/api/v1/auth/signup", &body).await;
         let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
         assert_eq!(problem["field"], field);
     }
     // No account was created by any of them.
-    assert_eq!(app.signup("mallory@example.com").await.status(), StatusCode::CREATED);
-    let login: Value = app.login("mallory@example.com", PASSWORD).await.json().await.unwrap();
+    assert_eq!(
+        app.signup("mallory@example.com").await.status(),
+        StatusCode::CREATED
+    );
+    let login: Value = app
+        .login("mallory@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(login["user"]["is_superuser"], false);
 }

@@ -39,7 +39,9 @@ fn sign_like_the_app(app: &TestApp, kid: &str, claims: &Value) -> String {
 }
 
 async fn expired_token_is_401_token_expired(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     let kid = header_of(token)["kid"].as_str().unwrap().to_owned();
@@ -53,12 +55,17 @@ async fn expired_token_is_401_token_expired(backend: Backend) {
     claims["exp"] = json!(now - 120); // beyond the 30 s leeway
     let expired = sign_like_the_app(&app, &kid, &claims);
     let response = app.me(&expired).await;
-    assert_eq!(response.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
     assert_problem(response, StatusCode::UNAUTHORIZED, "token_expired").await;
 }
 
 async fn tampered_token_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     let mut claims = claims_of(token);
@@ -70,7 +77,9 @@ async fn tampered_token_is_401(backend: Backend) {
 }
 
 async fn alg_none_token_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     let mut header = header_of(token);
@@ -84,21 +93,35 @@ async fn alg_none_token_is_401(backend: Backend) {
 }
 
 async fn token_signed_by_a_stranger_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     // HS256 keyed with the public JWKS `x`: the classic algorithm-confusion attack.
-    let jwks: Value = reqwest::get(app.url("/.well-known/jwks.json")).await.unwrap().json().await.unwrap();
+    let jwks: Value = reqwest::get(app.url("/.well-known/jwks.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let x = jwks["keys"][0]["x"].as_str().unwrap();
     let mut header = Header::new(Algorithm::HS256);
     header.typ = Some("at+jwt".into());
     header.kid = header_of(token)["kid"].as_str().map(str::to_owned);
-    let forged = jsonwebtoken::encode(&header, &claims_of(token), &EncodingKey::from_secret(x.as_bytes())).unwrap();
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims_of(token),
+        &EncodingKey::from_secret(x.as_bytes()),
+    )
+    .unwrap();
     assert_problem(app.me(&forged).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
 async fn token_carries_the_documented_claims(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     let header = header_of(token);
@@ -111,11 +134,16 @@ async fn token_carries_the_documented_claims(backend: Backend) {
     }
     assert_eq!(claims["sub"], login["user"]["id"]);
     assert_eq!(claims["is_superuser"], false);
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 900);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        900
+    );
 }
 
 async fn malformed_authorization_header_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let response = reqwest::Client::new()
         .get(app.url("/api/v1/users/me"))
         .header("authorization", "Basic YWRhOnB3")
@@ -123,13 +151,19 @@ async fn malformed_authorization_header_is_401(backend: Backend) {
         .await
         .unwrap();
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    let none = reqwest::Client::new().get(app.url("/api/v1/users/me")).send().await.unwrap();
+    let none = reqwest::Client::new()
+        .get(app.url("/api/v1/users/me"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(none.headers()["www-authenticate"], "Bearer");
     assert_problem(none, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
 
 async fn tokens_in_the_query_string_are_ignored(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     let url = app.url(&format!("/api/v1/users/me?access_token={token}"));

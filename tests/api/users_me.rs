@@ -15,18 +15,33 @@ crate::on_both_backends!(
 );
 
 async fn patch(app: &TestApp, access: &str, body: &Value) -> reqwest::Response {
-    reqwest::Client::new().patch(app.url("/api/v1/users/me")).bearer_auth(access).json(body).send().await.unwrap()
+    reqwest::Client::new()
+        .patch(app.url("/api/v1/users/me"))
+        .bearer_auth(access)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn me_returns_the_caller(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let tokens = app.signup_and_login("ada@example.com").await;
-    let me: Value = app.me(tokens["access_token"].as_str().unwrap()).await.json().await.unwrap();
+    let me: Value = app
+        .me(tokens["access_token"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me, tokens["user"]);
 }
 
 async fn patch_me_changes_profile_fields(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     let body = json!({ "name": "Countess", "username": "ada", "avatar_url": "https://img.example/ada.png" });
@@ -37,7 +52,11 @@ async fn patch_me_changes_profile_fields(backend: Backend) {
     assert_eq!(user["username"], "ada");
     assert_eq!(user["avatar_url"], "https://img.example/ada.png");
     // null clears; absent leaves alone.
-    let user: Value = patch(&app, access, &json!({ "avatar_url": null })).await.json().await.unwrap();
+    let user: Value = patch(&app, access, &json!({ "avatar_url": null }))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(user["avatar_url"], Value::Null);
     assert_eq!(user["name"], "Countess");
     // The new username logs in.
@@ -45,13 +64,25 @@ async fn patch_me_changes_profile_fields(backend: Backend) {
 }
 
 async fn patch_me_refuses_privileged_fields(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
-    for (field, value) in [("is_superuser", json!(true)), ("is_staff", json!(true)), ("tier", json!("pro")), ("email", json!("x@example.com"))] {
+    for (field, value) in [
+        ("is_superuser", json!(true)),
+        ("is_staff", json!(true)),
+        ("tier", json!("pro")),
+        ("email", json!("x@example.com")),
+    ] {
         let mut body = json!({ "name": "Sneaky" });
         body[field] = value;
-        let problem = assert_problem(patch(&app, access, &body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        let problem = assert_problem(
+            patch(&app, access, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
         assert_eq!(problem["field"], field);
     }
     let me: Value = app.me(access).await.json().await.unwrap();
@@ -60,22 +91,40 @@ async fn patch_me_refuses_privileged_fields(backend: Backend) {
 }
 
 async fn patch_me_to_a_taken_username_is_409(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let signup = json!({ "email": "bob@example.com", "password": PASSWORD, "username": "bob" });
     app.post_json("/api/v1/auth/signup", &signup).await;
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
-    assert_problem(patch(&app, access, &json!({ "username": "BOB" })).await, StatusCode::CONFLICT, "username_taken").await;
+    assert_problem(
+        patch(&app, access, &json!({ "username": "BOB" })).await,
+        StatusCode::CONFLICT,
+        "username_taken",
+    )
+    .await;
     let body = json!({ "username": "no spaces allowed" });
-    assert_problem(patch(&app, access, &body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_problem(
+        patch(&app, access, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 }
 
 async fn session_check_returns_the_same_access_token(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
-    let response =
-        reqwest::Client::new().post(app.url("/api/v1/auth/session")).bearer_auth(access).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/session"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
@@ -85,13 +134,28 @@ async fn session_check_returns_the_same_access_token(backend: Backend) {
 }
 
 async fn session_check_of_a_dead_session_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
-    reqwest::Client::new().post(app.url("/api/v1/auth/logout")).bearer_auth(access).send().await.unwrap();
-    let response =
-        reqwest::Client::new().post(app.url("/api/v1/auth/session")).bearer_auth(access).send().await.unwrap();
+    reqwest::Client::new()
+        .post(app.url("/api/v1/auth/logout"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/session"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    let none = reqwest::Client::new().post(app.url("/api/v1/auth/session")).send().await.unwrap();
+    let none = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/session"))
+        .send()
+        .await
+        .unwrap();
     assert_problem(none, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }

@@ -65,11 +65,21 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!(backend = store.backend_name(), "migrations applied");
             store.close().await;
         }
-        Command::CreateSuperuser { email, username, name } => {
+        Command::CreateSuperuser {
+            email,
+            username,
+            name,
+        } => {
             let password = read_password()?;
             let store = open_store(&settings, settings.database.migrate_on_start).await?;
             let auth = auth_service(&settings, &store).await?;
-            let request = SignupRequest { email, password, name, username, avatar_url: None };
+            let request = SignupRequest {
+                email,
+                password,
+                name,
+                username,
+                avatar_url: None,
+            };
             let user = auth.create_superuser(request).await?;
             println!("created superuser {} ({})", user.email, user.id);
             store.close().await;

@@ -59,12 +59,17 @@ pub fn signing_key(settings: &Settings) -> Result<SigningKey, SigningKeyError> {
             let path = tokens
                 .rs256_private_key_path
                 .as_ref()
-                .ok_or(SigningKeyError::Missing("tokens.rs256_private_key_path", algorithm))?;
+                .ok_or(SigningKeyError::Missing(
+                    "tokens.rs256_private_key_path",
+                    algorithm,
+                ))?;
             SigningKey::from_pem(algorithm, &read(path, "tokens.rs256_private_key_path")?)?
         }
         Algorithm::HS256 => {
-            let secret =
-                tokens.hs256_secret.as_ref().ok_or(SigningKeyError::Missing("tokens.hs256_secret", algorithm))?;
+            let secret = tokens
+                .hs256_secret
+                .as_ref()
+                .ok_or(SigningKeyError::Missing("tokens.hs256_secret", algorithm))?;
             SigningKey::hs256(secret.expose_secret().as_bytes())?
         }
     };
@@ -72,5 +77,9 @@ pub fn signing_key(settings: &Settings) -> Result<SigningKey, SigningKeyError> {
 }
 
 fn read(path: &Path, key: &'static str) -> Result<String, SigningKeyError> {
-    std::fs::read_to_string(path).map_err(|source| SigningKeyError::Read { key, path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| SigningKeyError::Read {
+        key,
+        path: path.to_owned(),
+        source,
+    })
 }

@@ -28,7 +28,10 @@ pub enum SettingsError {
 
 impl SettingsError {
     pub(crate) fn invalid(key: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { key, message: message.into() }
+        Self::Invalid {
+            key,
+            message: message.into(),
+        }
     }
 }
 
@@ -203,11 +206,23 @@ impl Settings {
 
     /// Checks what types alone cannot.
     fn validate(&self) -> Result<(), SettingsError> {
-        if !matches!(self.tokens.algorithm.to_ascii_lowercase().as_str(), "eddsa" | "rs256" | "hs256") {
-            return Err(SettingsError::invalid("tokens.algorithm", "must be EdDSA, RS256 or HS256"));
+        if !matches!(
+            self.tokens.algorithm.to_ascii_lowercase().as_str(),
+            "eddsa" | "rs256" | "hs256"
+        ) {
+            return Err(SettingsError::invalid(
+                "tokens.algorithm",
+                "must be EdDSA, RS256 or HS256",
+            ));
         }
-        if !matches!(self.cookies.same_site.to_ascii_lowercase().as_str(), "lax" | "strict" | "none") {
-            return Err(SettingsError::invalid("cookies.same_site", "must be lax, strict or none"));
+        if !matches!(
+            self.cookies.same_site.to_ascii_lowercase().as_str(),
+            "lax" | "strict" | "none"
+        ) {
+            return Err(SettingsError::invalid(
+                "cookies.same_site",
+                "must be lax, strict or none",
+            ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(SettingsError::invalid("log.format", "must be text or json"));
@@ -219,16 +234,28 @@ impl Settings {
             ));
         }
         if self.passwords.max_length > 1024 {
-            return Err(SettingsError::invalid("passwords.max_length", "must be at most 1024"));
+            return Err(SettingsError::invalid(
+                "passwords.max_length",
+                "must be at most 1024",
+            ));
         }
         if self.tokens.access_ttl_seconds == 0 {
-            return Err(SettingsError::invalid("tokens.access_ttl_seconds", "must be positive"));
+            return Err(SettingsError::invalid(
+                "tokens.access_ttl_seconds",
+                "must be positive",
+            ));
         }
         if self.tokens.session_max_age_seconds == 0 || self.tokens.refresh_idle_ttl_seconds == 0 {
-            return Err(SettingsError::invalid("tokens.session_max_age_seconds", "lifetimes must be positive"));
+            return Err(SettingsError::invalid(
+                "tokens.session_max_age_seconds",
+                "lifetimes must be positive",
+            ));
         }
         if self.database.max_connections == 0 {
-            return Err(SettingsError::invalid("database.max_connections", "must be positive"));
+            return Err(SettingsError::invalid(
+                "database.max_connections",
+                "must be positive",
+            ));
         }
         Ok(())
     }
@@ -278,9 +305,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http.port"), "{err}");
-        let err = Settings::load_from(dir.path(), "development", env(&[("LATCH__TOKENS__ALGORITHM", "none")]))
-            .unwrap_err()
-            .to_string();
+        let err = Settings::load_from(
+            dir.path(),
+            "development",
+            env(&[("LATCH__TOKENS__ALGORITHM", "none")]),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("tokens.algorithm"), "{err}");
     }
 

@@ -66,7 +66,10 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> Result<SqlStore, 
             source,
         })?;
     }
-    let options = StoreOptions { max_connections: settings.database.max_connections, ..StoreOptions::default() };
+    let options = StoreOptions {
+        max_connections: settings.database.max_connections,
+        ..StoreOptions::default()
+    };
     let store = SqlStore::connect(&url, &options).await?;
     if migrate {
         store.migrate().await?;
@@ -127,7 +130,9 @@ struct StoreReadiness(SqlStore);
 #[async_trait]
 impl Readiness for StoreReadiness {
     async fn ready(&self) -> bool {
-        tokio::time::timeout(StdDuration::from_secs(2), self.0.ping()).await.unwrap_or(false)
+        tokio::time::timeout(StdDuration::from_secs(2), self.0.ping())
+            .await
+            .unwrap_or(false)
     }
 }
 
@@ -148,17 +153,28 @@ impl Application {
             refresh_name: settings.cookies.refresh_name.clone(),
         };
         let address = format!("{}:{}", settings.http.host, settings.http.port);
-        let listener =
-            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address: address.clone(), source })?;
-        let port = listener.local_addr().map_err(|source| StartupError::Bind { address, source })?.port();
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
+            address: address.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?
+            .port();
         tracing::info!(port, backend = store.backend_name(), environment = %settings.environment, "latch is listening");
-        let state = HttpState { auth, cookies, readiness: Box::new(StoreReadiness(store)) };
+        let state = HttpState {
+            auth,
+            cookies,
+            readiness: Box::new(StoreReadiness(store)),
+        };
         let workers = match settings.http.workers {
             0 => cores(),
             n => n,
         };
-        let server = latch_http::serve(listener, state, workers)
-            .map_err(|source| StartupError::Bind { address: format!("port {port}"), source })?;
+        let server = latch_http::serve(listener, state, workers).map_err(|source| StartupError::Bind {
+            address: format!("port {port}"),
+            source,
+        })?;
         Ok(Self { port, server })
     }
 

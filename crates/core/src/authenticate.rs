@@ -47,14 +47,28 @@ impl AuthService {
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthenticateError> {
         let claims = self.ports.tokens.verify(token)?;
         let now = self.ports.clock.now();
-        let session = self.ports.sessions.find(claims.sid).await.map_err(Unexpected::from)?;
+        let session = self
+            .ports
+            .sessions
+            .find(claims.sid)
+            .await
+            .map_err(Unexpected::from)?;
         let Some(session) = session.filter(|s| s.is_live(now) && s.user_id == claims.sub) else {
             return Err(AuthenticateError::Invalid);
         };
-        let user = self.ports.users.find_by_id(claims.sub).await.map_err(Unexpected::from)?;
+        let user = self
+            .ports
+            .users
+            .find_by_id(claims.sub)
+            .await
+            .map_err(Unexpected::from)?;
         let Some(user) = user.filter(User::can_authenticate) else {
             return Err(AuthenticateError::Invalid);
         };
-        Ok(Principal { user, session, claims })
+        Ok(Principal {
+            user,
+            session,
+            claims,
+        })
     }
 }

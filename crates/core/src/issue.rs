@@ -32,7 +32,9 @@ impl AuthService {
         now: Timestamp,
     ) -> Result<(String, Timestamp), Unexpected> {
         // Never outlive the session itself; whole seconds, as in the `exp` claim.
-        let expires_at = (now + self.config.access_ttl).min(session.expires_at).trunc_subsecs(0);
+        let expires_at = (now + self.config.access_ttl)
+            .min(session.expires_at)
+            .trunc_subsecs(0);
         let claims = AccessClaims {
             sub: user.id,
             sid: session.id,

@@ -68,14 +68,27 @@ impl AuthService {
             last_used_at: now,
             expires_at: now + self.config.session_max_age,
             revoked_at: None,
-            user_agent: request.user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            user_agent: request
+                .user_agent
+                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
             ip: request.ip,
         };
         let secret = RefreshSecret::generate();
         let first_token = self.refresh_record(&session, &secret, None, now);
-        self.ports.sessions.create(&session, &first_token).await.map_err(Unexpected::from)?;
-        self.ports.users.record_login(user.id, now).await.map_err(Unexpected::from)?;
-        let user = User { last_login_at: Some(now), ..user };
+        self.ports
+            .sessions
+            .create(&session, &first_token)
+            .await
+            .map_err(Unexpected::from)?;
+        self.ports
+            .users
+            .record_login(user.id, now)
+            .await
+            .map_err(Unexpected::from)?;
+        let user = User {
+            last_login_at: Some(now),
+            ..user
+        };
 
         let (access_token, access_expires_at) = self.sign_access(&user, &session, now)?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "login succeeded");
@@ -91,12 +104,23 @@ impl AuthService {
     /// The account `login` names, if `password` is its password and it may
     /// authenticate. Rehashes outdated hashes on the way.
     pub(crate) async fn check_password(&self, login: &str, password: &Password) -> Result<User, LoginError> {
-        let Some(credentials) = self.ports.users.find_credentials(login).await.map_err(Unexpected::from)? else {
+        let Some(credentials) = self
+            .ports
+            .users
+            .find_credentials(login)
+            .await
+            .map_err(Unexpected::from)?
+        else {
             self.ports.hasher.verify_dummy(password).await?;
             tracing::info!("login failed: unknown account");
             return Err(LoginError::InvalidCredentials);
         };
-        let needs_rehash = match self.ports.hasher.verify(password, &credentials.password_hash).await {
+        let needs_rehash = match self
+            .ports
+            .hasher
+            .verify(password, &credentials.password_hash)
+            .await
+        {
             Ok(Verification::Match { needs_rehash }) => needs_rehash,
             Ok(Verification::Mismatch) => {
                 tracing::info!(user_id = %credentials.user.id, "login failed: wrong password");
@@ -158,4 +182,3 @@ impl AuthService {
         }
     }
 }
-

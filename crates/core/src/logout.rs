@@ -47,7 +47,10 @@ impl AuthService {
         scope: LogoutScope,
     ) -> Result<LogoutOutcome, LogoutError> {
         let now = self.ports.clock.now();
-        let session = self.identify_session(access_token, refresh_token).await?.filter(|s| s.is_live(now));
+        let session = self
+            .identify_session(access_token, refresh_token)
+            .await?
+            .filter(|s| s.is_live(now));
         let sessions = &self.ports.sessions;
         match (scope, session) {
             (LogoutScope::Local, None) => {}
@@ -56,16 +59,24 @@ impl AuthService {
                 tracing::info!(user_id = %session.user_id, session_id = %session.id, "logged out");
             }
             (LogoutScope::Others, Some(session)) => {
-                let ended = sessions.revoke_all_for_user(session.user_id, Some(session.id), now).await.map_err(Unexpected::from)?;
+                let ended = sessions
+                    .revoke_all_for_user(session.user_id, Some(session.id), now)
+                    .await
+                    .map_err(Unexpected::from)?;
                 tracing::info!(user_id = %session.user_id, ended, "logged out other sessions");
             }
             (LogoutScope::Global, Some(session)) => {
-                let ended = sessions.revoke_all_for_user(session.user_id, None, now).await.map_err(Unexpected::from)?;
+                let ended = sessions
+                    .revoke_all_for_user(session.user_id, None, now)
+                    .await
+                    .map_err(Unexpected::from)?;
                 tracing::info!(user_id = %session.user_id, ended, "logged out everywhere");
             }
             (LogoutScope::Others | LogoutScope::Global, None) => return Err(LogoutError::Unauthenticated),
         }
-        Ok(LogoutOutcome { ended_current: scope != LogoutScope::Others })
+        Ok(LogoutOutcome {
+            ended_current: scope != LogoutScope::Others,
+        })
     }
 
     async fn identify_session(
@@ -76,8 +87,12 @@ impl AuthService {
         if let Some(claims) = access_token.and_then(|token| self.ports.tokens.verify(token).ok()) {
             return Ok(self.ports.sessions.find(claims.sid).await?);
         }
-        let Some(secret) = refresh_token.and_then(RefreshSecret::parse) else { return Ok(None) };
-        let Some(record) = self.ports.sessions.find_refresh_token(&secret.hash()).await? else { return Ok(None) };
+        let Some(secret) = refresh_token.and_then(RefreshSecret::parse) else {
+            return Ok(None);
+        };
+        let Some(record) = self.ports.sessions.find_refresh_token(&secret.hash()).await? else {
+            return Ok(None);
+        };
         Ok(self.ports.sessions.find(record.session_id).await?)
     }
 }

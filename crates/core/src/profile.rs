@@ -35,7 +35,9 @@ fn parse_field<T>(
     value: Option<Option<String>>,
     parse: fn(&str) -> Result<T, ValidationError>,
 ) -> Result<Option<Option<T>>, ValidationError> {
-    value.map(|inner| inner.as_deref().map(parse).transpose()).transpose()
+    value
+        .map(|inner| inner.as_deref().map(parse).transpose())
+        .transpose()
 }
 
 impl AuthService {
@@ -55,10 +57,16 @@ impl AuthService {
             return Ok(principal.user.clone());
         }
         let now = self.ports.clock.now();
-        self.ports.users.update_profile(principal.user.id, patch, now).await.map_err(|err| match err {
-            UpdateUserError::UsernameTaken => UpdateProfileError::UsernameTaken,
-            UpdateUserError::NotFound => UpdateProfileError::Unexpected(Unexpected("user vanished".into())),
-            UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
-        })
+        self.ports
+            .users
+            .update_profile(principal.user.id, patch, now)
+            .await
+            .map_err(|err| match err {
+                UpdateUserError::UsernameTaken => UpdateProfileError::UsernameTaken,
+                UpdateUserError::NotFound => {
+                    UpdateProfileError::Unexpected(Unexpected("user vanished".into()))
+                }
+                UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
+            })
     }
 }

@@ -34,7 +34,11 @@ impl AuthService {
     pub async fn refresh(&self, token: &str) -> Result<TokenPair, RefreshError> {
         let secret = RefreshSecret::parse(token).ok_or(RefreshError::Invalid)?;
         let sessions = &self.ports.sessions;
-        let Some(mut record) = sessions.find_refresh_token(&secret.hash()).await.map_err(Unexpected::from)? else {
+        let Some(mut record) = sessions
+            .find_refresh_token(&secret.hash())
+            .await
+            .map_err(Unexpected::from)?
+        else {
             return Err(RefreshError::Invalid);
         };
         let now = self.ports.clock.now();
@@ -42,7 +46,12 @@ impl AuthService {
         let Some(session) = session.filter(|s| s.is_live(now)) else {
             return Err(RefreshError::Invalid);
         };
-        let user = self.ports.users.find_by_id(session.user_id).await.map_err(Unexpected::from)?;
+        let user = self
+            .ports
+            .users
+            .find_by_id(session.user_id)
+            .await
+            .map_err(Unexpected::from)?;
         let Some(user) = user.filter(User::can_authenticate) else {
             return Err(RefreshError::Invalid);
         };
@@ -54,13 +63,21 @@ impl AuthService {
             let successor_secret = RefreshSecret::generate();
             let successor = self.refresh_record(&session, &successor_secret, Some(record.id), now);
             let sealed = secret.seal(&successor_secret);
-            match sessions.rotate(record.id, &sealed, &successor).await.map_err(Unexpected::from)? {
+            match sessions
+                .rotate(record.id, &sealed, &successor)
+                .await
+                .map_err(Unexpected::from)?
+            {
                 RotateOutcome::Rotated => {
                     return self.refreshed(user, session, successor_secret, successor.expires_at, now);
                 }
                 // Lost a race: read what the winner wrote and treat this as a repeat.
                 RotateOutcome::AlreadyRotated => {
-                    record = sessions.find_refresh_token_by_id(record.id).await.map_err(Unexpected::from)?.ok_or(RefreshError::Invalid)?;
+                    record = sessions
+                        .find_refresh_token_by_id(record.id)
+                        .await
+                        .map_err(Unexpected::from)?
+                        .ok_or(RefreshError::Invalid)?;
                 }
             }
         }
@@ -77,10 +94,20 @@ impl AuthService {
         session: Session,
         now: Timestamp,
     ) -> Result<TokenPair, RefreshError> {
-        let in_grace = record.rotated_at.is_some_and(|at| now < at + self.config.refresh_reuse_grace);
+        let in_grace = record
+            .rotated_at
+            .is_some_and(|at| now < at + self.config.refresh_reuse_grace);
         if in_grace && let Some(successor_id) = record.successor_id {
-            let successor = self.ports.sessions.find_refresh_token_by_id(successor_id).await.map_err(Unexpected::from)?;
-            let unsealed = record.successor_sealed.as_deref().and_then(|sealed| secret.unseal(sealed));
+            let successor = self
+                .ports
+                .sessions
+                .find_refresh_token_by_id(successor_id)
+                .await
+                .map_err(Unexpected::from)?;
+            let unsealed = record
+                .successor_sealed
+                .as_deref()
+                .and_then(|sealed| secret.unseal(sealed));
             if let (Some(successor), Some(successor_secret)) = (successor, unsealed)
                 && successor.is_current(now)
                 && successor_secret.hash() == successor.token_hash
@@ -88,7 +115,11 @@ impl AuthService {
                 return self.refreshed(user, session, successor_secret, successor.expires_at, now);
             }
         }
-        self.ports.sessions.revoke(session.id, now).await.map_err(Unexpected::from)?;
+        self.ports
+            .sessions
+            .revoke(session.id, now)
+            .await
+            .map_err(Unexpected::from)?;
         tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse detected: session revoked");
         Err(RefreshError::Reused)
     }

@@ -94,7 +94,11 @@ mod tests {
 
     #[test]
     fn only_the_parent_unseals_the_successor() {
-        let (parent, child, stranger) = (RefreshSecret::generate(), RefreshSecret::generate(), RefreshSecret::generate());
+        let (parent, child, stranger) = (
+            RefreshSecret::generate(),
+            RefreshSecret::generate(),
+            RefreshSecret::generate(),
+        );
         let sealed = parent.seal(&child);
         assert_eq!(parent.unseal(&sealed).unwrap().hash(), child.hash());
         assert_ne!(stranger.unseal(&sealed).unwrap().hash(), child.hash());

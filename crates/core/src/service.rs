@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use latch_domain::{PasswordPolicy, DEFAULT_TIER};
+use latch_domain::{DEFAULT_TIER, PasswordPolicy};
 use latch_ports::{Clock, PasswordHasher, SessionRepository, TokenCodec, UserRepository};
 
 /// Lifetimes and policies of the authentication rules.
@@ -65,7 +65,10 @@ pub struct AuthService {
 impl AuthService {
     /// Wires the use cases to their adapters.
     pub fn new(ports: Ports, config: AuthConfig) -> Self {
-        Self { ports, config: Arc::new(config) }
+        Self {
+            ports,
+            config: Arc::new(config),
+        }
     }
 
     /// The rules' configuration.

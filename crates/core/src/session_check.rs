@@ -31,7 +31,11 @@ impl AuthService {
         } else {
             self.sign_access(&principal.user, &principal.session, now)?
         };
-        self.ports.sessions.touch(principal.session.id, now).await.map_err(Unexpected::from)?;
+        self.ports
+            .sessions
+            .touch(principal.session.id, now)
+            .await
+            .map_err(Unexpected::from)?;
         Ok(TokenPair {
             access_token,
             access_expires_at,

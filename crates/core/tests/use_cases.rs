@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
 use latch_core::{
-    AuthConfig, AuthService, LoginError, LoginRequest, LogoutError, LogoutScope, Ports, ProfileChanges, RefreshError,
-    SignupError, SignupRequest, UpdateProfileError,
+    AuthConfig, AuthService, LoginError, LoginRequest, LogoutError, LogoutScope, Ports, ProfileChanges,
+    RefreshError, SignupError, SignupRequest, UpdateProfileError,
 };
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
@@ -34,7 +34,12 @@ fn harness_with(config: AuthConfig) -> Harness {
     let clock = Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0)));
     let users = Arc::new(InMemoryUserRepository::default());
     let sessions = Arc::new(InMemorySessionRepository::default());
-    let hasher = Argon2Hasher::new(HasherConfig { memory_kib: 1024, iterations: 1, ..HasherConfig::default() }).unwrap();
+    let hasher = Argon2Hasher::new(HasherConfig {
+        memory_kib: 1024,
+        iterations: 1,
+        ..HasherConfig::default()
+    })
+    .unwrap();
     let key = SigningKey::hs256(b"a test secret that is long enough for HS256 use").unwrap();
     let codec = JwtTokenCodec::new(TokenSettings::new(Algorithm::HS256, "latch", "latch"), key).unwrap();
     let ports = Ports {
@@ -44,15 +49,28 @@ fn harness_with(config: AuthConfig) -> Harness {
         tokens: Arc::new(codec),
         clock: clock.clone(),
     };
-    Harness { auth: AuthService::new(ports, config), clock, users, sessions }
+    Harness {
+        auth: AuthService::new(ports, config),
+        clock,
+        users,
+        sessions,
+    }
 }
 
 fn signup_request(email: &str) -> SignupRequest {
-    SignupRequest { email: email.into(), password: PASSWORD.into(), ..SignupRequest::default() }
+    SignupRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        ..SignupRequest::default()
+    }
 }
 
 fn login_request(login: &str, password: &str) -> LoginRequest {
-    LoginRequest { login: login.into(), password: password.into(), ..LoginRequest::default() }
+    LoginRequest {
+        login: login.into(),
+        password: password.into(),
+        ..LoginRequest::default()
+    }
 }
 
 impl Harness {
@@ -69,10 +87,28 @@ fn refresh_token(pair: &latch_core::TokenPair) -> String {
 #[tokio::test]
 async fn signup_rejects_invalid_fields_before_hashing() {
     let h = harness();
-    let bad_email = h.auth.signup(SignupRequest { email: "nope".into(), ..signup_request("x") }).await;
-    assert!(matches!(bad_email, Err(SignupError::Invalid(ref e)) if e.field == "email"), "{bad_email:?}");
-    let short = h.auth.signup(SignupRequest { password: "short".into(), ..signup_request("a@example.com") }).await;
-    assert!(matches!(short, Err(SignupError::Invalid(ref e)) if e.field == "password"), "{short:?}");
+    let bad_email = h
+        .auth
+        .signup(SignupRequest {
+            email: "nope".into(),
+            ..signup_request("x")
+        })
+        .await;
+    assert!(
+        matches!(bad_email, Err(SignupError::Invalid(ref e)) if e.field == "email"),
+        "{bad_email:?}"
+    );
+    let short = h
+        .auth
+        .signup(SignupRequest {
+            password: "short".into(),
+            ..signup_request("a@example.com")
+        })
+        .await;
+    assert!(
+        matches!(short, Err(SignupError::Invalid(ref e)) if e.field == "password"),
+        "{short:?}"
+    );
     assert!(h.users.find_credentials("a@example.com").await.unwrap().is_none());
 }
 
@@ -82,7 +118,11 @@ async fn signup_gives_no_privileges_and_the_default_tier() {
     let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     assert!(!user.is_superuser && !user.is_staff && user.is_active);
     assert_eq!(user.tier, "free");
-    let admin = h.auth.create_superuser(signup_request("root@example.com")).await.unwrap();
+    let admin = h
+        .auth
+        .create_superuser(signup_request("root@example.com"))
+        .await
+        .unwrap();
     assert!(admin.is_superuser);
 }
 
@@ -104,7 +144,10 @@ async fn every_login_failure_is_the_same_error() {
         ("ada@example.com", &"x".repeat(10_000)),
     ] {
         let result = h.auth.login(login_request(login, password)).await;
-        assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{login}: {result:?}");
+        assert!(
+            matches!(result, Err(LoginError::InvalidCredentials)),
+            "{login}: {result:?}"
+        );
     }
 }
 
@@ -127,11 +170,26 @@ async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
     let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     // What Python's bcrypt.hashpw(b"correct horse battery staple", bcrypt.gensalt(4)) writes.
     let legacy = bcrypt::hash(PASSWORD, 4).unwrap();
-    h.users.set_password_hash(user.id, &PasswordHash(legacy), h.clock.now()).await.unwrap();
-    h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
-    let stored = h.users.find_credentials("ada@example.com").await.unwrap().unwrap().password_hash;
+    h.users
+        .set_password_hash(user.id, &PasswordHash(legacy), h.clock.now())
+        .await
+        .unwrap();
+    h.auth
+        .login(login_request("ada@example.com", PASSWORD))
+        .await
+        .unwrap();
+    let stored = h
+        .users
+        .find_credentials("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash;
     assert!(stored.0.starts_with("$argon2id$"), "not rehashed");
-    h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    h.auth
+        .login(login_request("ada@example.com", PASSWORD))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -225,23 +283,47 @@ async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
 async fn logout_scopes() {
     let h = harness();
     let a = h.logged_in("ada@example.com").await;
-    let b = h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
-    let c = h.auth.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let b = h
+        .auth
+        .login(login_request("ada@example.com", PASSWORD))
+        .await
+        .unwrap();
+    let c = h
+        .auth
+        .login(login_request("ada@example.com", PASSWORD))
+        .await
+        .unwrap();
 
-    let outcome = h.auth.logout(Some(&a.access_token), None, LogoutScope::Others).await.unwrap();
+    let outcome = h
+        .auth
+        .logout(Some(&a.access_token), None, LogoutScope::Others)
+        .await
+        .unwrap();
     assert!(!outcome.ended_current);
     assert!(h.auth.authenticate(&a.access_token).await.is_ok());
     assert!(h.auth.authenticate(&b.access_token).await.is_err());
     assert!(h.auth.authenticate(&c.access_token).await.is_err());
 
     // Identified by the refresh token alone.
-    let outcome = h.auth.logout(None, Some(&refresh_token(&a)), LogoutScope::Local).await.unwrap();
+    let outcome = h
+        .auth
+        .logout(None, Some(&refresh_token(&a)), LogoutScope::Local)
+        .await
+        .unwrap();
     assert!(outcome.ended_current);
     assert!(h.auth.authenticate(&a.access_token).await.is_err());
 
     // Nothing live: local is still fine, global is not.
-    assert!(h.auth.logout(Some(&a.access_token), None, LogoutScope::Local).await.is_ok());
-    let global = h.auth.logout(Some(&a.access_token), None, LogoutScope::Global).await;
+    assert!(
+        h.auth
+            .logout(Some(&a.access_token), None, LogoutScope::Local)
+            .await
+            .is_ok()
+    );
+    let global = h
+        .auth
+        .logout(Some(&a.access_token), None, LogoutScope::Global)
+        .await;
     assert!(matches!(global, Err(LogoutError::Unauthenticated)), "{global:?}");
 }
 
@@ -261,22 +343,52 @@ async fn session_check_keeps_the_token_until_close_to_expiry() {
 #[tokio::test]
 async fn profile_update_validates_and_detects_taken_usernames() {
     let h = harness();
-    h.auth.signup(SignupRequest { username: Some("bob".into()), ..signup_request("bob@example.com") }).await.unwrap();
+    h.auth
+        .signup(SignupRequest {
+            username: Some("bob".into()),
+            ..signup_request("bob@example.com")
+        })
+        .await
+        .unwrap();
     let pair = h.logged_in("ada@example.com").await;
     let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
     let taken = h
         .auth
-        .update_profile(&principal, ProfileChanges { username: Some(Some("BOB".into())), ..Default::default() })
+        .update_profile(
+            &principal,
+            ProfileChanges {
+                username: Some(Some("BOB".into())),
+                ..Default::default()
+            },
+        )
         .await;
-    assert!(matches!(taken, Err(UpdateProfileError::UsernameTaken)), "{taken:?}");
+    assert!(
+        matches!(taken, Err(UpdateProfileError::UsernameTaken)),
+        "{taken:?}"
+    );
     let invalid = h
         .auth
-        .update_profile(&principal, ProfileChanges { avatar_url: Some(Some("ftp://x".into())), ..Default::default() })
+        .update_profile(
+            &principal,
+            ProfileChanges {
+                avatar_url: Some(Some("ftp://x".into())),
+                ..Default::default()
+            },
+        )
         .await;
-    assert!(matches!(invalid, Err(UpdateProfileError::Invalid(ref e)) if e.field == "avatar_url"), "{invalid:?}");
+    assert!(
+        matches!(invalid, Err(UpdateProfileError::Invalid(ref e)) if e.field == "avatar_url"),
+        "{invalid:?}"
+    );
     let user = h
         .auth
-        .update_profile(&principal, ProfileChanges { name: Some(Some("Ada".into())), ..Default::default() })
+        .update_profile(
+            &principal,
+            ProfileChanges {
+                name: Some(Some("Ada".into())),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert_eq!(user.name.as_deref(), Some("Ada"));

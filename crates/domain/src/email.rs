@@ -17,7 +17,10 @@ impl Email {
             return Err(ValidationError::new("email", "must not be empty"));
         }
         if trimmed.chars().count() > MAX_LEN {
-            return Err(ValidationError::new("email", format!("must be at most {MAX_LEN} characters")));
+            return Err(ValidationError::new(
+                "email",
+                format!("must be at most {MAX_LEN} characters"),
+            ));
         }
         // `email_address` follows RFC 5322; we additionally insist on a dot-free-or-not
         // domain part being present and no display-name form ("Bob <b@x>").
@@ -60,7 +63,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for raw in ["", "   ", "ada", "ada@", "@example.com", "a da@example.com", "Ada <ada@example.com>"] {
+        for raw in [
+            "",
+            "   ",
+            "ada",
+            "ada@",
+            "@example.com",
+            "a da@example.com",
+            "Ada <ada@example.com>",
+        ] {
             assert!(Email::parse(raw).is_err(), "{raw:?} was accepted");
         }
     }

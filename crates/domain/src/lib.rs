@@ -16,7 +16,7 @@ pub use error::ValidationError;
 pub use password::{Password, PasswordPolicy};
 pub use profile::{AvatarUrl, DisplayName};
 pub use session::{RefreshTokenRecord, Session, SessionId, TokenHash};
-pub use user::{ProfilePatch, User, UserId, DEFAULT_TIER};
+pub use user::{DEFAULT_TIER, ProfilePatch, User, UserId};
 pub use username::Username;
 
 /// Timestamps are UTC everywhere in Latch.

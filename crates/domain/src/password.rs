@@ -14,7 +14,10 @@ pub struct PasswordPolicy {
 
 impl Default for PasswordPolicy {
     fn default() -> Self {
-        Self { min_length: 8, max_length: 128 }
+        Self {
+            min_length: 8,
+            max_length: 128,
+        }
     }
 }
 

@@ -12,10 +12,16 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let trimmed = raw.trim();
         if trimmed.chars().count() > NAME_MAX {
-            return Err(ValidationError::new("name", format!("must be at most {NAME_MAX} characters")));
+            return Err(ValidationError::new(
+                "name",
+                format!("must be at most {NAME_MAX} characters"),
+            ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err(ValidationError::new("name", "must not contain control characters"));
+            return Err(ValidationError::new(
+                "name",
+                "must not contain control characters",
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -37,7 +43,10 @@ impl AvatarUrl {
         let has_scheme = ["https://", "http://"].iter().any(|scheme| {
             trimmed.len() > scheme.len() && trimmed[..scheme.len()].eq_ignore_ascii_case(scheme)
         });
-        if !has_scheme || trimmed.len() > URL_MAX || trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if !has_scheme
+            || trimmed.len() > URL_MAX
+            || trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(ValidationError::new(
                 "avatar_url",
                 format!("must be an http(s) URL of at most {URL_MAX} characters"),

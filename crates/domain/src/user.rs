@@ -109,7 +109,19 @@ mod tests {
     #[test]
     fn only_active_undeleted_users_authenticate() {
         assert!(user().can_authenticate());
-        assert!(!User { is_active: false, ..user() }.can_authenticate());
-        assert!(!User { deleted_at: Some(Utc::now()), ..user() }.can_authenticate());
+        assert!(
+            !User {
+                is_active: false,
+                ..user()
+            }
+            .can_authenticate()
+        );
+        assert!(
+            !User {
+                deleted_at: Some(Utc::now()),
+                ..user()
+            }
+            .can_authenticate()
+        );
     }
 }

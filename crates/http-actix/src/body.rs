@@ -18,11 +18,19 @@ pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// The body's media type, lower-cased and without parameters.
 pub(crate) fn media_type(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::CONTENT_TYPE)?.to_str().ok()?;
-    Some(value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
 }
 
 fn is_json(media_type: &str) -> bool {
-    media_type == "application/json" || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
 
 /// Parses `bytes` as JSON `T`, requiring a JSON content type.
@@ -32,12 +40,17 @@ pub(crate) fn parse_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
-    deserializer.end().map_err(|err| ApiError::MalformedBody(format!("Malformed JSON: {err}")))?;
+    deserializer
+        .end()
+        .map_err(|err| ApiError::MalformedBody(format!("Malformed JSON: {err}")))?;
     Ok(value)
 }
 
 /// Parses an optional JSON body: an empty body is `None`.
-pub(crate) fn parse_optional_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<Option<T>, ApiError> {
+pub(crate) fn parse_optional_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    bytes: &[u8],
+) -> Result<Option<T>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -66,7 +79,10 @@ fn validation(path: String, message: String) -> ApiError {
         .and_then(|rest| rest.split('`').next())
         .map(str::to_owned);
     let field = unknown.or_else(|| (path != ".").then_some(path)).or_else(|| {
-        message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()).map(str::to_owned)
+        message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
     });
     let detail = match &field {
         Some(field) => format!("{field}: {message}"),
@@ -85,15 +101,15 @@ fn strip_position(message: &str) -> String {
 
 /// Reads the raw body within [`BODY_LIMIT`], mapping overflow to 413.
 pub(crate) async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
-    web::Bytes::from_request(req, payload).await.map_err(|err| {
-        match err.as_error::<PayloadError>() {
+    web::Bytes::from_request(req, payload)
+        .await
+        .map_err(|err| match err.as_error::<PayloadError>() {
             Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
             _ if err.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 ApiError::PayloadTooLarge
             }
             _ => ApiError::MalformedBody("The request body could not be read.".into()),
-        }
-    })
+        })
 }
 
 /// A JSON body of type `T`, with Latch's error mapping.
@@ -122,7 +138,10 @@ mod tests {
 
     #[test]
     fn names_unknown_fields() {
-        let ApiError::Validation { field, .. } = validation(".".into(), "unknown field `is_superuser`, expected one of `email`".into()) else {
+        let ApiError::Validation { field, .. } = validation(
+            ".".into(),
+            "unknown field `is_superuser`, expected one of `email`".into(),
+        ) else {
             unreachable!()
         };
         assert_eq!(field.as_deref(), Some("is_superuser"));
@@ -130,6 +149,9 @@ mod tests {
 
     #[test]
     fn strips_positions() {
-        assert_eq!(strip_position("invalid type: integer `5`, expected a string at line 1 column 9"), "invalid type: integer `5`, expected a string");
+        assert_eq!(
+            strip_position("invalid type: integer `5`, expected a string at line 1 column 9"),
+            "invalid type: integer `5`, expected a string"
+        );
     }
 }

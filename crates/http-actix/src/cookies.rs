@@ -46,7 +46,10 @@ impl CookieSettings {
             .http_only(true)
             .secure(self.secure)
             .same_site(self.same_site)
-            .max_age(CookieDuration::seconds(seconds_until(pair.access_expires_at, now)))
+            .max_age(CookieDuration::seconds(seconds_until(
+                pair.access_expires_at,
+                now,
+            )))
             .finish();
         response.cookie(access);
         if let Some((token, expires_at)) = &pair.refresh {

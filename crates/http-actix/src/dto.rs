@@ -88,7 +88,11 @@ pub(crate) struct PatchMeBody {
 
 impl PatchMeBody {
     pub(crate) fn into_changes(self) -> ProfileChanges {
-        ProfileChanges { name: self.name, username: self.username, avatar_url: self.avatar_url }
+        ProfileChanges {
+            name: self.name,
+            username: self.username,
+            avatar_url: self.avatar_url,
+        }
     }
 }
 

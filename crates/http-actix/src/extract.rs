@@ -33,7 +33,9 @@ pub(crate) fn access_token(req: &HttpRequest, state: &HttpState) -> Result<Optio
 
 /// The refresh-token cookie, if any.
 pub(crate) fn refresh_cookie(req: &HttpRequest, state: &HttpState) -> Option<String> {
-    req.cookie(&state.cookies.refresh_name).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    req.cookie(&state.cookies.refresh_name)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The app state; its absence is a wiring bug, reported as a 500.
@@ -74,7 +76,11 @@ impl ClientInfo {
     pub(crate) fn of(req: &HttpRequest) -> Self {
         Self {
             ip: req.peer_addr().map(|addr| addr.ip().to_string()),
-            user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+            user_agent: req
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         }
     }
 }

@@ -5,7 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use latch_core::{
-    AuthenticateError, LoginError, LogoutError, RefreshError, SessionCheckError, SignupError, UpdateProfileError,
+    AuthenticateError, LoginError, LogoutError, RefreshError, SessionCheckError, SignupError,
+    UpdateProfileError,
 };
 use latch_domain::ValidationError;
 use serde::Serialize;
@@ -78,7 +79,10 @@ struct Problem<'a> {
 impl ApiError {
     /// A 422 for one field.
     pub fn invalid(field: &str, detail: impl Into<String>) -> Self {
-        Self::Validation { field: Some(field.to_owned()), detail: detail.into() }
+        Self::Validation {
+            field: Some(field.to_owned()),
+            detail: detail.into(),
+        }
     }
 
     /// The stable machine-readable code.
@@ -124,7 +128,12 @@ impl ApiError {
 
 /// Writes a problem response for `status` and `code` (also used for errors
 /// raised outside our handlers: unknown routes, wrong methods).
-pub(crate) fn problem_response(status: StatusCode, code: &str, detail: String, field: Option<&str>) -> HttpResponse {
+pub(crate) fn problem_response(
+    status: StatusCode,
+    code: &str,
+    detail: String,
+    field: Option<&str>,
+) -> HttpResponse {
     let problem = Problem {
         kind: format!("urn:latch:problem:{code}"),
         title: status.canonical_reason().unwrap_or("Error"),
@@ -135,7 +144,10 @@ pub(crate) fn problem_response(status: StatusCode, code: &str, detail: String, f
     };
     let body = serde_json::to_string(&problem).unwrap_or_default();
     HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .body(body)
 }
@@ -171,7 +183,10 @@ impl ResponseError for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::InvalidToken | Self::TokenExpired | Self::RefreshTokenReused => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer error=\"invalid_token\""),
+                );
             }
             Self::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

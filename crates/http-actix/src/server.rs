@@ -42,7 +42,11 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                ApiError::Validation { field: None, detail: format!("Bad query string: {err}") }.into()
+                ApiError::Validation {
+                    field: None,
+                    detail: format!("Bad query string: {err}"),
+                }
+                .into()
             }))
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
@@ -63,7 +67,9 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
             .service(web::resource("/healthz").route(web::get().to(system::healthz)))
             .service(web::resource("/readyz").route(web::get().to(system::readyz)))
             .service(web::resource("/.well-known/jwks.json").route(web::get().to(system::jwks)))
-            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+            }))
     })
     .workers(workers)
     .listen(listener)?
@@ -86,7 +92,10 @@ fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Erro
         400 => ("malformed_body", "The request could not be read."),
         404 => ("not_found", "There is nothing at this path."),
         405 => ("method_not_allowed", "This path does not accept this method."),
-        413 => ("payload_too_large", "The request body is larger than this route accepts."),
+        413 => (
+            "payload_too_large",
+            "The request body is larger than this route accepts.",
+        ),
         415 => ("unsupported_media_type", "Send the body as application/json."),
         s if s >= 500 => ("internal_error", "Something went wrong on our side."),
         _ => ("request_failed", "The request failed."),
@@ -99,5 +108,7 @@ fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Erro
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
 }

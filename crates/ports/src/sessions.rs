@@ -17,16 +17,24 @@ pub enum RotateOutcome {
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
     /// Stores a new session and its first refresh token, both or neither.
-    async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError>;
+    async fn create(
+        &self,
+        session: &Session,
+        first_token: &RefreshTokenRecord,
+    ) -> Result<(), RepositoryError>;
 
     /// The session with this id, revoked or not; `None` if unknown.
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError>;
 
     /// The refresh token with this hash, rotated or not; `None` if unknown.
-    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
 
     /// The refresh token with this row id; `None` if unknown.
-    async fn find_refresh_token_by_id(&self, id: Uuid) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
+    async fn find_refresh_token_by_id(&self, id: Uuid)
+    -> Result<Option<RefreshTokenRecord>, RepositoryError>;
 
     /// Atomically: if `parent_id` is not yet rotated, marks it rotated at
     /// `successor.created_at` with `successor.id` and `sealed_successor`, inserts

@@ -88,10 +88,20 @@ pub trait UserRepository: Send + Sync + 'static {
     /// # Errors
     /// `NotFound` for an unknown id; `UsernameTaken` if the new username
     /// belongs to another user (nothing is written then).
-    async fn update_profile(&self, id: UserId, patch: ProfilePatch, now: Timestamp) -> Result<User, UpdateUserError>;
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError>;
 
     /// Replaces the stored password hash (rehash on login, password change).
-    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: Timestamp) -> Result<(), RepositoryError>;
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError>;
 
     /// Records a successful login time.
     async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;

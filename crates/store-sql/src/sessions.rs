@@ -83,7 +83,11 @@ fn token_row(token: &RefreshTokenRecord) -> refresh_tokens::ActiveModel {
 #[async_trait]
 impl SessionRepository for SqlSessionRepository {
     #[tracing::instrument(skip_all, fields(session_id = %session.id))]
-    async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError> {
+    async fn create(
+        &self,
+        session: &Session,
+        first_token: &RefreshTokenRecord,
+    ) -> Result<(), RepositoryError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
         session_row(session).insert(&txn).await.map_err(unexpected)?;
         token_row(first_token).insert(&txn).await.map_err(unexpected)?;
@@ -91,11 +95,17 @@ impl SessionRepository for SqlSessionRepository {
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
-        let row = sessions::Entity::find_by_id(id.0).one(&self.db).await.map_err(unexpected)?;
+        let row = sessions::Entity::find_by_id(id.0)
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
         Ok(row.map(session_to_domain))
     }
 
-    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
         let row = refresh_tokens::Entity::find()
             .filter(refresh_tokens::Column::TokenHash.eq(hash.0.to_vec()))
             .one(&self.db)
@@ -104,8 +114,14 @@ impl SessionRepository for SqlSessionRepository {
         row.map(token_to_domain).transpose()
     }
 
-    async fn find_refresh_token_by_id(&self, id: Uuid) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
-        let row = refresh_tokens::Entity::find_by_id(id).one(&self.db).await.map_err(unexpected)?;
+    async fn find_refresh_token_by_id(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        let row = refresh_tokens::Entity::find_by_id(id)
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
         row.map(token_to_domain).transpose()
     }
 
@@ -120,9 +136,18 @@ impl SessionRepository for SqlSessionRepository {
         // The conditional UPDATE is the first statement, so it is what takes
         // the write lock: of concurrent rotations exactly one sees a row.
         let claimed = refresh_tokens::Entity::update_many()
-            .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(Some(successor.created_at)))
-            .col_expr(refresh_tokens::Column::SuccessorId, Expr::value(Some(successor.id)))
-            .col_expr(refresh_tokens::Column::SuccessorSealed, Expr::value(Some(sealed_successor.to_vec())))
+            .col_expr(
+                refresh_tokens::Column::RotatedAt,
+                Expr::value(Some(successor.created_at)),
+            )
+            .col_expr(
+                refresh_tokens::Column::SuccessorId,
+                Expr::value(Some(successor.id)),
+            )
+            .col_expr(
+                refresh_tokens::Column::SuccessorSealed,
+                Expr::value(Some(sealed_successor.to_vec())),
+            )
             .filter(refresh_tokens::Column::Id.eq(parent_id))
             .filter(refresh_tokens::Column::RotatedAt.is_null())
             .exec(&txn)

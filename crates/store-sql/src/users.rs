@@ -94,40 +94,74 @@ impl UserRepository for SqlUserRepository {
     async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, RepositoryError> {
         // Usernames cannot contain '@' and emails must, so one indexed column decides.
         let normalized = login.trim().to_lowercase();
-        let column = if normalized.contains('@') { Column::EmailNormalized } else { Column::UsernameNormalized };
-        let row = Entity::find().filter(column.eq(normalized)).one(&self.db).await.map_err(unexpected)?;
+        let column = if normalized.contains('@') {
+            Column::EmailNormalized
+        } else {
+            Column::UsernameNormalized
+        };
+        let row = Entity::find()
+            .filter(column.eq(normalized))
+            .one(&self.db)
+            .await
+            .map_err(unexpected)?;
         Ok(row.map(|row| {
             let password_hash = PasswordHash(row.password_hash.clone());
-            UserCredentials { user: to_domain(row), password_hash }
+            UserCredentials {
+                user: to_domain(row),
+                password_hash,
+            }
         }))
     }
 
-    async fn update_profile(&self, id: UserId, patch: ProfilePatch, now: Timestamp) -> Result<User, UpdateUserError> {
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
         let mut update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
         if let Some(name) = patch.name {
             update = update.col_expr(Column::Name, Expr::value(name.map(|n| n.as_str().to_owned())));
         }
         if let Some(username) = patch.username {
             update = update
-                .col_expr(Column::UsernameNormalized, Expr::value(username.as_ref().map(|u| u.normalized())))
-                .col_expr(Column::Username, Expr::value(username.map(|u| u.as_str().to_owned())));
+                .col_expr(
+                    Column::UsernameNormalized,
+                    Expr::value(username.as_ref().map(|u| u.normalized())),
+                )
+                .col_expr(
+                    Column::Username,
+                    Expr::value(username.map(|u| u.as_str().to_owned())),
+                );
         }
         if let Some(avatar_url) = patch.avatar_url {
-            update = update.col_expr(Column::AvatarUrl, Expr::value(avatar_url.map(|a| a.as_str().to_owned())));
+            update = update.col_expr(
+                Column::AvatarUrl,
+                Expr::value(avatar_url.map(|a| a.as_str().to_owned())),
+            );
         }
-        let result = update.filter(Column::Id.eq(id.0)).exec(&self.db).await.map_err(|err| {
-            match unique_violation(&err).as_deref().and_then(taken_column) {
-                Some(_) => UpdateUserError::UsernameTaken,
-                None => UpdateUserError::Repository(unexpected(err)),
-            }
-        })?;
+        let result = update
+            .filter(Column::Id.eq(id.0))
+            .exec(&self.db)
+            .await
+            .map_err(
+                |err| match unique_violation(&err).as_deref().and_then(taken_column) {
+                    Some(_) => UpdateUserError::UsernameTaken,
+                    None => UpdateUserError::Repository(unexpected(err)),
+                },
+            )?;
         if result.rows_affected == 0 {
             return Err(UpdateUserError::NotFound);
         }
         self.find_by_id(id).await?.ok_or(UpdateUserError::NotFound)
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: Timestamp) -> Result<(), RepositoryError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError> {
         Entity::update_many()
             .col_expr(Column::PasswordHash, Expr::value(hash.0.clone()))
             .col_expr(Column::UpdatedAt, Expr::value(now))

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 #[allow(clippy::expect_used)]
 async fn stores_on(database: TestDatabase) -> Stores {
-    let store = SqlStore::connect(database.url(), &StoreOptions::default()).await.expect("connect");
+    let store = SqlStore::connect(database.url(), &StoreOptions::default())
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
     Stores {
         users: Arc::new(store.users()),

@@ -18,7 +18,11 @@ impl FixedClock {
 
     /// A clock at 2030-01-01T00:00:00Z, a date every store can represent.
     pub fn new() -> Self {
-        Self::at(Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().unwrap_or_default())
+        Self::at(
+            Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        )
     }
 
     /// Moves the clock forward.

@@ -32,7 +32,10 @@ impl TestDatabase {
         #[allow(clippy::expect_used)]
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("latch.db").display());
-        Self { url, cleanup: Cleanup::Sqlite(dir) }
+        Self {
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
     }
 
     /// A new, empty PostgreSQL database, or `None` (with a message) when no
@@ -49,7 +52,9 @@ impl TestDatabase {
                 }
             }
             Err(err) => {
-                eprintln!("SKIPPED: PostgreSQL not reachable at {admin_url} ({err}); set LATCH_TEST_POSTGRES_URL");
+                eprintln!(
+                    "SKIPPED: PostgreSQL not reachable at {admin_url} ({err}); set LATCH_TEST_POSTGRES_URL"
+                );
                 return None;
             }
         };
@@ -61,7 +66,10 @@ impl TestDatabase {
             .expect("create a test database");
         let _ = admin.close().await;
         let url = with_database(&admin_url, &name);
-        Some(Self { url, cleanup: Cleanup::Postgres { admin_url, name } })
+        Some(Self {
+            url,
+            cleanup: Cleanup::Postgres { admin_url, name },
+        })
     }
 }
 
@@ -81,13 +89,17 @@ fn with_database(url: &str, name: &str) -> String {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Cleanup::Postgres { admin_url, name } = &self.cleanup else { return };
+        let Cleanup::Postgres { admin_url, name } = &self.cleanup else {
+            return;
+        };
         let (admin_url, name) = (admin_url.clone(), name.clone());
         // Drop runs inside the test's runtime, which cannot be blocked on: use
         // a private one on a plain thread. Best effort: a leftover database is
         // harmless and `.ci/run` sweeps them.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
             runtime.block_on(async {
                 if let Ok(admin) = Database::connect(&admin_url).await {
                     let _ = admin
@@ -107,8 +119,14 @@ mod tests {
 
     #[test]
     fn replaces_the_database_name() {
-        assert_eq!(with_database("postgres://u@h:5432/postgres", "t"), "postgres://u@h:5432/t");
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "t"),
+            "postgres://u@h:5432/t"
+        );
         assert_eq!(with_database("postgres://u@h", "t"), "postgres://u@h/t");
-        assert_eq!(with_database("postgres://u@h/db?sslmode=disable", "t"), "postgres://u@h/t?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://u@h/db?sslmode=disable", "t"),
+            "postgres://u@h/t?sslmode=disable"
+        );
     }
 }

@@ -26,15 +26,25 @@ pub struct InMemorySessionRepository {
 
 impl InMemorySessionRepository {
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
-        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 #[async_trait]
 impl SessionRepository for InMemorySessionRepository {
-    async fn create(&self, session: &Session, first_token: &RefreshTokenRecord) -> Result<(), RepositoryError> {
+    async fn create(
+        &self,
+        session: &Session,
+        first_token: &RefreshTokenRecord,
+    ) -> Result<(), RepositoryError> {
         let mut tables = self.tables();
-        if tables.tokens.values().any(|t| t.token_hash == first_token.token_hash) {
+        if tables
+            .tokens
+            .values()
+            .any(|t| t.token_hash == first_token.token_hash)
+        {
             return Err(RepositoryError("duplicate refresh token hash".into()));
         }
         tables.sessions.insert(session.id, session.clone());
@@ -46,11 +56,22 @@ impl SessionRepository for InMemorySessionRepository {
         Ok(self.tables().sessions.get(&id).cloned())
     }
 
-    async fn find_refresh_token(&self, hash: &TokenHash) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
-        Ok(self.tables().tokens.values().find(|t| &t.token_hash == hash).cloned())
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        Ok(self
+            .tables()
+            .tokens
+            .values()
+            .find(|t| &t.token_hash == hash)
+            .cloned())
     }
 
-    async fn find_refresh_token_by_id(&self, id: Uuid) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+    async fn find_refresh_token_by_id(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
         Ok(self.tables().tokens.get(&id).cloned())
     }
 
@@ -61,10 +82,18 @@ impl SessionRepository for InMemorySessionRepository {
         successor: &RefreshTokenRecord,
     ) -> Result<RotateOutcome, RepositoryError> {
         let mut tables = self.tables();
-        if tables.tokens.get(&parent_id).is_none_or(|parent| parent.rotated_at.is_some()) {
+        if tables
+            .tokens
+            .get(&parent_id)
+            .is_none_or(|parent| parent.rotated_at.is_some())
+        {
             return Ok(RotateOutcome::AlreadyRotated);
         }
-        if tables.tokens.values().any(|t| t.token_hash == successor.token_hash) {
+        if tables
+            .tokens
+            .values()
+            .any(|t| t.token_hash == successor.token_hash)
+        {
             return Err(RepositoryError("duplicate refresh token hash".into()));
         }
         let Some(parent) = tables.tokens.get_mut(&parent_id) else {
@@ -174,7 +203,12 @@ mod behaviours {
         seed
     }
 
-    fn token(session_id: SessionId, parent_id: Option<Uuid>, seed: impl Into<Seed>, now: Timestamp) -> RefreshTokenRecord {
+    fn token(
+        session_id: SessionId,
+        parent_id: Option<Uuid>,
+        seed: impl Into<Seed>,
+        now: Timestamp,
+    ) -> RefreshTokenRecord {
         RefreshTokenRecord {
             id: Uuid::now_v7(),
             session_id,
@@ -215,14 +249,34 @@ mod behaviours {
         let now = FixedClock::new().now();
         let (s, t) = logged_in(stores, "ada@example.com", now).await;
         assert_eq!(stores.sessions.find(s.id).await.unwrap(), Some(s));
-        assert_eq!(stores.sessions.find_refresh_token(&t.token_hash).await.unwrap(), Some(t.clone()));
-        assert_eq!(stores.sessions.find_refresh_token_by_id(t.id).await.unwrap(), Some(t));
+        assert_eq!(
+            stores.sessions.find_refresh_token(&t.token_hash).await.unwrap(),
+            Some(t.clone())
+        );
+        assert_eq!(
+            stores.sessions.find_refresh_token_by_id(t.id).await.unwrap(),
+            Some(t)
+        );
     }
 
     pub async fn find_unknown_is_none(stores: &Stores) {
         assert_eq!(stores.sessions.find(SessionId::generate()).await.unwrap(), None);
-        assert_eq!(stores.sessions.find_refresh_token(&TokenHash([9; 32])).await.unwrap(), None);
-        assert_eq!(stores.sessions.find_refresh_token_by_id(Uuid::now_v7()).await.unwrap(), None);
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_token(&TokenHash([9; 32]))
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_token_by_id(Uuid::now_v7())
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     pub async fn rotate_current_token_stores_successor(stores: &Stores) {
@@ -230,14 +284,33 @@ mod behaviours {
         let (s, parent) = logged_in(stores, "ada@example.com", clock.now()).await;
         clock.advance(Duration::minutes(10));
         let child = token(s.id, Some(parent.id), 200, clock.now());
-        let outcome = stores.sessions.rotate(parent.id, b"sealed", &child).await.unwrap();
+        let outcome = stores
+            .sessions
+            .rotate(parent.id, b"sealed", &child)
+            .await
+            .unwrap();
         assert_eq!(outcome, RotateOutcome::Rotated);
-        let parent_now = stores.sessions.find_refresh_token_by_id(parent.id).await.unwrap().unwrap();
+        let parent_now = stores
+            .sessions
+            .find_refresh_token_by_id(parent.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(parent_now.rotated_at, Some(clock.now()));
         assert_eq!(parent_now.successor_id, Some(child.id));
         assert_eq!(parent_now.successor_sealed.as_deref(), Some(&b"sealed"[..]));
-        assert_eq!(stores.sessions.find_refresh_token(&child.token_hash).await.unwrap(), Some(child));
-        assert_eq!(stores.sessions.find(s.id).await.unwrap().unwrap().last_used_at, clock.now());
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_token(&child.token_hash)
+                .await
+                .unwrap(),
+            Some(child)
+        );
+        assert_eq!(
+            stores.sessions.find(s.id).await.unwrap().unwrap().last_used_at,
+            clock.now()
+        );
     }
 
     pub async fn rotate_rotated_token_writes_nothing(stores: &Stores) {
@@ -246,10 +319,26 @@ mod behaviours {
         let first = token(s.id, Some(parent.id), 201, now);
         stores.sessions.rotate(parent.id, b"first", &first).await.unwrap();
         let second = token(s.id, Some(parent.id), 202, now);
-        let outcome = stores.sessions.rotate(parent.id, b"second", &second).await.unwrap();
+        let outcome = stores
+            .sessions
+            .rotate(parent.id, b"second", &second)
+            .await
+            .unwrap();
         assert_eq!(outcome, RotateOutcome::AlreadyRotated);
-        assert_eq!(stores.sessions.find_refresh_token(&second.token_hash).await.unwrap(), None);
-        let parent_now = stores.sessions.find_refresh_token_by_id(parent.id).await.unwrap().unwrap();
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_token(&second.token_hash)
+                .await
+                .unwrap(),
+            None
+        );
+        let parent_now = stores
+            .sessions
+            .find_refresh_token_by_id(parent.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(parent_now.successor_id, Some(first.id));
         assert_eq!(parent_now.successor_sealed.as_deref(), Some(&b"first"[..]));
     }
@@ -278,7 +367,10 @@ mod behaviours {
         stores.sessions.revoke(s.id, first).await.unwrap();
         clock.advance(Duration::minutes(1));
         stores.sessions.revoke(s.id, clock.now()).await.unwrap();
-        assert_eq!(stores.sessions.find(s.id).await.unwrap().unwrap().revoked_at, Some(first));
+        assert_eq!(
+            stores.sessions.find(s.id).await.unwrap().unwrap().revoked_at,
+            Some(first)
+        );
     }
 
     pub async fn revoke_unknown_session_is_a_no_op(stores: &Stores) {
@@ -290,19 +382,59 @@ mod behaviours {
         let now = FixedClock::new().now();
         let (keep, _) = logged_in(stores, "ada@example.com", now).await;
         let other = session(keep.user_id, now);
-        stores.sessions.create(&other, &token(other.id, None, 50, now)).await.unwrap();
+        stores
+            .sessions
+            .create(&other, &token(other.id, None, 50, now))
+            .await
+            .unwrap();
         let third = session(keep.user_id, now);
-        stores.sessions.create(&third, &token(third.id, None, 51, now)).await.unwrap();
+        stores
+            .sessions
+            .create(&third, &token(third.id, None, 51, now))
+            .await
+            .unwrap();
         let (stranger, _) = logged_in(stores, "bob@example.com", now).await;
 
-        let revoked = stores.sessions.revoke_all_for_user(keep.user_id, Some(keep.id), now).await.unwrap();
+        let revoked = stores
+            .sessions
+            .revoke_all_for_user(keep.user_id, Some(keep.id), now)
+            .await
+            .unwrap();
         assert_eq!(revoked, 2);
         assert!(stores.sessions.find(keep.id).await.unwrap().unwrap().is_live(now));
-        assert!(!stores.sessions.find(other.id).await.unwrap().unwrap().is_live(now));
-        assert!(!stores.sessions.find(third.id).await.unwrap().unwrap().is_live(now));
-        assert!(stores.sessions.find(stranger.id).await.unwrap().unwrap().is_live(now));
+        assert!(
+            !stores
+                .sessions
+                .find(other.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_live(now)
+        );
+        assert!(
+            !stores
+                .sessions
+                .find(third.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_live(now)
+        );
+        assert!(
+            stores
+                .sessions
+                .find(stranger.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_live(now)
+        );
 
-        let revoked = stores.sessions.revoke_all_for_user(keep.user_id, None, now).await.unwrap();
+        let revoked = stores
+            .sessions
+            .revoke_all_for_user(keep.user_id, None, now)
+            .await
+            .unwrap();
         assert_eq!(revoked, 1);
         assert!(!stores.sessions.find(keep.id).await.unwrap().unwrap().is_live(now));
     }
@@ -311,9 +443,17 @@ mod behaviours {
         let now = FixedClock::new().now();
         let (_, taken) = logged_in(stores, "ada@example.com", now).await;
         let other = session(user(stores, "bob@example.com").await, now);
-        let clash = RefreshTokenRecord { id: Uuid::now_v7(), session_id: other.id, ..taken.clone() };
+        let clash = RefreshTokenRecord {
+            id: Uuid::now_v7(),
+            session_id: other.id,
+            ..taken.clone()
+        };
         assert!(stores.sessions.create(&other, &clash).await.is_err());
-        assert_eq!(stores.sessions.find(other.id).await.unwrap(), None, "a half-written session");
+        assert_eq!(
+            stores.sessions.find(other.id).await.unwrap(),
+            None,
+            "a half-written session"
+        );
     }
 
     pub async fn touch_sets_last_used_at(stores: &Stores) {
@@ -321,7 +461,10 @@ mod behaviours {
         let (s, _) = logged_in(stores, "ada@example.com", clock.now()).await;
         clock.advance(Duration::hours(2));
         stores.sessions.touch(s.id, clock.now()).await.unwrap();
-        assert_eq!(stores.sessions.find(s.id).await.unwrap().unwrap().last_used_at, clock.now());
+        assert_eq!(
+            stores.sessions.find(s.id).await.unwrap().unwrap().last_used_at,
+            clock.now()
+        );
     }
 }
 

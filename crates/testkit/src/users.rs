@@ -33,11 +33,16 @@ fn same_login(stored: Option<&str>, wanted: &str) -> bool {
 impl UserRepository for InMemoryUserRepository {
     async fn create(&self, new: NewUser) -> Result<User, CreateUserError> {
         let mut rows = self.rows();
-        if rows.values().any(|(u, _)| same_login(Some(&u.email), new.email.as_str())) {
+        if rows
+            .values()
+            .any(|(u, _)| same_login(Some(&u.email), new.email.as_str()))
+        {
             return Err(CreateUserError::EmailTaken);
         }
         if let Some(username) = &new.username
-            && rows.values().any(|(u, _)| same_login(u.username.as_deref(), username.as_str()))
+            && rows
+                .values()
+                .any(|(u, _)| same_login(u.username.as_deref(), username.as_str()))
         {
             return Err(CreateUserError::UsernameTaken);
         }
@@ -70,13 +75,23 @@ impl UserRepository for InMemoryUserRepository {
             .rows()
             .values()
             .find(|(u, _)| same_login(Some(&u.email), login) || same_login(u.username.as_deref(), login))
-            .map(|(user, hash)| UserCredentials { user: user.clone(), password_hash: hash.clone() }))
+            .map(|(user, hash)| UserCredentials {
+                user: user.clone(),
+                password_hash: hash.clone(),
+            }))
     }
 
-    async fn update_profile(&self, id: UserId, patch: ProfilePatch, now: Timestamp) -> Result<User, UpdateUserError> {
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
         let mut rows = self.rows();
         if let Some(Some(username)) = &patch.username
-            && rows.values().any(|(u, _)| u.id != id && same_login(u.username.as_deref(), username.as_str()))
+            && rows
+                .values()
+                .any(|(u, _)| u.id != id && same_login(u.username.as_deref(), username.as_str()))
         {
             return Err(UpdateUserError::UsernameTaken);
         }
@@ -94,7 +109,12 @@ impl UserRepository for InMemoryUserRepository {
         Ok(user.clone())
     }
 
-    async fn set_password_hash(&self, id: UserId, hash: &PasswordHash, now: Timestamp) -> Result<(), RepositoryError> {
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError> {
         if let Some((user, stored)) = self.rows().get_mut(&id) {
             *stored = hash.clone();
             user.updated_at = now;
@@ -167,7 +187,11 @@ mod behaviours {
 
     pub async fn create_then_find_by_id(stores: &Stores) {
         let now = FixedClock::new().now();
-        let created = stores.users.create(new_user("Ada@Example.com", Some("ada"), now)).await.unwrap();
+        let created = stores
+            .users
+            .create(new_user("Ada@Example.com", Some("ada"), now))
+            .await
+            .unwrap();
         assert_eq!(created.email, "Ada@Example.com");
         assert_eq!(created.username.as_deref(), Some("ada"));
         assert!(created.is_active && !created.is_superuser && !created.is_staff);
@@ -178,8 +202,22 @@ mod behaviours {
     }
 
     pub async fn find_unknown_is_none(stores: &Stores) {
-        assert!(stores.users.find_by_id(UserId::generate()).await.unwrap().is_none());
-        assert!(stores.users.find_credentials("nobody@example.com").await.unwrap().is_none());
+        assert!(
+            stores
+                .users
+                .find_by_id(UserId::generate())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            stores
+                .users
+                .find_credentials("nobody@example.com")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     pub async fn find_credentials_by_email_ignores_case(stores: &Stores) {
@@ -187,95 +225,191 @@ mod behaviours {
         let new = new_user("Ada@Example.com", None, now);
         let hash = new.password_hash.clone();
         let created = stores.users.create(new).await.unwrap();
-        let found = stores.users.find_credentials("ada@EXAMPLE.com").await.unwrap().unwrap();
+        let found = stores
+            .users
+            .find_credentials("ada@EXAMPLE.com")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.user.id, created.id);
         assert_eq!(found.password_hash, hash);
     }
 
     pub async fn find_credentials_by_username_ignores_case(stores: &Stores) {
         let now = FixedClock::new().now();
-        let created = stores.users.create(new_user("ada@example.com", Some("Ada.L"), now)).await.unwrap();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", Some("Ada.L"), now))
+            .await
+            .unwrap();
         let found = stores.users.find_credentials("ada.l").await.unwrap().unwrap();
         assert_eq!(found.user.id, created.id);
     }
 
     pub async fn duplicate_email_ignoring_case_is_email_taken(stores: &Stores) {
         let now = FixedClock::new().now();
-        stores.users.create(new_user("ada@example.com", None, now)).await.unwrap();
-        let again = stores.users.create(new_user("ADA@example.com", Some("other"), now)).await;
+        stores
+            .users
+            .create(new_user("ada@example.com", None, now))
+            .await
+            .unwrap();
+        let again = stores
+            .users
+            .create(new_user("ADA@example.com", Some("other"), now))
+            .await;
         assert!(matches!(again, Err(CreateUserError::EmailTaken)), "{again:?}");
-        assert!(stores.users.find_credentials("other").await.unwrap().is_none(), "a row was written");
+        assert!(
+            stores.users.find_credentials("other").await.unwrap().is_none(),
+            "a row was written"
+        );
     }
 
     pub async fn duplicate_username_ignoring_case_is_username_taken(stores: &Stores) {
         let now = FixedClock::new().now();
-        stores.users.create(new_user("ada@example.com", Some("ada"), now)).await.unwrap();
-        let again = stores.users.create(new_user("bob@example.com", Some("ADA"), now)).await;
+        stores
+            .users
+            .create(new_user("ada@example.com", Some("ada"), now))
+            .await
+            .unwrap();
+        let again = stores
+            .users
+            .create(new_user("bob@example.com", Some("ADA"), now))
+            .await;
         assert!(matches!(again, Err(CreateUserError::UsernameTaken)), "{again:?}");
-        assert!(stores.users.find_credentials("bob@example.com").await.unwrap().is_none(), "a row was written");
+        assert!(
+            stores
+                .users
+                .find_credentials("bob@example.com")
+                .await
+                .unwrap()
+                .is_none(),
+            "a row was written"
+        );
     }
 
     pub async fn users_without_username_do_not_collide(stores: &Stores) {
         let now = FixedClock::new().now();
-        stores.users.create(new_user("a@example.com", None, now)).await.unwrap();
-        stores.users.create(new_user("b@example.com", None, now)).await.unwrap();
+        stores
+            .users
+            .create(new_user("a@example.com", None, now))
+            .await
+            .unwrap();
+        stores
+            .users
+            .create(new_user("b@example.com", None, now))
+            .await
+            .unwrap();
     }
 
     pub async fn update_profile_changes_only_given_fields(stores: &Stores) {
         let clock = FixedClock::new();
-        let created = stores.users.create(new_user("ada@example.com", Some("ada"), clock.now())).await.unwrap();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", Some("ada"), clock.now()))
+            .await
+            .unwrap();
         clock.advance(Duration::seconds(5));
         let patch = ProfilePatch {
             name: Some(Some(DisplayName::parse("Countess").unwrap())),
             username: None,
             avatar_url: Some(None),
         };
-        let updated = stores.users.update_profile(created.id, patch, clock.now()).await.unwrap();
+        let updated = stores
+            .users
+            .update_profile(created.id, patch, clock.now())
+            .await
+            .unwrap();
         assert_eq!(updated.name.as_deref(), Some("Countess"));
         assert_eq!(updated.username.as_deref(), Some("ada"));
         assert_eq!(updated.avatar_url, None);
         assert_eq!(updated.updated_at, clock.now());
         assert_eq!(updated.created_at, created.created_at);
-        assert_eq!(stores.users.find_by_id(created.id).await.unwrap().unwrap(), updated);
+        assert_eq!(
+            stores.users.find_by_id(created.id).await.unwrap().unwrap(),
+            updated
+        );
     }
 
     pub async fn update_profile_to_taken_username_is_rejected(stores: &Stores) {
         let now = FixedClock::new().now();
-        stores.users.create(new_user("ada@example.com", Some("ada"), now)).await.unwrap();
-        let bob = stores.users.create(new_user("bob@example.com", Some("bob"), now)).await.unwrap();
+        stores
+            .users
+            .create(new_user("ada@example.com", Some("ada"), now))
+            .await
+            .unwrap();
+        let bob = stores
+            .users
+            .create(new_user("bob@example.com", Some("bob"), now))
+            .await
+            .unwrap();
         let patch = ProfilePatch {
             name: Some(Some(DisplayName::parse("Changed").unwrap())),
             username: Some(Some(Username::parse("ADA").unwrap())),
             avatar_url: None,
         };
         let result = stores.users.update_profile(bob.id, patch, now).await;
-        assert!(matches!(result, Err(UpdateUserError::UsernameTaken)), "{result:?}");
+        assert!(
+            matches!(result, Err(UpdateUserError::UsernameTaken)),
+            "{result:?}"
+        );
         let unchanged = stores.users.find_by_id(bob.id).await.unwrap().unwrap();
         assert_eq!(unchanged, bob, "a partial update was written");
         // Changing the case of one's own username is not a collision.
-        let own = ProfilePatch { username: Some(Some(Username::parse("BOB").unwrap())), ..Default::default() };
-        assert_eq!(stores.users.update_profile(bob.id, own, now).await.unwrap().username.as_deref(), Some("BOB"));
+        let own = ProfilePatch {
+            username: Some(Some(Username::parse("BOB").unwrap())),
+            ..Default::default()
+        };
+        assert_eq!(
+            stores
+                .users
+                .update_profile(bob.id, own, now)
+                .await
+                .unwrap()
+                .username
+                .as_deref(),
+            Some("BOB")
+        );
     }
 
     pub async fn update_profile_of_unknown_user_is_not_found(stores: &Stores) {
         let now = FixedClock::new().now();
-        let patch = ProfilePatch { name: Some(None), ..Default::default() };
+        let patch = ProfilePatch {
+            name: Some(None),
+            ..Default::default()
+        };
         let result = stores.users.update_profile(UserId::generate(), patch, now).await;
         assert!(matches!(result, Err(UpdateUserError::NotFound)), "{result:?}");
     }
 
     pub async fn set_password_hash_replaces_it(stores: &Stores) {
         let now = FixedClock::new().now();
-        let created = stores.users.create(new_user("ada@example.com", None, now)).await.unwrap();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", None, now))
+            .await
+            .unwrap();
         let hash = PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA".into());
-        stores.users.set_password_hash(created.id, &hash, now).await.unwrap();
-        let found = stores.users.find_credentials("ada@example.com").await.unwrap().unwrap();
+        stores
+            .users
+            .set_password_hash(created.id, &hash, now)
+            .await
+            .unwrap();
+        let found = stores
+            .users
+            .find_credentials("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(found.password_hash, hash);
     }
 
     pub async fn record_login_sets_last_login_at(stores: &Stores) {
         let clock = FixedClock::new();
-        let created = stores.users.create(new_user("ada@example.com", None, clock.now())).await.unwrap();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", None, clock.now()))
+            .await
+            .unwrap();
         assert_eq!(created.last_login_at, None);
         clock.advance(Duration::minutes(1));
         stores.users.record_login(created.id, clock.now()).await.unwrap();

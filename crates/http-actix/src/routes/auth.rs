@@ -45,7 +45,12 @@ pub(crate) async fn login(
         }
     };
     let client = ClientInfo::of(&req);
-    let request = LoginRequest { login, password, user_agent: client.user_agent, ip: client.ip };
+    let request = LoginRequest {
+        login,
+        password,
+        user_agent: client.user_agent,
+        ip: client.ip,
+    };
     let pair = state.auth.login(request).await?;
     Ok(token_response(&state, pair))
 }
@@ -57,7 +62,9 @@ pub(crate) async fn refresh(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let from_body = parse_optional_json::<RefreshBody>(&req, &body)?.map(|b| b.refresh_token);
-    let token = from_body.or_else(|| refresh_cookie(&req, &state)).ok_or(ApiError::Unauthenticated)?;
+    let token = from_body
+        .or_else(|| refresh_cookie(&req, &state))
+        .ok_or(ApiError::Unauthenticated)?;
     let pair = state.auth.refresh(&token).await?;
     Ok(token_response(&state, pair))
 }
@@ -79,7 +86,12 @@ pub(crate) async fn logout(
         None | Some("local") => LogoutScope::Local,
         Some("others") => LogoutScope::Others,
         Some("global") => LogoutScope::Global,
-        Some(_) => return Err(ApiError::invalid("scope", "scope must be local, others or global")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "scope",
+                "scope must be local, others or global",
+            ));
+        }
     };
     // A malformed Authorization header must not stop a local logout.
     let access = access_token(&req, &state).ok().flatten();

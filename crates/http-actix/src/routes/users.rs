@@ -18,6 +18,9 @@ pub(crate) async fn patch_me(
     caller: Authenticated,
     ApiJson(body): ApiJson<PatchMeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.auth.update_profile(&caller.principal, body.into_changes()).await?;
+    let user = state
+        .auth
+        .update_profile(&caller.principal, body.into_changes())
+        .await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
