@@ -1,6 +1,7 @@
 //! Refresh: exchange a refresh token for new tokens, with rotation and
 //! reuse detection.
 
+use chrono::Duration;
 use latch_domain::{RefreshTokenRecord, Session, Timestamp, User};
 use latch_ports::RotateOutcome;
 
@@ -94,9 +95,10 @@ impl AuthService {
         session: Session,
         now: Timestamp,
     ) -> Result<TokenPair, RefreshError> {
+        // `now` may predate a concurrent winner's rotation: count that as no time elapsed.
         let in_grace = record
             .rotated_at
-            .is_some_and(|at| now < at + self.config.refresh_reuse_grace);
+            .is_some_and(|at| (now - at).max(Duration::zero()) < self.config.refresh_reuse_grace);
         if in_grace && let Some(successor_id) = record.successor_id {
             let successor = self
                 .ports

@@ -393,3 +393,14 @@ async fn profile_update_validates_and_detects_taken_usernames() {
         .unwrap();
     assert_eq!(user.name.as_deref(), Some("Ada"));
 }
+
+#[tokio::test]
+async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
+    let h = harness_with(AuthConfig { refresh_reuse_grace: Duration::zero(), ..AuthConfig::default() });
+    let pair = h.logged_in("ada@example.com").await;
+    h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    // A concurrent loser may have read the clock before the winner rotated.
+    h.clock.advance(Duration::milliseconds(-5));
+    let reuse = h.auth.refresh(&refresh_token(&pair)).await;
+    assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
+}
