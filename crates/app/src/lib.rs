@@ -5,6 +5,7 @@
 
 mod cli;
 mod keys;
+mod production;
 mod settings;
 pub mod startup;
 mod telemetry;

@@ -76,7 +76,7 @@ pub struct HttpSettings {
 pub struct DatabaseSettings {
     /// `postgres://...` or `sqlite://...`; unset = `data_dir/latch.db`.
     pub url: Option<SecretString>,
-    /// Permit SQLite when `LATCH_ENV=production`.
+    /// Permit SQLite when `LATCH_ENV=production` (a single-instance deployment).
     pub allow_sqlite_in_production: bool,
     /// Pool size.
     pub max_connections: u32,
@@ -146,8 +146,6 @@ pub struct LogSettings {
     pub format: String,
     /// A `tracing` filter such as `info` or `latch=debug,info`.
     pub level: String,
-    /// Log request bodies (never in production).
-    pub request_bodies: bool,
 }
 
 impl Settings {
@@ -177,8 +175,7 @@ impl Settings {
             .prefix("LATCH")
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true)
-            .list_separator(",");
+            .try_parsing(true);
         let mut settings: Self = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from(overlay).required(false))
@@ -187,6 +184,9 @@ impl Settings {
             .try_deserialize()?;
         settings.environment = environment.to_owned();
         settings.validate()?;
+        if settings.is_production() {
+            crate::production::refuse_unsafe(&settings)?;
+        }
         Ok(settings)
     }
 
@@ -293,9 +293,20 @@ mod tests {
     fn environment_overlay_applies() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("production.toml"), "[cookies]\nsecure = true\n").unwrap();
-        let settings = Settings::load_from(dir.path(), "production", env(&[])).unwrap();
+        let vars = [
+            ("LATCH__DATABASE__URL", "postgres://latch@db/latch"),
+            ("LATCH__TOKENS__EDDSA_PRIVATE_KEY_PATH", "/etc/latch/ed25519.pem"),
+        ];
+        let settings = Settings::load_from(dir.path(), "production", env(&vars)).unwrap();
         assert!(settings.cookies.secure);
         assert!(settings.is_production());
+    }
+
+    #[test]
+    fn production_refuses_development_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(dir.path(), "production", env(&[])).unwrap_err().to_string();
+        assert!(err.contains("cookies.secure"), "{err}");
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! The production guard: with `LATCH_ENV=production`, settings that are only
+//! safe on a developer's machine stop start-up, naming the setting to change.
+
+use secrecy::ExposeSecret;
+
+use crate::settings::{Settings, SettingsError};
+
+/// Shortest HS256 secret accepted in production (RFC 7518 §3.2: at least the hash size).
+const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// Refuses development-only settings.
+pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
+    if !settings.cookies.secure {
+        return Err(SettingsError::invalid("cookies.secure", "must be true in production"));
+    }
+    if settings.database_url().starts_with("sqlite:") && !settings.database.allow_sqlite_in_production {
+        return Err(SettingsError::invalid(
+            "database.url",
+            "SQLite in production needs database.allow_sqlite_in_production = true; set a postgres:// URL",
+        ));
+    }
+    let algorithm = settings.tokens.algorithm.to_ascii_lowercase();
+    if algorithm == "eddsa" && settings.tokens.eddsa_private_key_path.is_none() {
+        return Err(SettingsError::invalid(
+            "tokens.eddsa_private_key_path",
+            "must be set in production; a key generated into data_dir is for development (create one with `latch keygen`)",
+        ));
+    }
+    if algorithm == "hs256"
+        && settings.tokens.hs256_secret.as_ref().is_none_or(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES)
+    {
+        return Err(SettingsError::invalid(
+            "tokens.hs256_secret",
+            format!("must be at least {MIN_HS256_SECRET_BYTES} bytes in production"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn production(overrides: &[(&str, &str)]) -> Result<(), SettingsError> {
+        let mut all = vec![
+            ("cookies.secure", "true"),
+            ("database.url", "postgres://latch@db/latch"),
+            ("tokens.eddsa_private_key_path", "/etc/latch/ed25519.pem"),
+        ];
+        all.extend_from_slice(overrides);
+        refuse_unsafe(&Settings::with_overrides(&all).unwrap())
+    }
+
+    fn refused_key(overrides: &[(&str, &str)]) -> &'static str {
+        match production(overrides) {
+            Err(SettingsError::Invalid { key, .. }) => key,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_complete_production_configuration_passes() {
+        production(&[]).unwrap();
+    }
+
+    #[test]
+    fn insecure_cookies_are_refused() {
+        assert_eq!(refused_key(&[("cookies.secure", "false")]), "cookies.secure");
+    }
+
+    #[test]
+    fn sqlite_needs_explicit_permission() {
+        assert_eq!(refused_key(&[("database.url", "sqlite:///var/lib/latch/latch.db")]), "database.url");
+        production(&[("database.url", "sqlite:///var/lib/latch/latch.db"), ("database.allow_sqlite_in_production", "true")])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_generated_key_is_refused() {
+        let settings = Settings::with_overrides(&[("cookies.secure", "true"), ("database.url", "postgres://db/latch")]).unwrap();
+        assert!(matches!(refuse_unsafe(&settings), Err(SettingsError::Invalid { key: "tokens.eddsa_private_key_path", .. })));
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_refused() {
+        let short = [("tokens.algorithm", "HS256"), ("tokens.hs256_secret", "too-short")];
+        assert_eq!(refused_key(&short), "tokens.hs256_secret");
+        let long = [("tokens.algorithm", "HS256"), ("tokens.hs256_secret", "0123456789abcdef0123456789abcdef")];
+        production(&long).unwrap();
+    }
+}
