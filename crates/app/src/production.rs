@@ -11,7 +11,10 @@ const MIN_HS256_SECRET_BYTES: usize = 32;
 /// Refuses development-only settings.
 pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
     if !settings.cookies.secure {
-        return Err(SettingsError::invalid("cookies.secure", "must be true in production"));
+        return Err(SettingsError::invalid(
+            "cookies.secure",
+            "must be true in production",
+        ));
     }
     if settings.database_url().starts_with("sqlite:") && !settings.database.allow_sqlite_in_production {
         return Err(SettingsError::invalid(
@@ -27,7 +30,11 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
         ));
     }
     if algorithm == "hs256"
-        && settings.tokens.hs256_secret.as_ref().is_none_or(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES)
+        && settings
+            .tokens
+            .hs256_secret
+            .as_ref()
+            .is_none_or(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES)
     {
         return Err(SettingsError::invalid(
             "tokens.hs256_secret",
@@ -70,22 +77,44 @@ mod tests {
 
     #[test]
     fn sqlite_needs_explicit_permission() {
-        assert_eq!(refused_key(&[("database.url", "sqlite:///var/lib/latch/latch.db")]), "database.url");
-        production(&[("database.url", "sqlite:///var/lib/latch/latch.db"), ("database.allow_sqlite_in_production", "true")])
-            .unwrap();
+        assert_eq!(
+            refused_key(&[("database.url", "sqlite:///var/lib/latch/latch.db")]),
+            "database.url"
+        );
+        production(&[
+            ("database.url", "sqlite:///var/lib/latch/latch.db"),
+            ("database.allow_sqlite_in_production", "true"),
+        ])
+        .unwrap();
     }
 
     #[test]
     fn a_generated_key_is_refused() {
-        let settings = Settings::with_overrides(&[("cookies.secure", "true"), ("database.url", "postgres://db/latch")]).unwrap();
-        assert!(matches!(refuse_unsafe(&settings), Err(SettingsError::Invalid { key: "tokens.eddsa_private_key_path", .. })));
+        let settings = Settings::with_overrides(&[
+            ("cookies.secure", "true"),
+            ("database.url", "postgres://db/latch"),
+        ])
+        .unwrap();
+        assert!(matches!(
+            refuse_unsafe(&settings),
+            Err(SettingsError::Invalid {
+                key: "tokens.eddsa_private_key_path",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn a_short_hs256_secret_is_refused() {
-        let short = [("tokens.algorithm", "HS256"), ("tokens.hs256_secret", "too-short")];
+        let short = [
+            ("tokens.algorithm", "HS256"),
+            ("tokens.hs256_secret", "too-short"),
+        ];
         assert_eq!(refused_key(&short), "tokens.hs256_secret");
-        let long = [("tokens.algorithm", "HS256"), ("tokens.hs256_secret", "0123456789abcdef0123456789abcdef")];
+        let long = [
+            ("tokens.algorithm", "HS256"),
+            ("tokens.hs256_secret", "0123456789abcdef0123456789abcdef"),
+        ];
         production(&long).unwrap();
     }
 }

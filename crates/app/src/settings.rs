@@ -305,7 +305,9 @@ mod tests {
     #[test]
     fn production_refuses_development_settings() {
         let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(dir.path(), "production", env(&[])).unwrap_err().to_string();
+        let err = Settings::load_from(dir.path(), "production", env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cookies.secure"), "{err}");
     }
 

@@ -79,10 +79,6 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> Result<SqlStore, 
 
 /// Builds the use-case service on the configured adapters.
 pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthService, StartupError> {
-    std::fs::create_dir_all(&settings.data_dir).map_err(|source| StartupError::DataDir {
-        path: settings.data_dir.display().to_string(),
-        source,
-    })?;
     let key = signing_key(settings)?;
     let tokens = &settings.tokens;
     let codec = JwtTokenCodec::new(

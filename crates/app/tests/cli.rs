@@ -12,12 +12,20 @@ fn latch(data_dir: &std::path::Path) -> Command {
             command.env_remove(key);
         }
     }
-    command.env("LATCH__DATA_DIR", data_dir).env("LATCH__LOG__LEVEL", "info").current_dir(data_dir);
+    command
+        .env("LATCH__DATA_DIR", data_dir)
+        .env("LATCH__LOG__LEVEL", "info")
+        .current_dir(data_dir);
     command
 }
 
 fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
-    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -39,7 +47,13 @@ fn keygen_prints_a_pkcs8_pem_key() {
 fn create_superuser_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = latch(dir.path());
-    command.args(["create-superuser", "--email", "root@example.com", "--username", "root"]);
+    command.args([
+        "create-superuser",
+        "--email",
+        "root@example.com",
+        "--username",
+        "root",
+    ]);
     let output = run_with_stdin(command, "correct horse battery staple\n");
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("created superuser root@example.com"));
@@ -48,7 +62,11 @@ fn create_superuser_reads_the_password_from_stdin() {
     again.args(["create-superuser", "--email", "ROOT@example.com"]);
     let output = run_with_stdin(again, "correct horse battery staple\n");
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("email already taken"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("email already taken"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -72,7 +90,10 @@ fn migrate_applies_the_schema_and_exits() {
 #[test]
 fn a_bad_setting_stops_start_up_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let output = latch(dir.path()).env("LATCH__HTTP__PORT", "eighty").output().unwrap();
+    let output = latch(dir.path())
+        .env("LATCH__HTTP__PORT", "eighty")
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(stderr(&output).contains("http.port"), "{}", stderr(&output));
 }
@@ -80,7 +101,11 @@ fn a_bad_setting_stops_start_up_naming_the_key() {
 #[test]
 fn production_refuses_development_defaults() {
     let dir = tempfile::tempdir().unwrap();
-    let output = latch(dir.path()).env("LATCH_ENV", "production").env("LATCH_CONFIG_DIR", dir.path()).output().unwrap();
+    let output = latch(dir.path())
+        .env("LATCH_ENV", "production")
+        .env("LATCH_CONFIG_DIR", dir.path())
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(stderr(&output).contains("cookies.secure"), "{}", stderr(&output));
 }
@@ -104,10 +129,16 @@ fn serve_stops_gracefully_on_sigterm() {
         if line.contains("latch is listening") {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "not listening after 30 s");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not listening after 30 s"
+        );
     }
     assert!(saw_generated_key, "the first start must say it generated a key");
-    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");

@@ -396,7 +396,10 @@ async fn profile_update_validates_and_detects_taken_usernames() {
 
 #[tokio::test]
 async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
-    let h = harness_with(AuthConfig { refresh_reuse_grace: Duration::zero(), ..AuthConfig::default() });
+    let h = harness_with(AuthConfig {
+        refresh_reuse_grace: Duration::zero(),
+        ..AuthConfig::default()
+    });
     let pair = h.logged_in("ada@example.com").await;
     h.auth.refresh(&refresh_token(&pair)).await.unwrap();
     // A concurrent loser may have read the clock before the winner rotated.
