@@ -4,6 +4,7 @@
 use chrono::Duration;
 use latch_domain::{RefreshTokenRecord, Session, Timestamp, User};
 use latch_ports::RotateOutcome;
+use subtle::ConstantTimeEq;
 
 use crate::refresh_token::RefreshSecret;
 use crate::{AuthService, TokenPair, Unexpected};
@@ -112,7 +113,7 @@ impl AuthService {
                 .and_then(|sealed| secret.unseal(sealed));
             if let (Some(successor), Some(successor_secret)) = (successor, unsealed)
                 && successor.is_current(now)
-                && successor_secret.hash() == successor.token_hash
+                && bool::from(successor_secret.hash().0.ct_eq(&successor.token_hash.0))
             {
                 return self.refreshed(user, session, successor_secret, successor.expires_at, now);
             }

@@ -5,8 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::PayloadError;
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
@@ -99,17 +98,15 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Reads the raw body within [`BODY_LIMIT`], mapping overflow to 413.
-pub(crate) async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
-    web::Bytes::from_request(req, payload)
-        .await
-        .map_err(|err| match err.as_error::<PayloadError>() {
-            Some(PayloadError::Overflow) => ApiError::PayloadTooLarge,
-            _ if err.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge
-            }
-            _ => ApiError::MalformedBody("The request body could not be read.".into()),
-        })
+/// Reads the raw body within [`BODY_LIMIT`] (set as the app's `PayloadConfig`).
+async fn read_body(req: &HttpRequest, payload: &mut Payload) -> Result<web::Bytes, ApiError> {
+    web::Bytes::from_request(req, payload).await.map_err(|err| {
+        if err.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::MalformedBody("The request body could not be read.".into())
+        }
+    })
 }
 
 /// A JSON body of type `T`, with Latch's error mapping.
@@ -123,9 +120,6 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
         let req = req.clone();
         let mut payload = payload.take();
         Box::pin(async move {
-            if !media_type(&req).is_some_and(|m| is_json(&m)) {
-                return Err(ApiError::UnsupportedMediaType);
-            }
             let bytes = read_body(&req, &mut payload).await?;
             parse_json(&req, &bytes).map(ApiJson)
         })
