@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod account;
 mod auth_flow;
 mod errors;
 mod login;

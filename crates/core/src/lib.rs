@@ -5,6 +5,7 @@
 //! detection, uniform login failures, revocation). Must never name a web
 //! framework, an ORM, a JWT or a hashing library: those are adapters.
 
+mod account;
 mod authenticate;
 mod clock;
 mod error;
@@ -18,6 +19,7 @@ mod service;
 mod session_check;
 mod signup;
 
+pub use account::{AccountError, RevokeSessionError, SessionView};
 pub use authenticate::{AuthenticateError, Principal};
 pub use clock::SystemClock;
 pub use error::Unexpected;

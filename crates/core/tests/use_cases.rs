@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
 use latch_core::{
-    AuthConfig, AuthService, LoginError, LoginRequest, LogoutError, LogoutScope, Ports, ProfileChanges,
-    RefreshError, SignupError, SignupRequest, UpdateProfileError,
+    AccountError, AuthConfig, AuthService, LoginError, LoginRequest, LogoutError, LogoutScope, Ports,
+    ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest, UpdateProfileError,
 };
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
@@ -406,4 +406,76 @@ async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
     h.clock.advance(Duration::milliseconds(-5));
     let reuse = h.auth.refresh(&refresh_token(&pair)).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
+}
+
+#[tokio::test]
+async fn password_change_revokes_only_the_other_sessions() {
+    let h = harness();
+    let this = h.logged_in("ada@example.com").await;
+    let other = h
+        .auth
+        .login(login_request("ada@example.com", PASSWORD))
+        .await
+        .unwrap();
+    let principal = h.auth.authenticate(&this.access_token).await.unwrap();
+    let wrong = h
+        .auth
+        .change_password(&principal, "nope", "a new passphrase")
+        .await;
+    assert!(
+        matches!(
+            wrong,
+            Err(AccountError::WrongPassword {
+                field: "current_password"
+            })
+        ),
+        "{wrong:?}"
+    );
+    h.auth
+        .change_password(&principal, PASSWORD, "a new passphrase")
+        .await
+        .unwrap();
+    assert!(h.auth.authenticate(&this.access_token).await.is_ok());
+    assert!(h.auth.authenticate(&other.access_token).await.is_err());
+    assert!(
+        h.auth
+            .login(login_request("ada@example.com", "a new passphrase"))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_deleted_account_fails_login_like_a_wrong_password() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    h.auth.delete_account(&principal, PASSWORD).await.unwrap();
+    assert!(h.auth.authenticate(&pair.access_token).await.is_err());
+    let login = h.auth.login(login_request("ada@example.com", PASSWORD)).await;
+    assert!(matches!(login, Err(LoginError::InvalidCredentials)), "{login:?}");
+    let kept = h
+        .users
+        .find_credentials("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.user.deleted_at.is_some());
+}
+
+#[tokio::test]
+async fn only_own_sessions_can_be_listed_and_revoked() {
+    let h = harness();
+    let ada = h.logged_in("ada@example.com").await;
+    let bob = h.logged_in("bob@example.com").await;
+    let principal = h.auth.authenticate(&ada.access_token).await.unwrap();
+    let listed = h.auth.list_sessions(&principal).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].current);
+    let foreign = h.auth.revoke_session(&principal, bob.session.id).await;
+    assert!(
+        matches!(foreign, Err(RevokeSessionError::NotFound)),
+        "{foreign:?}"
+    );
+    assert!(h.auth.authenticate(&bob.access_token).await.is_ok());
 }

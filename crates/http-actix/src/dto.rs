@@ -2,7 +2,7 @@
 //! sees its own request types.
 
 use chrono::{DateTime, Utc};
-use latch_core::{ProfileChanges, SignupRequest, TokenPair};
+use latch_core::{ProfileChanges, SessionView, SignupRequest, TokenPair};
 use latch_domain::User;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
@@ -94,6 +94,52 @@ impl PatchMeBody {
             avatar_url: self.avatar_url,
         }
     }
+}
+
+/// `POST /users/me/password`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangePasswordBody {
+    pub(crate) current_password: String,
+    pub(crate) new_password: String,
+}
+
+/// `DELETE /users/me`: the password confirms the deletion.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeleteMeBody {
+    pub(crate) password: String,
+}
+
+/// One of the caller's sessions.
+#[derive(Debug, Serialize)]
+pub(crate) struct SessionBody {
+    id: Uuid,
+    created_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    current: bool,
+}
+
+impl From<SessionView> for SessionBody {
+    fn from(view: SessionView) -> Self {
+        let session = view.session;
+        Self {
+            id: session.id.0,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            user_agent: session.user_agent,
+            ip: session.ip,
+            current: view.current,
+        }
+    }
+}
+
+/// A list response.
+#[derive(Debug, Serialize)]
+pub(crate) struct ItemsBody<T> {
+    pub(crate) items: Vec<T>,
 }
 
 /// The user as clients see it: never a password hash.

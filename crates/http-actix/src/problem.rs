@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use latch_core::{
-    AuthenticateError, LoginError, LogoutError, RefreshError, SessionCheckError, SignupError,
-    UpdateProfileError,
+    AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RevokeSessionError,
+    SessionCheckError, SignupError, Unexpected, UpdateProfileError,
 };
 use latch_domain::ValidationError;
 use serde::Serialize;
@@ -276,5 +276,31 @@ impl From<UpdateProfileError> for ApiError {
             UpdateProfileError::UsernameTaken => Self::UsernameTaken,
             UpdateProfileError::Unexpected(err) => internal(err),
         }
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(err: AccountError) -> Self {
+        match err {
+            AccountError::WrongPassword { field } => Self::invalid(field, format!("{field}: is incorrect")),
+            AccountError::Invalid(err) => err.into(),
+            AccountError::Overloaded => Self::Overloaded,
+            AccountError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<RevokeSessionError> for ApiError {
+    fn from(err: RevokeSessionError) -> Self {
+        match err {
+            RevokeSessionError::NotFound => Self::NotFound,
+            RevokeSessionError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<Unexpected> for ApiError {
+    fn from(err: Unexpected) -> Self {
+        internal(err)
     }
 }

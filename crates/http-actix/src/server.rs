@@ -61,7 +61,16 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                     .service(
                         web::resource("/users/me")
                             .route(web::get().to(users::get_me))
-                            .route(web::patch().to(users::patch_me)),
+                            .route(web::patch().to(users::patch_me))
+                            .route(web::delete().to(users::delete_me)),
+                    )
+                    .service(
+                        web::resource("/users/me/password").route(web::post().to(users::change_password)),
+                    )
+                    .service(web::resource("/users/me/sessions").route(web::get().to(users::list_sessions)))
+                    .service(
+                        web::resource("/users/me/sessions/{id}")
+                            .route(web::delete().to(users::revoke_session)),
                     ),
             )
             .service(web::resource("/healthz").route(web::get().to(system::healthz)))

@@ -61,4 +61,8 @@ pub trait SessionRepository: Send + Sync + 'static {
         keep: Option<SessionId>,
         at: Timestamp,
     ) -> Result<u64, RepositoryError>;
+
+    /// The sessions of `user` that are live at `now`, newest first.
+    async fn list_live_for_user(&self, user: UserId, now: Timestamp)
+    -> Result<Vec<Session>, RepositoryError>;
 }

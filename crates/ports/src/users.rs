@@ -105,4 +105,8 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Records a successful login time.
     async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Soft-deletes a user: sets `deleted_at` (and `updated_at`) once, keeping
+    /// the row and its data. Deleting a deleted or unknown user is a no-op.
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
 }

@@ -5,7 +5,8 @@ use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash,
 use latch_ports::{RepositoryError, RotateOutcome, SessionRepository};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -203,5 +204,21 @@ impl SessionRepository for SqlSessionRepository {
             update = update.filter(sessions::Column::Id.ne(keep.0));
         }
         Ok(update.exec(&self.db).await.map_err(unexpected)?.rows_affected)
+    }
+
+    async fn list_live_for_user(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, RepositoryError> {
+        let rows = sessions::Entity::find()
+            .filter(sessions::Column::UserId.eq(user.0))
+            .filter(sessions::Column::RevokedAt.is_null())
+            .filter(sessions::Column::ExpiresAt.gt(now))
+            .order_by_desc(sessions::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(rows.into_iter().map(session_to_domain).collect())
     }
 }

@@ -181,4 +181,16 @@ impl UserRepository for SqlUserRepository {
             .map_err(unexpected)?;
         Ok(())
     }
+
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+        Entity::update_many()
+            .col_expr(Column::DeletedAt, Expr::value(Some(at)))
+            .col_expr(Column::UpdatedAt, Expr::value(at))
+            .filter(Column::Id.eq(id.0))
+            .filter(Column::DeletedAt.is_null())
+            .exec(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
+    }
 }

@@ -138,6 +138,22 @@ impl SessionRepository for InMemorySessionRepository {
         }
         Ok(revoked)
     }
+
+    async fn list_live_for_user(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, RepositoryError> {
+        let mut live: Vec<Session> = self
+            .tables()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user && s.is_live(now))
+            .cloned()
+            .collect();
+        live.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        Ok(live)
+    }
 }
 
 // ---- the contract ---------------------------------------------------------
@@ -159,6 +175,7 @@ macro_rules! session_repository_contract {
             revoke_all_for_user_keeps_the_given_session,
             touch_sets_last_used_at,
             duplicate_token_hash_is_refused_and_writes_nothing,
+            list_live_for_user_is_newest_first_and_only_live,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -453,6 +470,46 @@ mod behaviours {
             stores.sessions.find(other.id).await.unwrap(),
             None,
             "a half-written session"
+        );
+    }
+
+    pub async fn list_live_for_user_is_newest_first_and_only_live(stores: &Stores) {
+        let clock = FixedClock::new();
+        let (first, _) = logged_in(stores, "ada@example.com", clock.now()).await;
+        clock.advance(Duration::minutes(1));
+        let second = session(first.user_id, clock.now());
+        stores
+            .sessions
+            .create(&second, &token(second.id, None, 60, clock.now()))
+            .await
+            .unwrap();
+        clock.advance(Duration::minutes(1));
+        let revoked = session(first.user_id, clock.now());
+        stores
+            .sessions
+            .create(&revoked, &token(revoked.id, None, 61, clock.now()))
+            .await
+            .unwrap();
+        stores.sessions.revoke(revoked.id, clock.now()).await.unwrap();
+        let expired = Session {
+            expires_at: clock.now(),
+            ..session(first.user_id, clock.now() - Duration::days(30))
+        };
+        stores
+            .sessions
+            .create(&expired, &token(expired.id, None, 62, clock.now()))
+            .await
+            .unwrap();
+        logged_in(stores, "bob@example.com", clock.now()).await;
+
+        let live = stores
+            .sessions
+            .list_live_for_user(first.user_id, clock.now())
+            .await
+            .unwrap();
+        assert_eq!(
+            live.iter().map(|s| s.id).collect::<Vec<_>>(),
+            vec![second.id, first.id]
         );
     }
 

@@ -128,6 +128,16 @@ impl UserRepository for InMemoryUserRepository {
         }
         Ok(())
     }
+
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+        if let Some((user, _)) = self.rows().get_mut(&id)
+            && user.deleted_at.is_none()
+        {
+            user.deleted_at = Some(at);
+            user.updated_at = at;
+        }
+        Ok(())
+    }
 }
 
 // ---- the contract ---------------------------------------------------------
@@ -168,6 +178,7 @@ macro_rules! user_repository_contract {
             update_profile_of_unknown_user_is_not_found,
             set_password_hash_replaces_it,
             record_login_sets_last_login_at,
+            soft_delete_keeps_the_row_and_its_first_time,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -415,6 +426,31 @@ mod behaviours {
         stores.users.record_login(created.id, clock.now()).await.unwrap();
         let found = stores.users.find_by_id(created.id).await.unwrap().unwrap();
         assert_eq!(found.last_login_at, Some(clock.now()));
+    }
+
+    pub async fn soft_delete_keeps_the_row_and_its_first_time(stores: &Stores) {
+        let clock = FixedClock::new();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", Some("ada"), clock.now()))
+            .await
+            .unwrap();
+        clock.advance(Duration::minutes(1));
+        let deleted_at = clock.now();
+        stores.users.soft_delete(created.id, deleted_at).await.unwrap();
+        clock.advance(Duration::minutes(1));
+        stores.users.soft_delete(created.id, clock.now()).await.unwrap();
+        let found = stores.users.find_by_id(created.id).await.unwrap().unwrap();
+        assert_eq!(found.deleted_at, Some(deleted_at));
+        assert_eq!(found.email, created.email);
+        assert!(!found.can_authenticate());
+        // Still found by login, so a login costs the same whatever the account's state.
+        assert!(stores.users.find_credentials("ada").await.unwrap().is_some());
+        stores
+            .users
+            .soft_delete(UserId::generate(), clock.now())
+            .await
+            .unwrap();
     }
 }
 

@@ -1,9 +1,11 @@
-//! The caller's own account: `/api/v1/users/me`.
+//! The caller's own account: `/api/v1/users/me` and below.
 
 use actix_web::{HttpResponse, web};
+use latch_domain::SessionId;
+use uuid::Uuid;
 
 use crate::body::ApiJson;
-use crate::dto::{PatchMeBody, UserBody};
+use crate::dto::{ChangePasswordBody, DeleteMeBody, ItemsBody, PatchMeBody, SessionBody, UserBody};
 use crate::extract::Authenticated;
 use crate::{ApiError, HttpState};
 
@@ -23,4 +25,58 @@ pub(crate) async fn patch_me(
         .update_profile(&caller.principal, body.into_changes())
         .await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
+}
+
+/// `POST /users/me/password` → 204; the caller's other sessions end.
+pub(crate) async fn change_password(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    ApiJson(body): ApiJson<ChangePasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .change_password(&caller.principal, &body.current_password, &body.new_password)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `DELETE /users/me` → 204: soft delete, every session ends, cookies cleared.
+pub(crate) async fn delete_me(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    ApiJson(body): ApiJson<DeleteMeBody>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .delete_account(&caller.principal, &body.password)
+        .await?;
+    let mut response = HttpResponse::NoContent();
+    state.cookies.clear(&mut response);
+    Ok(response.finish())
+}
+
+/// `GET /users/me/sessions`: the caller's live sessions, newest first.
+pub(crate) async fn list_sessions(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let sessions = state.auth.list_sessions(&caller.principal).await?;
+    Ok(HttpResponse::Ok().json(ItemsBody {
+        items: sessions.into_iter().map(SessionBody::from).collect(),
+    }))
+}
+
+/// `DELETE /users/me/sessions/{id}` → 204. Another user's session, or no
+/// session at all, is the same 404: ids cannot be probed.
+pub(crate) async fn revoke_session(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
+    state
+        .auth
+        .revoke_session(&caller.principal, SessionId(id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

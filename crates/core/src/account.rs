@@ -1,0 +1,185 @@
+//! Self-service account management: password change, account deletion, and
+//! the caller's own sessions.
+
+use latch_domain::{Password, Session, SessionId, ValidationError};
+use latch_ports::{HashError, Verification};
+
+use crate::{AuthService, Principal, Unexpected};
+
+/// Why a password check on a self-service action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// The password given to confirm the action is not the account's password.
+    #[error("{field} is incorrect")]
+    WrongPassword {
+        /// The request field that carried it.
+        field: &'static str,
+    },
+    /// A new value breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// Too many password hashes in flight; retry later.
+    #[error("overloaded")]
+    Overloaded,
+    /// Not the client's fault.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<HashError> for AccountError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Overloaded => Self::Overloaded,
+            other => Self::Unexpected(other.into()),
+        }
+    }
+}
+
+/// The caller's session, or another of theirs, as listed to them.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    /// The session.
+    pub session: Session,
+    /// Whether it is the session making the request.
+    pub current: bool,
+}
+
+/// Why a session could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeSessionError {
+    /// No session of the caller has this id (someone else's is not revealed).
+    #[error("session not found")]
+    NotFound,
+    /// Not the client's fault.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl AuthService {
+    /// Changes the caller's password after checking the current one. Every
+    /// other session of the caller is revoked; the calling one keeps working.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), AccountError> {
+        let new_password = Password::new_choice(new_password, &self.config.password_policy)
+            .map_err(|err| ValidationError::new("new_password", err.message))?;
+        self.confirm_password(principal, current_password, "current_password")
+            .await?;
+        let hash = self.ports.hasher.hash(&new_password).await?;
+        let now = self.ports.clock.now();
+        self.ports
+            .users
+            .set_password_hash(principal.user.id, &hash, now)
+            .await
+            .map_err(Unexpected::from)?;
+        let ended = self
+            .ports
+            .sessions
+            .revoke_all_for_user(principal.user.id, Some(principal.session.id), now)
+            .await
+            .map_err(Unexpected::from)?;
+        tracing::info!(ended, "password changed; other sessions revoked");
+        Ok(())
+    }
+
+    /// Soft-deletes the caller's account after checking the password: the data
+    /// is kept, every session ends, and login fails like a wrong password.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    pub async fn delete_account(&self, principal: &Principal, password: &str) -> Result<(), AccountError> {
+        self.confirm_password(principal, password, "password").await?;
+        let now = self.ports.clock.now();
+        self.ports
+            .users
+            .soft_delete(principal.user.id, now)
+            .await
+            .map_err(Unexpected::from)?;
+        self.ports
+            .sessions
+            .revoke_all_for_user(principal.user.id, None, now)
+            .await
+            .map_err(Unexpected::from)?;
+        tracing::info!("account soft-deleted; all sessions revoked");
+        Ok(())
+    }
+
+    /// The caller's live sessions, newest first, the calling one marked.
+    pub async fn list_sessions(&self, principal: &Principal) -> Result<Vec<SessionView>, Unexpected> {
+        let now = self.ports.clock.now();
+        let sessions = self
+            .ports
+            .sessions
+            .list_live_for_user(principal.user.id, now)
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| SessionView {
+                current: session.id == principal.session.id,
+                session,
+            })
+            .collect())
+    }
+
+    /// Revokes one of the caller's own sessions.
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id, %session_id))]
+    pub async fn revoke_session(
+        &self,
+        principal: &Principal,
+        session_id: SessionId,
+    ) -> Result<(), RevokeSessionError> {
+        let session = self
+            .ports
+            .sessions
+            .find(session_id)
+            .await
+            .map_err(Unexpected::from)?;
+        if !session.is_some_and(|s| s.user_id == principal.user.id) {
+            return Err(RevokeSessionError::NotFound);
+        }
+        let now = self.ports.clock.now();
+        self.ports
+            .sessions
+            .revoke(session_id, now)
+            .await
+            .map_err(Unexpected::from)?;
+        tracing::info!("session revoked by its owner");
+        Ok(())
+    }
+
+    /// Checks `password` against the caller's stored hash.
+    async fn confirm_password(
+        &self,
+        principal: &Principal,
+        password: &str,
+        field: &'static str,
+    ) -> Result<(), AccountError> {
+        let wrong = AccountError::WrongPassword { field };
+        let Some(password) = Password::attempt(password, &self.config.password_policy) else {
+            return Err(wrong);
+        };
+        let credentials = self
+            .ports
+            .users
+            .find_credentials(&principal.user.email)
+            .await
+            .map_err(Unexpected::from)?;
+        let Some(credentials) = credentials.filter(|c| c.user.id == principal.user.id) else {
+            return Err(AccountError::Unexpected(Unexpected(
+                "the caller's account vanished".into(),
+            )));
+        };
+        match self
+            .ports
+            .hasher
+            .verify(&password, &credentials.password_hash)
+            .await
+        {
+            Ok(Verification::Match { .. }) => Ok(()),
+            Ok(Verification::Mismatch) | Err(HashError::UnsupportedFormat) => Err(wrong),
+            Err(err) => Err(err.into()),
+        }
+    }
+}

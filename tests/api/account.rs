@@ -1,0 +1,306 @@
+//! Self-service: `/users/me/password`, `DELETE /users/me`, `/users/me/sessions`.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+
+crate::on_both_backends!(
+    password_change_keeps_this_session_and_ends_the_others,
+    password_change_checks_both_passwords,
+    deleted_account_cannot_log_in_and_its_data_is_kept,
+    deletion_needs_the_password,
+    sessions_are_listed_with_the_current_one_marked,
+    a_user_revokes_their_own_other_session,
+    another_users_session_is_not_found,
+);
+
+fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().unwrap()
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    access: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let request = reqwest::Client::new()
+        .request(method, app.url(path))
+        .bearer_auth(access);
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
+    request.send().await.unwrap()
+}
+
+async fn change_password(app: &TestApp, access: &str, current: &str, new: &str) -> reqwest::Response {
+    let body = json!({ "current_password": current, "new_password": new });
+    send(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/users/me/password",
+        access,
+        Some(body),
+    )
+    .await
+}
+
+async fn password_change_keeps_this_session_and_ends_the_others(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let this = app.signup_and_login("ada@example.com").await;
+    let other: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let new_password = "an entirely new passphrase";
+    assert_eq!(
+        change_password(&app, access(&this), PASSWORD, new_password)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    assert_eq!(app.me(access(&this)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.refresh(this["refresh_token"].as_str().unwrap())
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        app.me(access(&other)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let other_refresh = other["refresh_token"].as_str().unwrap();
+    assert_problem(
+        app.refresh(other_refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+
+    assert_problem(
+        app.login("ada@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        app.login("ada@example.com", new_password).await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn password_change_checks_both_passwords(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let tokens = app.signup_and_login("ada@example.com").await;
+    let wrong = change_password(&app, access(&tokens), "not my password", "a perfectly fine one").await;
+    let problem = assert_problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["field"], "current_password");
+    let weak = change_password(&app, access(&tokens), PASSWORD, "short").await;
+    let problem = assert_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["field"], "new_password");
+    let body = json!({ "current_password": PASSWORD, "new_password": "long enough", "is_superuser": true });
+    let extra = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/users/me/password",
+        access(&tokens),
+        Some(body),
+    )
+    .await;
+    assert_problem(extra, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    // Nothing changed.
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn deleted_account_cannot_log_in_and_its_data_is_kept(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let tokens = app.signup_and_login("ada@example.com").await;
+    let body = Some(json!({ "password": PASSWORD }));
+    let response = send(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/users/me",
+        access(&tokens),
+        body,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+
+    assert_problem(
+        app.me(access(&tokens)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    assert_problem(
+        app.refresh(refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let deleted = app.login("ada@example.com", PASSWORD).await;
+    let deleted = assert_problem(deleted, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let wrong = assert_problem(
+        app.login("ada@example.com", "wrong").await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(deleted, wrong);
+    // The row is kept (an admin can restore it), so the email stays taken.
+    assert_problem(
+        app.signup("ada@example.com").await,
+        StatusCode::CONFLICT,
+        "email_taken",
+    )
+    .await;
+}
+
+async fn deletion_needs_the_password(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let tokens = app.signup_and_login("ada@example.com").await;
+    let body = Some(json!({ "password": "not my password" }));
+    let response = send(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/users/me",
+        access(&tokens),
+        body,
+    )
+    .await;
+    let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["field"], "password");
+    assert_eq!(app.me(access(&tokens)).await.status(), StatusCode::OK);
+}
+
+async fn sessions_are_listed_with_the_current_one_marked(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let first = app.signup_and_login("ada@example.com").await;
+    let second: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let response = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/users/me/sessions",
+        access(&second),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
+    let current = items.iter().find(|s| s["current"] == true).unwrap();
+    assert_eq!(current["id"], claim(access(&second), "sid"));
+    assert_eq!(current["ip"], "127.0.0.1");
+    assert!(current["user_agent"].is_string() || current["user_agent"].is_null());
+    assert!(items.iter().any(|s| s["id"] == claim(access(&first), "sid")));
+}
+
+fn claim(token: &str, name: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
+    claims[name].clone()
+}
+
+async fn a_user_revokes_their_own_other_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let first = app.signup_and_login("ada@example.com").await;
+    let second: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
+    let sid = claim(access(&first), "sid");
+    let path = format!("/api/v1/users/me/sessions/{}", sid.as_str().unwrap());
+    let response = send(&app, reqwest::Method::DELETE, &path, access(&second), None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        app.me(access(&first)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_eq!(app.me(access(&second)).await.status(), StatusCode::OK);
+    let list: Value = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/users/me/sessions",
+        access(&second),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+async fn another_users_session_is_not_found(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let ada = app.signup_and_login("ada@example.com").await;
+    let bob = app.signup_and_login("bob@example.com").await;
+    let bobs = claim(access(&bob), "sid");
+    let path = format!("/api/v1/users/me/sessions/{}", bobs.as_str().unwrap());
+    let response = send(&app, reqwest::Method::DELETE, &path, access(&ada), None).await;
+    assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+    assert_eq!(
+        app.me(access(&bob)).await.status(),
+        StatusCode::OK,
+        "bob's session must survive"
+    );
+    let unknown = format!("/api/v1/users/me/sessions/{}", uuid::Uuid::now_v7());
+    assert_problem(
+        send(&app, reqwest::Method::DELETE, &unknown, access(&ada), None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let garbage = send(
+        &app,
+        reqwest::Method::DELETE,
+        "/api/v1/users/me/sessions/not-a-uuid",
+        access(&ada),
+        None,
+    )
+    .await;
+    assert_problem(garbage, StatusCode::NOT_FOUND, "not_found").await;
+    // And ada cannot see bob's sessions in her list.
+    let list: Value = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/users/me/sessions",
+        access(&ada),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert!(list["items"].as_array().unwrap().iter().all(|s| s["id"] != bobs));
+}
