@@ -136,7 +136,7 @@ impl AuthService {
             .find(session_id)
             .await
             .map_err(Unexpected::from)?;
-        if !session.is_some_and(|s| s.user_id == principal.user.id) {
+        if session.is_none_or(|s| s.user_id != principal.user.id) {
             return Err(RevokeSessionError::NotFound);
         }
         let now = self.ports.clock.now();
