@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, claims_of, spawn_app};
 
 crate::on_both_backends!(
     password_change_keeps_this_session_and_ends_the_others,
@@ -210,22 +210,10 @@ async fn sessions_are_listed_with_the_current_one_marked(backend: Backend) {
     assert_eq!(items.len(), 2);
     assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
     let current = items.iter().find(|s| s["current"] == true).unwrap();
-    assert_eq!(current["id"], claim(access(&second), "sid"));
+    assert_eq!(current["id"], claims_of(access(&second))["sid"]);
     assert_eq!(current["ip"], "127.0.0.1");
     assert!(current["user_agent"].is_string() || current["user_agent"].is_null());
-    assert!(items.iter().any(|s| s["id"] == claim(access(&first), "sid")));
-}
-
-fn claim(token: &str, name: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap();
-    claims[name].clone()
+    assert!(items.iter().any(|s| s["id"] == claims_of(access(&first))["sid"]));
 }
 
 async fn a_user_revokes_their_own_other_session(backend: Backend) {
@@ -234,7 +222,7 @@ async fn a_user_revokes_their_own_other_session(backend: Backend) {
     };
     let first = app.signup_and_login("ada@example.com").await;
     let second: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
-    let sid = claim(access(&first), "sid");
+    let sid = claims_of(access(&first))["sid"].clone();
     let path = format!("/api/v1/users/me/sessions/{}", sid.as_str().unwrap());
     let response = send(&app, reqwest::Method::DELETE, &path, access(&second), None).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -265,7 +253,7 @@ async fn another_users_session_is_not_found(backend: Backend) {
     };
     let ada = app.signup_and_login("ada@example.com").await;
     let bob = app.signup_and_login("bob@example.com").await;
-    let bobs = claim(access(&bob), "sid");
+    let bobs = claims_of(access(&bob))["sid"].clone();
     let path = format!("/api/v1/users/me/sessions/{}", bobs.as_str().unwrap());
     let response = send(&app, reqwest::Method::DELETE, &path, access(&ada), None).await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;

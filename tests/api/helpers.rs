@@ -165,3 +165,48 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     );
     body
 }
+
+impl TestApp {
+    /// `GET path` on the app's client, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// The decoded JSON header of a compact JWT.
+pub fn header_of(token: &str) -> Value {
+    decode_segment(token, 0)
+}
+
+/// The decoded JSON claims of a compact JWT.
+pub fn claims_of(token: &str) -> Value {
+    decode_segment(token, 1)
+}
+
+fn decode_segment(token: &str, index: usize) -> Value {
+    use base64::Engine;
+    let segment = token.split('.').nth(index).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(segment)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Every `Set-Cookie` header of a response.
+pub fn set_cookies(response: &Response) -> Vec<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_problem, set_cookies, spawn_app};
 
 crate::on_both_backends!(
     login_returns_tokens_and_sets_cookies,
@@ -21,12 +21,7 @@ async fn login_returns_tokens_and_sets_cookies(backend: Backend) {
     let response = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = set_cookies(&response);
     let access = cookies
         .iter()
         .find(|c| c.starts_with("access_token="))

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, set_cookies, spawn_app};
 
 crate::on_both_backends!(
     local_logout_kills_only_this_session,
@@ -131,12 +131,7 @@ async fn logout_clears_cookies(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = set_cookies(&response);
     for name in ["access_token=", "refresh_token="] {
         let cookie = cookies
             .iter()

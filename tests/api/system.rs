@@ -3,10 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, header_of, spawn_app, spawn_app_with};
 
 crate::on_both_backends!(
     health_and_readiness_answer,
@@ -20,17 +17,8 @@ async fn header_and_jwks(app: &TestApp) -> (Value, Value) {
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["access_token"].as_str().unwrap();
     assert_eq!(app.me(token).await.status(), StatusCode::OK);
-    let header = token.split('.').next().unwrap();
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.get_json("/.well-known/jwks.json").await;
+    let header = header_of(token);
     (header, jwks)
 }
 
@@ -73,15 +61,7 @@ async fn health_and_readiness_answer(backend: Backend) {
         app.client.get(app.url("/healthz")).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let ready: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = app.get_json("/readyz").await;
     assert_eq!(ready["status"], "ready");
 }
 

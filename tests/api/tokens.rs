@@ -6,7 +6,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, spawn_app};
+use crate::helpers::{Backend, TestApp, assert_problem, claims_of, header_of, spawn_app};
 
 crate::on_both_backends!(
     expired_token_is_401_token_expired,
@@ -17,17 +17,6 @@ crate::on_both_backends!(
     malformed_authorization_header_is_401,
     tokens_in_the_query_string_are_ignored,
 );
-
-/// Claims copied from a real token, with `exp` and `iat` moved.
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
-}
-
-fn header_of(token: &str) -> Value {
-    let header = token.split('.').next().unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap()
-}
 
 /// Signs `claims` with the app's own key, as the app would.
 fn sign_like_the_app(app: &TestApp, kid: &str, claims: &Value) -> String {

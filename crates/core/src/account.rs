@@ -26,15 +26,6 @@ pub enum AccountError {
     Unexpected(#[from] Unexpected),
 }
 
-impl From<HashError> for AccountError {
-    fn from(err: HashError) -> Self {
-        match err {
-            HashError::Overloaded => Self::Overloaded,
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 /// The caller's session, or another of theirs, as listed to them.
 #[derive(Debug, Clone)]
 pub struct SessionView {

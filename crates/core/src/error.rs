@@ -25,3 +25,20 @@ impl From<HashError> for Unexpected {
         Self(err.to_string())
     }
 }
+
+/// Hashing failures as use-case errors: overload is for the client to retry
+/// later, anything else is ours.
+macro_rules! from_hash_error {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<HashError> for $error {
+            fn from(err: HashError) -> Self {
+                match err {
+                    HashError::Overloaded => Self::Overloaded,
+                    other => Self::Unexpected(other.into()),
+                }
+            }
+        }
+    )+};
+}
+
+from_hash_error!(crate::SignupError, crate::LoginError, crate::AccountError);

@@ -37,15 +37,6 @@ pub enum LoginError {
     Unexpected(#[from] Unexpected),
 }
 
-impl From<HashError> for LoginError {
-    fn from(err: HashError) -> Self {
-        match err {
-            HashError::Overloaded => Self::Overloaded,
-            other => Self::Unexpected(other.into()),
-        }
-    }
-}
-
 impl AuthService {
     /// Verifies the password and opens a session.
     ///

@@ -1,7 +1,7 @@
 //! Signup: create an account.
 
 use latch_domain::{AvatarUrl, DisplayName, Email, Password, User, UserId, Username, ValidationError};
-use latch_ports::{CreateUserError, HashError, NewUser};
+use latch_ports::{CreateUserError, NewUser};
 
 use crate::{AuthService, Unexpected};
 
@@ -38,15 +38,6 @@ pub enum SignupError {
     /// Not the client's fault.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
-}
-
-impl From<HashError> for SignupError {
-    fn from(err: HashError) -> Self {
-        match err {
-            HashError::Overloaded => Self::Overloaded,
-            other => Self::Unexpected(other.into()),
-        }
-    }
 }
 
 impl AuthService {
