@@ -3,6 +3,7 @@
 //! Owns what a user, a session and a refresh token *are* and which values are
 //! valid. Must not depend on I/O, an async runtime, a web framework or an ORM.
 
+mod authorization;
 mod email;
 mod error;
 mod password;
@@ -11,6 +12,9 @@ mod session;
 mod user;
 mod username;
 
+pub use authorization::{
+    PolicyViolation, StandingChange, check_standing_change, is_active_superuser, require_administrator,
+};
 pub use email::Email;
 pub use error::ValidationError;
 pub use password::{Password, PasswordPolicy};

@@ -15,7 +15,10 @@ pub use clock::Clock;
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use sessions::{RotateOutcome, SessionRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
-pub use users::{CreateUserError, NewUser, UpdateUserError, UserCredentials, UserRepository};
+pub use users::{
+    AccountFlags, CreateUserError, NewUser, UpdateUserError, UserCredentials, UserPage, UserQuery,
+    UserRepository,
+};
 
 /// An infrastructure failure with no business meaning (database down, ...).
 /// The message is for logs only, never for clients.

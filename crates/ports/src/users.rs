@@ -37,6 +37,48 @@ pub struct UserCredentials {
     pub password_hash: PasswordHash,
 }
 
+/// Flags only the admin API may change. `None` = leave as is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountFlags {
+    /// Active flag.
+    pub is_active: Option<bool>,
+    /// Staff flag.
+    pub is_staff: Option<bool>,
+    /// Superuser flag.
+    pub is_superuser: Option<bool>,
+    /// Tier name.
+    pub tier: Option<String>,
+}
+
+impl AccountFlags {
+    /// True when nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// One page of a user listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Case-insensitive substring of email, username or name.
+    pub search: Option<String>,
+    /// Include soft-deleted users.
+    pub include_deleted: bool,
+    /// 1-based page number.
+    pub page: u64,
+    /// Page size (at least 1).
+    pub per_page: u64,
+}
+
+/// A page of users and the number of users matching in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPage {
+    /// This page, oldest account first.
+    pub items: Vec<User>,
+    /// All matches, across pages.
+    pub total: u64,
+}
+
 /// Why a user could not be created.
 #[derive(Debug, thiserror::Error)]
 pub enum CreateUserError {
@@ -105,6 +147,26 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Records a successful login time.
     async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
+
+    /// Applies a profile patch and admin-only flags in one write and bumps
+    /// `updated_at`; same errors as [`UserRepository::update_profile`].
+    async fn update_account(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        flags: AccountFlags,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError>;
+
+    /// Users matching `query`, oldest account first (ties by id), and their total.
+    /// A page past the end is empty, not an error.
+    async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError>;
+
+    /// How many users are superusers, active and not deleted.
+    async fn count_active_superusers(&self) -> Result<u64, RepositoryError>;
+
+    /// Clears `deleted_at` (and bumps `updated_at`); a no-op for a user who is not deleted.
+    async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError>;
 
     /// Soft-deletes a user: sets `deleted_at` (and `updated_at`) once, keeping
     /// the row and its data. Deleting a deleted or unknown user is a no-op.

@@ -3,10 +3,14 @@
 use async_trait::async_trait;
 use latch_domain::{ProfilePatch, Timestamp, User, UserId};
 use latch_ports::{
-    CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserRepository,
+    AccountFlags, CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials,
+    UserPage, UserQuery, UserRepository,
 };
-use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
 
 use crate::entities::users::{self, Column, Entity};
 use crate::error::{unexpected, unique_violation};
@@ -40,6 +44,11 @@ fn to_domain(row: users::Model) -> User {
         last_login_at: row.last_login_at,
         deleted_at: row.deleted_at,
     }
+}
+
+/// `raw` with LIKE's wildcards taken literally.
+fn escape_like(raw: &str) -> String {
+    raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// Which of our unique columns a constraint message names.
@@ -119,6 +128,16 @@ impl UserRepository for SqlUserRepository {
         patch: ProfilePatch,
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
+        self.update_account(id, patch, AccountFlags::default(), now).await
+    }
+
+    async fn update_account(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        flags: AccountFlags,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
         let mut update = Entity::update_many().col_expr(Column::UpdatedAt, Expr::value(now));
         if let Some(name) = patch.name {
             update = update.col_expr(Column::Name, Expr::value(name.map(|n| n.as_str().to_owned())));
@@ -140,6 +159,18 @@ impl UserRepository for SqlUserRepository {
                 Expr::value(avatar_url.map(|a| a.as_str().to_owned())),
             );
         }
+        for (column, value) in [
+            (Column::IsActive, flags.is_active),
+            (Column::IsStaff, flags.is_staff),
+            (Column::IsSuperuser, flags.is_superuser),
+        ] {
+            if let Some(value) = value {
+                update = update.col_expr(column, Expr::value(value));
+            }
+        }
+        if let Some(tier) = flags.tier {
+            update = update.col_expr(Column::Tier, Expr::value(tier));
+        }
         let result = update
             .filter(Column::Id.eq(id.0))
             .exec(&self.db)
@@ -154,6 +185,58 @@ impl UserRepository for SqlUserRepository {
             return Err(UpdateUserError::NotFound);
         }
         self.find_by_id(id).await?.ok_or(UpdateUserError::NotFound)
+    }
+
+    async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError> {
+        let mut select = Entity::find();
+        if !query.include_deleted {
+            select = select.filter(Column::DeletedAt.is_null());
+        }
+        if let Some(search) = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+            let like = |expr: Expr| expr.like(LikeExpr::new(pattern.clone()).escape('\\'));
+            select = select.filter(
+                Condition::any()
+                    .add(like(Expr::col(Column::EmailNormalized)))
+                    .add(like(Expr::col(Column::UsernameNormalized)))
+                    .add(like(Expr::expr(Func::lower(Expr::col(Column::Name))))),
+            );
+        }
+        let total = select.clone().count(&self.db).await.map_err(unexpected)?;
+        let rows = select
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .offset(query.page.saturating_sub(1).saturating_mul(query.per_page))
+            .limit(query.per_page)
+            .all(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(UserPage {
+            items: rows.into_iter().map(to_domain).collect(),
+            total,
+        })
+    }
+
+    async fn count_active_superusers(&self) -> Result<u64, RepositoryError> {
+        Entity::find()
+            .filter(Column::IsSuperuser.eq(true))
+            .filter(Column::IsActive.eq(true))
+            .filter(Column::DeletedAt.is_null())
+            .count(&self.db)
+            .await
+            .map_err(unexpected)
+    }
+
+    async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
+        Entity::update_many()
+            .col_expr(Column::DeletedAt, Expr::value(Option::<Timestamp>::None))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.eq(id.0))
+            .filter(Column::DeletedAt.is_not_null())
+            .exec(&self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(())
     }
 
     async fn set_password_hash(

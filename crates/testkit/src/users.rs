@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
 use latch_ports::{
-    CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserRepository,
+    AccountFlags, CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials,
+    UserPage, UserQuery, UserRepository,
 };
 
 use crate::{FixedClock, Stores};
@@ -87,6 +88,16 @@ impl UserRepository for InMemoryUserRepository {
         patch: ProfilePatch,
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
+        self.update_account(id, patch, AccountFlags::default(), now).await
+    }
+
+    async fn update_account(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        flags: AccountFlags,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
         let mut rows = self.rows();
         if let Some(Some(username)) = &patch.username
             && rows
@@ -105,8 +116,65 @@ impl UserRepository for InMemoryUserRepository {
         if let Some(avatar_url) = patch.avatar_url {
             user.avatar_url = avatar_url.map(|a| a.as_str().to_owned());
         }
+        user.is_active = flags.is_active.unwrap_or(user.is_active);
+        user.is_staff = flags.is_staff.unwrap_or(user.is_staff);
+        user.is_superuser = flags.is_superuser.unwrap_or(user.is_superuser);
+        if let Some(tier) = flags.tier {
+            user.tier = tier;
+        }
         user.updated_at = now;
         Ok(user.clone())
+    }
+
+    async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError> {
+        let search = query
+            .search
+            .as_deref()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty());
+        let contains =
+            |field: Option<&str>, needle: &str| field.is_some_and(|f| f.to_lowercase().contains(needle));
+        let mut matching: Vec<User> = self
+            .rows()
+            .values()
+            .map(|(user, _)| user)
+            .filter(|u| query.include_deleted || u.deleted_at.is_none())
+            .filter(|u| {
+                search.as_deref().is_none_or(|needle| {
+                    contains(Some(&u.email), needle)
+                        || contains(u.username.as_deref(), needle)
+                        || contains(u.name.as_deref(), needle)
+                })
+            })
+            .cloned()
+            .collect();
+        matching.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        let total = matching.len() as u64;
+        let skip = query.page.saturating_sub(1).saturating_mul(query.per_page);
+        let items = matching
+            .into_iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(usize::try_from(query.per_page).unwrap_or(usize::MAX))
+            .collect();
+        Ok(UserPage { items, total })
+    }
+
+    async fn count_active_superusers(&self) -> Result<u64, RepositoryError> {
+        Ok(self
+            .rows()
+            .values()
+            .filter(|(u, _)| u.is_superuser && u.can_authenticate())
+            .count() as u64)
+    }
+
+    async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
+        if let Some((user, _)) = self.rows().get_mut(&id)
+            && user.deleted_at.is_some()
+        {
+            user.deleted_at = None;
+            user.updated_at = now;
+        }
+        Ok(())
     }
 
     async fn set_password_hash(
@@ -179,6 +247,12 @@ macro_rules! user_repository_contract {
             set_password_hash_replaces_it,
             record_login_sets_last_login_at,
             soft_delete_keeps_the_row_and_its_first_time,
+            update_account_changes_flags_and_profile_together,
+            list_pages_in_creation_order_with_a_total,
+            list_searches_email_username_and_name_ignoring_case,
+            list_hides_deleted_users_unless_asked,
+            count_active_superusers_ignores_inactive_and_deleted,
+            restore_undoes_a_soft_delete,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -451,6 +525,186 @@ mod behaviours {
             .soft_delete(UserId::generate(), clock.now())
             .await
             .unwrap();
+    }
+
+    pub async fn update_account_changes_flags_and_profile_together(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", None, now))
+            .await
+            .unwrap();
+        let flags = AccountFlags {
+            is_active: Some(false),
+            is_staff: Some(true),
+            is_superuser: Some(true),
+            tier: Some("pro".into()),
+        };
+        let patch = ProfilePatch {
+            name: Some(None),
+            ..Default::default()
+        };
+        let updated = stores
+            .users
+            .update_account(created.id, patch, flags, now)
+            .await
+            .unwrap();
+        assert!(!updated.is_active && updated.is_staff && updated.is_superuser);
+        assert_eq!(updated.tier, "pro");
+        assert_eq!(updated.name, None);
+        assert_eq!(
+            stores.users.find_by_id(created.id).await.unwrap().unwrap(),
+            updated
+        );
+    }
+
+    async fn users_created_one_second_apart(stores: &Stores, emails: &[&str]) -> Vec<User> {
+        let clock = FixedClock::new();
+        let mut created = Vec::new();
+        for email in emails {
+            created.push(
+                stores
+                    .users
+                    .create(new_user(email, None, clock.now()))
+                    .await
+                    .unwrap(),
+            );
+            clock.advance(Duration::seconds(1));
+        }
+        created
+    }
+
+    fn query(page: u64, per_page: u64) -> UserQuery {
+        UserQuery {
+            search: None,
+            include_deleted: false,
+            page,
+            per_page,
+        }
+    }
+
+    pub async fn list_pages_in_creation_order_with_a_total(stores: &Stores) {
+        let emails = [
+            "a@example.com",
+            "b@example.com",
+            "c@example.com",
+            "d@example.com",
+            "e@example.com",
+        ];
+        let created = users_created_one_second_apart(stores, &emails).await;
+        let ids = |page: &UserPage| page.items.iter().map(|u| u.id).collect::<Vec<_>>();
+        let first = stores.users.list(&query(1, 2)).await.unwrap();
+        assert_eq!(
+            (ids(&first), first.total),
+            (vec![created[0].id, created[1].id], 5)
+        );
+        let last = stores.users.list(&query(3, 2)).await.unwrap();
+        assert_eq!((ids(&last), last.total), (vec![created[4].id], 5));
+        let beyond = stores.users.list(&query(4, 2)).await.unwrap();
+        assert_eq!((beyond.items.len(), beyond.total), (0, 5));
+    }
+
+    pub async fn list_searches_email_username_and_name_ignoring_case(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let by_email = stores
+            .users
+            .create(new_user("Grace.Hopper@navy.example", None, now))
+            .await
+            .unwrap();
+        let by_username = stores
+            .users
+            .create(new_user("x@example.com", Some("HopperFan"), now))
+            .await
+            .unwrap();
+        let mut named = new_user("y@example.com", None, now);
+        named.name = Some("Admiral HOPPER".into());
+        let by_name = stores.users.create(named).await.unwrap();
+        stores
+            .users
+            .create(new_user("unrelated@example.com", None, now))
+            .await
+            .unwrap();
+        let found = stores
+            .users
+            .list(&UserQuery {
+                search: Some("hopper".into()),
+                ..query(1, 10)
+            })
+            .await
+            .unwrap();
+        let mut ids: Vec<_> = found.items.iter().map(|u| u.id).collect();
+        ids.sort();
+        let mut expected = vec![by_email.id, by_username.id, by_name.id];
+        expected.sort();
+        assert_eq!((ids, found.total), (expected, 3));
+        // LIKE wildcards in the search are literal characters.
+        for wildcard in ["%", "_"] {
+            let page = stores
+                .users
+                .list(&UserQuery {
+                    search: Some(wildcard.into()),
+                    ..query(1, 10)
+                })
+                .await
+                .unwrap();
+            assert_eq!(page.total, 0, "{wildcard} matched as a wildcard");
+        }
+    }
+
+    pub async fn list_hides_deleted_users_unless_asked(stores: &Stores) {
+        let created = users_created_one_second_apart(stores, &["a@example.com", "b@example.com"]).await;
+        stores
+            .users
+            .soft_delete(created[0].id, FixedClock::new().now())
+            .await
+            .unwrap();
+        assert_eq!(stores.users.list(&query(1, 10)).await.unwrap().total, 1);
+        let all = stores
+            .users
+            .list(&UserQuery {
+                include_deleted: true,
+                ..query(1, 10)
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.total, 2);
+    }
+
+    pub async fn count_active_superusers_ignores_inactive_and_deleted(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let mut ids = Vec::new();
+        for email in ["a@example.com", "b@example.com", "c@example.com", "d@example.com"] {
+            let mut new = new_user(email, None, now);
+            new.is_superuser = email != "d@example.com";
+            ids.push(stores.users.create(new).await.unwrap().id);
+        }
+        let deactivate = AccountFlags {
+            is_active: Some(false),
+            ..Default::default()
+        };
+        stores
+            .users
+            .update_account(ids[1], ProfilePatch::default(), deactivate, now)
+            .await
+            .unwrap();
+        stores.users.soft_delete(ids[2], now).await.unwrap();
+        assert_eq!(stores.users.count_active_superusers().await.unwrap(), 1);
+    }
+
+    pub async fn restore_undoes_a_soft_delete(stores: &Stores) {
+        let clock = FixedClock::new();
+        let created = stores
+            .users
+            .create(new_user("ada@example.com", None, clock.now()))
+            .await
+            .unwrap();
+        stores.users.soft_delete(created.id, clock.now()).await.unwrap();
+        clock.advance(Duration::minutes(1));
+        stores.users.restore(created.id, clock.now()).await.unwrap();
+        let restored = stores.users.find_by_id(created.id).await.unwrap().unwrap();
+        assert_eq!(restored.deleted_at, None);
+        assert_eq!(restored.updated_at, clock.now());
+        assert!(restored.can_authenticate());
     }
 }
 
