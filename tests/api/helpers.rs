@@ -19,6 +19,7 @@ pub struct TestApp {
     pub address: String,
     pub client: Client,
     pub data_dir: tempfile::TempDir,
+    settings: Settings,
     _database: TestDatabase,
 }
 
@@ -69,13 +70,16 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
     ];
     all.extend_from_slice(overrides);
     let settings = Settings::with_overrides(&all).unwrap();
-    let app = Application::build(settings).await.expect("the app starts");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
         address,
         client: client(),
         data_dir,
+        settings,
         _database: database,
     })
 }
@@ -134,6 +138,22 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// Creates a superuser the way `latch create-superuser` does, and logs in.
+    pub async fn superuser_login(&self, email: &str) -> Value {
+        let store = latch::startup::open_store(&self.settings, false).await.unwrap();
+        let auth = latch::startup::auth_service(&self.settings, &store)
+            .await
+            .unwrap();
+        let request = latch_core::SignupRequest {
+            email: email.into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        };
+        auth.create_superuser(request).await.unwrap();
+        store.close().await;
+        self.login(email, PASSWORD).await.json().await.unwrap()
     }
 
     /// The key the app generated into its data directory (EdDSA default).

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod account;
+mod admin;
 mod auth_flow;
 mod errors;
 mod login;

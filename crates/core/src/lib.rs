@@ -6,6 +6,7 @@
 //! framework, an ORM, a JWT or a hashing library: those are adapters.
 
 mod account;
+mod admin;
 mod authenticate;
 mod clock;
 mod error;
@@ -20,6 +21,7 @@ mod session_check;
 mod signup;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
+pub use admin::{AdminChanges, AdminError, MAX_PER_PAGE};
 pub use authenticate::{AuthenticateError, Principal};
 pub use clock::SystemClock;
 pub use error::Unexpected;

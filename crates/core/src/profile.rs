@@ -31,7 +31,7 @@ pub enum UpdateProfileError {
     Unexpected(#[from] Unexpected),
 }
 
-fn parse_field<T>(
+pub(crate) fn parse_field<T>(
     value: Option<Option<String>>,
     parse: fn(&str) -> Result<T, ValidationError>,
 ) -> Result<Option<Option<T>>, ValidationError> {

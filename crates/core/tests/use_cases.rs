@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
 use latch_core::{
-    AccountError, AuthConfig, AuthService, LoginError, LoginRequest, LogoutError, LogoutScope, Ports,
-    ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest, UpdateProfileError,
+    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, LoginError, LoginRequest, LogoutError,
+    LogoutScope, Ports, ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest,
+    UpdateProfileError,
 };
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
@@ -478,4 +479,53 @@ async fn only_own_sessions_can_be_listed_and_revoked() {
         "{foreign:?}"
     );
     assert!(h.auth.authenticate(&bob.access_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn admin_use_cases_are_for_active_superusers_only() {
+    let h = harness();
+    let ada = h.logged_in("ada@example.com").await;
+    let principal = h.auth.authenticate(&ada.access_token).await.unwrap();
+    let query = latch_ports::UserQuery {
+        search: None,
+        include_deleted: false,
+        page: 1,
+        per_page: 20,
+    };
+    let listed = h.auth.admin_list_users(&principal, query).await;
+    assert!(matches!(listed, Err(AdminError::Forbidden)), "{listed:?}");
+    let deleted = h.auth.admin_delete_user(&principal, ada.user.id).await;
+    assert!(matches!(deleted, Err(AdminError::Forbidden)), "{deleted:?}");
+}
+
+#[tokio::test]
+async fn deactivating_a_user_ends_their_sessions() {
+    let h = harness();
+    h.auth
+        .create_superuser(signup_request("root@example.com"))
+        .await
+        .unwrap();
+    let root = h
+        .auth
+        .login(login_request("root@example.com", PASSWORD))
+        .await
+        .unwrap();
+    let admin = h.auth.authenticate(&root.access_token).await.unwrap();
+    let ada = h.logged_in("ada@example.com").await;
+    let changes = AdminChanges {
+        is_active: Some(false),
+        ..AdminChanges::default()
+    };
+    h.auth
+        .admin_update_user(&admin, ada.user.id, changes)
+        .await
+        .unwrap();
+    let session = h.sessions.find(ada.session.id).await.unwrap().unwrap();
+    assert!(session.revoked_at.is_some());
+    let demote_self = AdminChanges {
+        is_superuser: Some(false),
+        ..AdminChanges::default()
+    };
+    let result = h.auth.admin_update_user(&admin, admin.user.id, demote_self).await;
+    assert!(matches!(result, Err(AdminError::LastSuperuser)), "{result:?}");
 }

@@ -2,7 +2,7 @@
 //! sees its own request types.
 
 use chrono::{DateTime, Utc};
-use latch_core::{ProfileChanges, SessionView, SignupRequest, TokenPair};
+use latch_core::{AdminChanges, ProfileChanges, SessionView, SignupRequest, TokenPair};
 use latch_domain::User;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
@@ -140,6 +140,86 @@ impl From<SessionView> for SessionBody {
 #[derive(Debug, Serialize)]
 pub(crate) struct ItemsBody<T> {
     pub(crate) items: Vec<T>,
+}
+
+/// `GET /admin/users` query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminUsersQuery {
+    #[serde(default = "first_page")]
+    pub(crate) page: u64,
+    #[serde(default = "default_per_page")]
+    pub(crate) per_page: u64,
+    pub(crate) q: Option<String>,
+    #[serde(default)]
+    pub(crate) include_deleted: bool,
+}
+
+fn first_page() -> u64 {
+    1
+}
+
+fn default_per_page() -> u64 {
+    20
+}
+
+/// `PATCH /admin/users/{id}`: profile fields and the admin-only flags.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdminPatchUserBody {
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    avatar_url: Option<Option<String>>,
+    is_active: Option<bool>,
+    is_staff: Option<bool>,
+    is_superuser: Option<bool>,
+    tier: Option<String>,
+}
+
+impl AdminPatchUserBody {
+    pub(crate) fn into_changes(self) -> AdminChanges {
+        AdminChanges {
+            profile: ProfileChanges {
+                name: self.name,
+                username: self.username,
+                avatar_url: self.avatar_url,
+            },
+            is_active: self.is_active,
+            is_staff: self.is_staff,
+            is_superuser: self.is_superuser,
+            tier: self.tier,
+        }
+    }
+}
+
+/// A user as administrators see it: the user JSON plus `deleted_at`.
+#[derive(Debug, Serialize)]
+pub(crate) struct AdminUserBody {
+    #[serde(flatten)]
+    user: UserBody,
+    deleted_at: Option<DateTime<Utc>>,
+}
+
+impl From<User> for AdminUserBody {
+    fn from(user: User) -> Self {
+        let deleted_at = user.deleted_at;
+        Self {
+            user: user.into(),
+            deleted_at,
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Serialize)]
+pub(crate) struct PageBody<T> {
+    pub(crate) items: Vec<T>,
+    pub(crate) total: u64,
+    pub(crate) page: u64,
+    pub(crate) per_page: u64,
 }
 
 /// The user as clients see it: never a password hash.

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use latch_core::{
-    AccountError, AuthenticateError, LoginError, LogoutError, RefreshError, RevokeSessionError,
+    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, RefreshError, RevokeSessionError,
     SessionCheckError, SignupError, Unexpected, UpdateProfileError,
 };
 use latch_domain::ValidationError;
@@ -49,6 +49,12 @@ pub enum ApiError {
     /// A token was sent and has expired.
     #[error("token expired")]
     TokenExpired,
+    /// Authenticated, but not allowed to do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The change would leave no active superuser.
+    #[error("last superuser")]
+    LastSuperuser,
     /// A spent refresh token was replayed; its session is revoked.
     #[error("refresh token reused")]
     RefreshTokenReused,
@@ -99,6 +105,8 @@ impl ApiError {
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
             Self::RefreshTokenReused => "refresh_token_reused",
+            Self::Forbidden => "forbidden",
+            Self::LastSuperuser => "last_superuser",
             Self::NotFound => "not_found",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal_error",
@@ -119,6 +127,8 @@ impl ApiError {
             Self::RefreshTokenReused => {
                 "This refresh token was already used; the session has been ended. Log in again.".into()
             }
+            Self::Forbidden => "Only superusers may do this.".into(),
+            Self::LastSuperuser => "This would leave no active superuser.".into(),
             Self::NotFound => "There is nothing at this path.".into(),
             Self::Overloaded => "The server is busy; retry shortly.".into(),
             Self::Internal => "Something went wrong on our side.".into(),
@@ -159,7 +169,8 @@ impl ResponseError for ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::EmailTaken | Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::UsernameTaken | Self::LastSuperuser => StatusCode::CONFLICT,
+            Self::Forbidden => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
             | Self::Unauthenticated
             | Self::InvalidToken
@@ -302,5 +313,18 @@ impl From<RevokeSessionError> for ApiError {
 impl From<Unexpected> for ApiError {
     fn from(err: Unexpected) -> Self {
         internal(err)
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(err: AdminError) -> Self {
+        match err {
+            AdminError::Forbidden => Self::Forbidden,
+            AdminError::NotFound => Self::NotFound,
+            AdminError::LastSuperuser => Self::LastSuperuser,
+            AdminError::Invalid(err) => err.into(),
+            AdminError::UsernameTaken => Self::UsernameTaken,
+            AdminError::Unexpected(err) => internal(err),
+        }
     }
 }

@@ -12,7 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::body::BODY_LIMIT;
 use crate::problem::problem_response;
-use crate::routes::{auth, system, users};
+use crate::routes::{admin, auth, system, users};
 use crate::{ApiError, CookieSettings};
 
 /// Tells `/readyz` whether the service's dependencies answer.
@@ -71,6 +71,16 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                     .service(
                         web::resource("/users/me/sessions/{id}")
                             .route(web::delete().to(users::revoke_session)),
+                    )
+                    .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
+                    .service(
+                        web::resource("/admin/users/{id}")
+                            .route(web::get().to(admin::get_user))
+                            .route(web::patch().to(admin::patch_user))
+                            .route(web::delete().to(admin::delete_user)),
+                    )
+                    .service(
+                        web::resource("/admin/users/{id}/restore").route(web::post().to(admin::restore_user)),
                     ),
             )
             .service(web::resource("/healthz").route(web::get().to(system::healthz)))

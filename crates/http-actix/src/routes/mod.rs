@@ -1,5 +1,6 @@
 //! The v1 routes, grouped by who may call them.
 
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod system;
 pub(crate) mod users;

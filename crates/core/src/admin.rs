@@ -1,0 +1,219 @@
+//! The admin API's use cases. Every one starts by checking that the caller
+//! is an active superuser; the rules themselves live in
+//! `latch_domain::authorization`.
+
+use latch_domain::{
+    AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, User, UserId, Username,
+    ValidationError, check_standing_change, require_administrator,
+};
+use latch_ports::{AccountFlags, UpdateUserError, UserPage, UserQuery};
+
+use crate::profile::parse_field;
+use crate::{AuthService, Principal, ProfileChanges, Unexpected};
+
+/// Largest page the admin listing serves.
+pub const MAX_PER_PAGE: u64 = 100;
+
+/// Longest tier name.
+const TIER_MAX: usize = 64;
+
+/// An admin's change to a user: profile fields and the admin-only flags.
+#[derive(Debug, Clone, Default)]
+pub struct AdminChanges {
+    /// Profile fields, as a user may change them about themself.
+    pub profile: ProfileChanges,
+    /// Active flag.
+    pub is_active: Option<bool>,
+    /// Staff flag.
+    pub is_staff: Option<bool>,
+    /// Superuser flag.
+    pub is_superuser: Option<bool>,
+    /// Tier name.
+    pub tier: Option<String>,
+}
+
+/// Why an admin action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The caller is not an active superuser.
+    #[error("forbidden")]
+    Forbidden,
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// The action would leave no active superuser.
+    #[error("this would leave no active superuser")]
+    LastSuperuser,
+    /// A field breaks a rule.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The new username belongs to another account.
+    #[error("username already taken")]
+    UsernameTaken,
+    /// Not the client's fault.
+    #[error(transparent)]
+    Unexpected(#[from] Unexpected),
+}
+
+impl From<PolicyViolation> for AdminError {
+    fn from(violation: PolicyViolation) -> Self {
+        match violation {
+            PolicyViolation::NotAdministrator => Self::Forbidden,
+            PolicyViolation::LastSuperuser => Self::LastSuperuser,
+        }
+    }
+}
+
+impl AuthService {
+    /// A page of users. `per_page` must be 1..=100 and `page` at least 1.
+    pub async fn admin_list_users(
+        &self,
+        actor: &Principal,
+        query: UserQuery,
+    ) -> Result<UserPage, AdminError> {
+        require_administrator(&actor.user)?;
+        if !(1..=MAX_PER_PAGE).contains(&query.per_page) {
+            return Err(
+                ValidationError::new("per_page", format!("must be between 1 and {MAX_PER_PAGE}")).into(),
+            );
+        }
+        if query.page == 0 {
+            return Err(ValidationError::new("page", "must be at least 1").into());
+        }
+        Ok(self.ports.users.list(&query).await.map_err(Unexpected::from)?)
+    }
+
+    /// One user, deleted or not.
+    pub async fn admin_get_user(&self, actor: &Principal, id: UserId) -> Result<User, AdminError> {
+        require_administrator(&actor.user)?;
+        self.ports
+            .users
+            .find_by_id(id)
+            .await
+            .map_err(Unexpected::from)?
+            .ok_or(AdminError::NotFound)
+    }
+
+    /// Changes a user's profile and flags. Deactivating a user ends their
+    /// sessions at once; nothing may take away the last active superuser.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user.id, target = %id))]
+    pub async fn admin_update_user(
+        &self,
+        actor: &Principal,
+        id: UserId,
+        changes: AdminChanges,
+    ) -> Result<User, AdminError> {
+        require_administrator(&actor.user)?;
+        let patch = ProfilePatch {
+            name: parse_field(changes.profile.name, DisplayName::parse)?,
+            username: parse_field(changes.profile.username, Username::parse)?,
+            avatar_url: parse_field(changes.profile.avatar_url, AvatarUrl::parse)?,
+        };
+        let tier = changes.tier.map(|tier| parse_tier(&tier)).transpose()?;
+        let flags = AccountFlags {
+            is_active: changes.is_active,
+            is_staff: changes.is_staff,
+            is_superuser: changes.is_superuser,
+            tier,
+        };
+        let target = self.admin_get_user(actor, id).await?;
+        let standing = StandingChange {
+            is_superuser: flags.is_superuser,
+            is_active: flags.is_active,
+            delete: false,
+        };
+        self.check_standing(&target, standing).await?;
+
+        let now = self.ports.clock.now();
+        let updated = self
+            .ports
+            .users
+            .update_account(id, patch, flags, now)
+            .await
+            .map_err(|err| match err {
+                UpdateUserError::NotFound => AdminError::NotFound,
+                UpdateUserError::UsernameTaken => AdminError::UsernameTaken,
+                UpdateUserError::Repository(err) => AdminError::Unexpected(err.into()),
+            })?;
+        if target.is_active && !updated.is_active {
+            self.ports
+                .sessions
+                .revoke_all_for_user(id, None, now)
+                .await
+                .map_err(Unexpected::from)?;
+        }
+        tracing::info!("user changed by an administrator");
+        Ok(updated)
+    }
+
+    /// Soft-deletes a user and ends their sessions.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user.id, target = %id))]
+    pub async fn admin_delete_user(&self, actor: &Principal, id: UserId) -> Result<(), AdminError> {
+        let target = self.admin_get_user(actor, id).await?;
+        self.check_standing(
+            &target,
+            StandingChange {
+                delete: true,
+                ..StandingChange::default()
+            },
+        )
+        .await?;
+        let now = self.ports.clock.now();
+        self.ports
+            .users
+            .soft_delete(id, now)
+            .await
+            .map_err(Unexpected::from)?;
+        self.ports
+            .sessions
+            .revoke_all_for_user(id, None, now)
+            .await
+            .map_err(Unexpected::from)?;
+        tracing::info!("user soft-deleted by an administrator");
+        Ok(())
+    }
+
+    /// Undoes a soft delete; the user can log in again.
+    #[tracing::instrument(skip_all, fields(actor = %actor.user.id, target = %id))]
+    pub async fn admin_restore_user(&self, actor: &Principal, id: UserId) -> Result<User, AdminError> {
+        self.admin_get_user(actor, id).await?;
+        self.ports
+            .users
+            .restore(id, self.ports.clock.now())
+            .await
+            .map_err(Unexpected::from)?;
+        tracing::info!("user restored by an administrator");
+        self.admin_get_user(actor, id).await
+    }
+
+    async fn check_standing(&self, target: &User, change: StandingChange) -> Result<(), AdminError> {
+        // Counted only when it matters: most changes do not touch a superuser.
+        if !latch_domain::is_active_superuser(target) {
+            return Ok(());
+        }
+        let active = self
+            .ports
+            .users
+            .count_active_superusers()
+            .await
+            .map_err(Unexpected::from)?;
+        Ok(check_standing_change(target, change, active)?)
+    }
+}
+
+/// A tier name: 1–64 of `[A-Za-z0-9_.-]`.
+fn parse_tier(raw: &str) -> Result<String, ValidationError> {
+    let valid = !raw.is_empty()
+        && raw.len() <= TIER_MAX
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err(ValidationError::new(
+            "tier",
+            format!("must be 1 to {TIER_MAX} of letters, digits, '_', '.' and '-'"),
+        ))
+    }
+}

@@ -1,0 +1,92 @@
+//! `/api/v1/admin/*`: user administration, for superusers only (the core
+//! checks; anyone else gets 403 `forbidden`).
+
+use actix_web::{HttpResponse, web};
+use latch_domain::UserId;
+use latch_ports::UserQuery;
+use uuid::Uuid;
+
+use crate::body::ApiJson;
+use crate::dto::{AdminPatchUserBody, AdminUserBody, AdminUsersQuery, PageBody};
+use crate::extract::Authenticated;
+use crate::{ApiError, HttpState};
+
+/// A user id from the path; a malformed one is simply not found.
+fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    Uuid::parse_str(raw).map(UserId).map_err(|_| ApiError::NotFound)
+}
+
+/// `GET /admin/users?page=&per_page=&q=&include_deleted=`.
+pub(crate) async fn list_users(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    query: web::Query<AdminUsersQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let request = UserQuery {
+        search: query.q,
+        include_deleted: query.include_deleted,
+        page: query.page,
+        per_page: query.per_page,
+    };
+    let page = state.auth.admin_list_users(&caller.principal, request).await?;
+    Ok(HttpResponse::Ok().json(PageBody {
+        items: page.items.into_iter().map(AdminUserBody::from).collect(),
+        total: page.total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
+}
+
+/// `GET /admin/users/{id}`.
+pub(crate) async fn get_user(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state
+        .auth
+        .admin_get_user(&caller.principal, user_id(&id)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
+}
+
+/// `PATCH /admin/users/{id}`.
+pub(crate) async fn patch_user(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+    ApiJson(body): ApiJson<AdminPatchUserBody>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state
+        .auth
+        .admin_update_user(&caller.principal, user_id(&id)?, body.into_changes())
+        .await?;
+    Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
+}
+
+/// `DELETE /admin/users/{id}` → 204 (soft delete).
+pub(crate) async fn delete_user(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .admin_delete_user(&caller.principal, user_id(&id)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /admin/users/{id}/restore` → 200 user.
+pub(crate) async fn restore_user(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = state
+        .auth
+        .admin_restore_user(&caller.principal, user_id(&id)?)
+        .await?;
+    Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
+}

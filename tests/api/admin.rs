@@ -1,0 +1,356 @@
+//! `/api/v1/admin/users`: superusers only.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+
+crate::on_both_backends!(
+    ordinary_users_get_403_on_every_admin_route,
+    listing_paginates_searches_and_bounds_its_parameters,
+    an_admin_reads_and_changes_a_user,
+    deactivation_ends_the_users_access_on_the_next_request,
+    soft_delete_and_restore,
+    the_last_superuser_cannot_demote_or_delete_themself,
+    bad_ids_and_fields_are_4xx,
+);
+
+fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().unwrap()
+}
+
+fn id(tokens: &Value) -> &str {
+    tokens["user"]["id"].as_str().unwrap()
+}
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    access: &str,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let request = reqwest::Client::new()
+        .request(method, app.url(path))
+        .bearer_auth(access);
+    match body {
+        Some(body) => request.json(&body).send().await.unwrap(),
+        None => request.send().await.unwrap(),
+    }
+}
+
+async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let user = app.signup_and_login("ada@example.com").await;
+    let target = format!("/api/v1/admin/users/{}", id(&user));
+    let routes = [
+        (Method::GET, "/api/v1/admin/users".to_owned(), None),
+        (Method::GET, target.clone(), None),
+        (
+            Method::PATCH,
+            target.clone(),
+            Some(json!({ "is_superuser": true })),
+        ),
+        (Method::DELETE, target.clone(), None),
+        (Method::POST, format!("{target}/restore"), None),
+    ];
+    for (method, path, body) in routes {
+        let response = call(&app, method.clone(), &path, access(&user), body.clone()).await;
+        assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
+        let anonymous = reqwest::Client::new()
+            .request(method, app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(anonymous, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    }
+    let me: Value = app.me(access(&user)).await.json().await.unwrap();
+    assert_eq!(me["is_superuser"], false);
+}
+
+async fn listing_paginates_searches_and_bounds_its_parameters(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    for email in ["ada@example.com", "bob@example.com", "carol@example.com"] {
+        app.signup(email).await;
+    }
+    let list = |query: &'static str| call(&app, Method::GET, query, access(&admin), None);
+    let page: Value = list("/api/v1/admin/users?per_page=2").await.json().await.unwrap();
+    assert_eq!(
+        (
+            page["total"].clone(),
+            page["page"].clone(),
+            page["per_page"].clone()
+        ),
+        (json!(4), json!(1), json!(2))
+    );
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["email"], "root@example.com");
+    let beyond: Value = list("/api/v1/admin/users?per_page=2&page=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(beyond["items"], json!([]));
+    assert_eq!(beyond["total"], 4);
+    let found: Value = list("/api/v1/admin/users?q=BOB").await.json().await.unwrap();
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["items"][0]["email"], "bob@example.com");
+    for bad in [
+        "/api/v1/admin/users?per_page=0",
+        "/api/v1/admin/users?per_page=101",
+        "/api/v1/admin/users?page=0",
+        "/api/v1/admin/users?per_page=many",
+        "/api/v1/admin/users?page=-1",
+        "/api/v1/admin/users?sort=email",
+    ] {
+        assert_problem(
+            list(bad).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+}
+
+async fn an_admin_reads_and_changes_a_user(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let ada = app.signup_and_login("ada@example.com").await;
+    let path = format!("/api/v1/admin/users/{}", id(&ada));
+    let read: Value = call(&app, Method::GET, &path, access(&admin), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["email"], "ada@example.com");
+    assert_eq!(read["deleted_at"], Value::Null);
+    let body = json!({ "is_staff": true, "tier": "pro", "name": "Ada", "username": "ada" });
+    let response = call(&app, Method::PATCH, &path, access(&admin), Some(body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let changed: Value = response.json().await.unwrap();
+    assert_eq!(
+        (changed["is_staff"].clone(), changed["tier"].clone()),
+        (json!(true), json!("pro"))
+    );
+    assert_eq!(changed["is_superuser"], false);
+    // The user sees it at once, and new tokens carry the tier.
+    let me: Value = app.me(access(&ada)).await.json().await.unwrap();
+    assert_eq!(me["tier"], "pro");
+    let again: Value = app.login("ada", PASSWORD).await.json().await.unwrap();
+    assert_eq!(crate::helpers::claims_of(access(&again))["tier"], "pro");
+}
+
+async fn deactivation_ends_the_users_access_on_the_next_request(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let ada = app.signup_and_login("ada@example.com").await;
+    let path = format!("/api/v1/admin/users/{}", id(&ada));
+    let response = call(
+        &app,
+        Method::PATCH,
+        &path,
+        access(&admin),
+        Some(json!({ "is_active": false })),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_problem(
+        app.me(access(&ada)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let refresh = ada["refresh_token"].as_str().unwrap();
+    assert_problem(
+        app.refresh(refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_problem(
+        app.login("ada@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    // Reactivated, the user logs in again (old sessions stay ended).
+    call(
+        &app,
+        Method::PATCH,
+        &path,
+        access(&admin),
+        Some(json!({ "is_active": true })),
+    )
+    .await;
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        app.me(access(&ada)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+}
+
+async fn soft_delete_and_restore(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let ada = app.signup_and_login("ada@example.com").await;
+    let path = format!("/api/v1/admin/users/{}", id(&ada));
+    assert_eq!(
+        call(&app, Method::DELETE, &path, access(&admin), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        app.me(access(&ada)).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    assert_problem(
+        app.login("ada@example.com", PASSWORD).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+
+    let visible: Value = call(&app, Method::GET, "/api/v1/admin/users", access(&admin), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(visible["total"], 1);
+    let all: Value = call(
+        &app,
+        Method::GET,
+        "/api/v1/admin/users?include_deleted=true",
+        access(&admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(all["total"], 2);
+    let deleted = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "ada@example.com")
+        .unwrap();
+    assert!(deleted["deleted_at"].is_string());
+
+    let restore = call(
+        &app,
+        Method::POST,
+        &format!("{path}/restore"),
+        access(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(restore.status(), StatusCode::OK);
+    let restored: Value = restore.json().await.unwrap();
+    assert_eq!(restored["deleted_at"], Value::Null);
+    assert_eq!(
+        app.login("ada@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
+
+async fn the_last_superuser_cannot_demote_or_delete_themself(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let root = app.superuser_login("root@example.com").await;
+    let path = format!("/api/v1/admin/users/{}", id(&root));
+    for body in [json!({ "is_superuser": false }), json!({ "is_active": false })] {
+        let response = call(&app, Method::PATCH, &path, access(&root), Some(body)).await;
+        assert_problem(response, StatusCode::CONFLICT, "last_superuser").await;
+    }
+    assert_problem(
+        call(&app, Method::DELETE, &path, access(&root), None).await,
+        StatusCode::CONFLICT,
+        "last_superuser",
+    )
+    .await;
+    let me: Value = app.me(access(&root)).await.json().await.unwrap();
+    assert_eq!(me["is_superuser"], true);
+
+    // With a second superuser, stepping down is allowed.
+    let ada = app.signup_and_login("ada@example.com").await;
+    let promote = json!({ "is_superuser": true });
+    let ada_path = format!("/api/v1/admin/users/{}", id(&ada));
+    assert_eq!(
+        call(&app, Method::PATCH, &ada_path, access(&root), Some(promote))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let step_down = call(
+        &app,
+        Method::PATCH,
+        &path,
+        access(&root),
+        Some(json!({ "is_superuser": false })),
+    )
+    .await;
+    assert_eq!(step_down.status(), StatusCode::OK);
+    let now_forbidden = call(&app, Method::GET, "/api/v1/admin/users", access(&root), None).await;
+    assert_problem(now_forbidden, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+async fn bad_ids_and_fields_are_4xx(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let unknown = format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7());
+    assert_problem(
+        call(&app, Method::GET, &unknown, access(&admin), None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    let malformed = call(&app, Method::GET, "/api/v1/admin/users/42", access(&admin), None).await;
+    assert_problem(malformed, StatusCode::NOT_FOUND, "not_found").await;
+    let path = format!("/api/v1/admin/users/{}", id(&admin));
+    let unknown_field = call(
+        &app,
+        Method::PATCH,
+        &path,
+        access(&admin),
+        Some(json!({ "password_hash": "x" })),
+    )
+    .await;
+    let problem = assert_problem(
+        unknown_field,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["field"], "password_hash");
+    let bad_tier = call(
+        &app,
+        Method::PATCH,
+        &path,
+        access(&admin),
+        Some(json!({ "tier": "" })),
+    )
+    .await;
+    assert_problem(bad_tier, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
