@@ -5,7 +5,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
-mod m20261122_000001_users_and_sessions;
+mod m20261122_000001_initial_schema;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -13,6 +13,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_users_and_sessions::Migration)]
+        vec![Box::new(m20261122_000001_initial_schema::Migration)]
     }
 }

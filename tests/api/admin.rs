@@ -13,6 +13,7 @@ crate::on_both_backends!(
     soft_delete_and_restore,
     the_last_superuser_cannot_demote_or_delete_themself,
     bad_ids_and_fields_are_4xx,
+    tiers_are_created_changed_assigned_and_deleted,
 );
 
 fn access(tokens: &Value) -> &str {
@@ -55,6 +56,18 @@ async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
         ),
         (Method::DELETE, target.clone(), None),
         (Method::POST, format!("{target}/restore"), None),
+        (Method::GET, "/api/v1/admin/tiers".to_owned(), None),
+        (
+            Method::POST,
+            "/api/v1/admin/tiers".to_owned(),
+            Some(json!({ "name": "mine" })),
+        ),
+        (
+            Method::PATCH,
+            "/api/v1/admin/tiers/free".to_owned(),
+            Some(json!({ "limits": [] })),
+        ),
+        (Method::DELETE, "/api/v1/admin/tiers/free".to_owned(), None),
     ];
     for (method, path, body) in routes {
         let response = call(&app, method.clone(), &path, access(&user), body.clone()).await;
@@ -124,6 +137,16 @@ async fn an_admin_reads_and_changes_a_user(backend: Backend) {
     let admin = app.superuser_login("root@example.com").await;
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
+    let pro = json!({ "name": "pro", "description": "Paying customers" });
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/admin/tiers",
+        access(&admin),
+        Some(pro),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
     let read: Value = call(&app, Method::GET, &path, access(&admin), None)
         .await
         .json()
@@ -353,4 +376,104 @@ async fn bad_ids_and_fields_are_4xx(backend: Backend) {
     )
     .await;
     assert_problem(bad_tier, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let token = access(&admin);
+    let listed: Value = call(&app, Method::GET, "/api/v1/admin/tiers", token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["name"], "free");
+
+    let pro = json!({ "name": "pro", "description": "Paying", "limits": [{ "path": "/api/v1/things", "limit": 100, "period_seconds": 60 }] });
+    let created = call(
+        &app,
+        Method::POST,
+        "/api/v1/admin/tiers",
+        token,
+        Some(pro.clone()),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["limits"][0]["limit"], 100);
+    assert_problem(
+        call(&app, Method::POST, "/api/v1/admin/tiers", token, Some(pro)).await,
+        StatusCode::CONFLICT,
+        "tier_exists",
+    )
+    .await;
+    let bad_limit = json!({ "limits": [{ "path": "no-slash", "limit": 1, "period_seconds": 1 }] });
+    let response = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/tiers/pro",
+        token,
+        Some(bad_limit),
+    )
+    .await;
+    assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    let new_limits = json!({ "limits": [{ "path": "/api/v1/things", "limit": 5, "period_seconds": 1 }] });
+    let changed: Value = call(
+        &app,
+        Method::PATCH,
+        "/api/v1/admin/tiers/pro",
+        token,
+        Some(new_limits),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            changed["limits"][0]["limit"].clone(),
+            changed["description"].clone()
+        ),
+        (json!(5), json!("Paying"))
+    );
+
+    // Assign it; an unknown tier is refused.
+    let ada = app.signup_and_login("ada@example.com").await;
+    let user_path = format!("/api/v1/admin/users/{}", id(&ada));
+    let unknown = call(
+        &app,
+        Method::PATCH,
+        &user_path,
+        token,
+        Some(json!({ "tier": "platinum" })),
+    )
+    .await;
+    let problem = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["field"], "tier");
+    call(
+        &app,
+        Method::PATCH,
+        &user_path,
+        token,
+        Some(json!({ "tier": "pro" })),
+    )
+    .await;
+
+    // In use: not deletable until no user has it.
+    let in_use = call(&app, Method::DELETE, "/api/v1/admin/tiers/pro", token, None).await;
+    assert_problem(in_use, StatusCode::CONFLICT, "tier_in_use").await;
+    call(
+        &app,
+        Method::PATCH,
+        &user_path,
+        token,
+        Some(json!({ "tier": "free" })),
+    )
+    .await;
+    let deleted = call(&app, Method::DELETE, "/api/v1/admin/tiers/pro", token, None).await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = call(&app, Method::DELETE, "/api/v1/admin/tiers/pro", token, None).await;
+    assert_problem(gone, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -54,6 +54,8 @@ pub struct Settings {
     pub cookies: CookieConfig,
     /// Password rules.
     pub passwords: PasswordSettings,
+    /// Tiers.
+    pub tiers: TierSettings,
     /// Logging.
     pub log: LogSettings,
 }
@@ -136,6 +138,14 @@ pub struct PasswordSettings {
     pub max_length: usize,
     /// Hashes computed at once; 0 = one per core.
     pub hash_concurrency: usize,
+}
+
+/// `[tiers]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TierSettings {
+    /// Tier given to new users; created at start-up if missing.
+    pub default: String,
 }
 
 /// `[log]`.
@@ -250,6 +260,9 @@ impl Settings {
                 "tokens.session_max_age_seconds",
                 "lifetimes must be positive",
             ));
+        }
+        if let Err(err) = latch_domain::TierName::parse(&self.tiers.default) {
+            return Err(SettingsError::invalid("tiers.default", err.message));
         }
         if self.database.max_connections == 0 {
             return Err(SettingsError::invalid(

@@ -41,6 +41,12 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The configured default tier could not be created.
+    #[error("tiers.default: {0}")]
+    DefaultTier(String),
+    /// The shutdown signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
     /// The listen address could not be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -51,10 +57,47 @@ pub enum StartupError {
     },
 }
 
-/// A running Latch: the bound port and the server future.
+/// A running Latch: the bound port, the server future, and the shutdown signals.
 pub struct Application {
     port: u16,
     server: Server,
+    shutdown: ShutdownSignals,
+}
+
+/// SIGTERM and SIGINT, registered before the service says it is listening, so
+/// a supervisor that signals right after never kills it mid-request.
+struct ShutdownSignals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                terminate: signal(SignalKind::terminate())?,
+                interrupt: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    async fn received(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.terminate.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Opens the store (creating `data_dir` for SQLite) and optionally migrates.
@@ -96,6 +139,7 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
     let ports = Ports {
         users: Arc::new(store.users()),
         sessions: Arc::new(store.sessions()),
+        tiers: Arc::new(store.tiers()),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         clock: Arc::new(SystemClock),
@@ -111,9 +155,13 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
             min_length: settings.passwords.min_length,
             max_length: settings.passwords.max_length,
         },
-        ..AuthConfig::default()
+        default_tier: settings.tiers.default.clone(),
     };
-    Ok(AuthService::new(ports, config))
+    let auth = AuthService::new(ports, config);
+    auth.ensure_default_tier()
+        .await
+        .map_err(|err| StartupError::DefaultTier(err.to_string()))?;
+    Ok(auth)
 }
 
 fn cores() -> usize {
@@ -148,6 +196,7 @@ impl Application {
             access_name: settings.cookies.access_name.clone(),
             refresh_name: settings.cookies.refresh_name.clone(),
         };
+        let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
             address: address.clone(),
@@ -171,7 +220,11 @@ impl Application {
             address: format!("port {port}"),
             source,
         })?;
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            shutdown,
+        })
     }
 
     /// The port actually bound (useful with `http.port = 0`).
@@ -179,8 +232,20 @@ impl Application {
         self.port
     }
 
-    /// Serves until SIGTERM/SIGINT, then finishes in-flight requests.
+    /// Serves until SIGTERM/SIGINT, then stops accepting connections and
+    /// finishes in-flight requests (for at most 30 s) before returning.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Self {
+            server, mut shutdown, ..
+        } = self;
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        tokio::select! {
+            result = &mut server => return result,
+            () = shutdown.received() => tracing::info!("shutdown signal received; finishing in-flight requests"),
+        }
+        // The server future processes the stop command: keep polling it meanwhile.
+        let ((), result) = tokio::join!(handle.stop(true), server);
+        result
     }
 }

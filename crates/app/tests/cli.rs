@@ -142,6 +142,16 @@ fn serve_stops_gracefully_on_sigterm() {
         .status()
         .unwrap();
     assert!(kill.success());
-    let status = child.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("latch did not exit within 30 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(status.success(), "exit status after SIGTERM: {status}");
 }

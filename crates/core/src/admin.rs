@@ -3,7 +3,7 @@
 //! `latch_domain::authorization`.
 
 use latch_domain::{
-    AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, User, UserId, Username,
+    AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, TierName, User, UserId, Username,
     ValidationError, check_standing_change, require_administrator,
 };
 use latch_ports::{AccountFlags, UpdateUserError, UserPage, UserQuery};
@@ -13,9 +13,6 @@ use crate::{AuthService, Principal, ProfileChanges, Unexpected};
 
 /// Largest page the admin listing serves.
 pub const MAX_PER_PAGE: u64 = 100;
-
-/// Longest tier name.
-const TIER_MAX: usize = 64;
 
 /// An admin's change to a user: profile fields and the admin-only flags.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +47,12 @@ pub enum AdminError {
     /// The new username belongs to another account.
     #[error("username already taken")]
     UsernameTaken,
+    /// A tier with this name exists.
+    #[error("tier already exists")]
+    TierExists,
+    /// Users still have this tier.
+    #[error("tier in use")]
+    TierInUse,
     /// Not the client's fault.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -109,7 +112,19 @@ impl AuthService {
             username: parse_field(changes.profile.username, Username::parse)?,
             avatar_url: parse_field(changes.profile.avatar_url, AvatarUrl::parse)?,
         };
-        let tier = changes.tier.map(|tier| parse_tier(&tier)).transpose()?;
+        let tier = changes.tier.map(|tier| TierName::parse(&tier)).transpose()?;
+        if let Some(tier) = &tier
+            && self
+                .ports
+                .tiers
+                .find(tier.as_str())
+                .await
+                .map_err(Unexpected::from)?
+                .is_none()
+        {
+            return Err(ValidationError::new("tier", format!("no tier is named {:?}", tier.as_str())).into());
+        }
+        let tier = tier.map(|t| t.as_str().to_owned());
         let flags = AccountFlags {
             is_active: changes.is_active,
             is_staff: changes.is_staff,
@@ -133,6 +148,7 @@ impl AuthService {
             .map_err(|err| match err {
                 UpdateUserError::NotFound => AdminError::NotFound,
                 UpdateUserError::UsernameTaken => AdminError::UsernameTaken,
+                UpdateUserError::UnknownTier => ValidationError::new("tier", "no such tier").into(),
                 UpdateUserError::Repository(err) => AdminError::Unexpected(err.into()),
             })?;
         if target.is_active && !updated.is_active {
@@ -198,22 +214,5 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         Ok(check_standing_change(target, change, active)?)
-    }
-}
-
-/// A tier name: 1–64 of `[A-Za-z0-9_.-]`.
-fn parse_tier(raw: &str) -> Result<String, ValidationError> {
-    let valid = !raw.is_empty()
-        && raw.len() <= TIER_MAX
-        && raw
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
-    if valid {
-        Ok(raw.to_owned())
-    } else {
-        Err(ValidationError::new(
-            "tier",
-            format!("must be 1 to {TIER_MAX} of letters, digits, '_', '.' and '-'"),
-        ))
     }
 }

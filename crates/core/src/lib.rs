@@ -19,6 +19,7 @@ mod refresh_token;
 mod service;
 mod session_check;
 mod signup;
+mod tiers;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
 pub use admin::{AdminChanges, AdminError, MAX_PER_PAGE};

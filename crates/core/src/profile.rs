@@ -66,6 +66,10 @@ impl AuthService {
                 UpdateUserError::NotFound => {
                     UpdateProfileError::Unexpected(Unexpected("user vanished".into()))
                 }
+                // A profile update never touches the tier.
+                UpdateUserError::UnknownTier => {
+                    UpdateProfileError::Unexpected(Unexpected("unknown tier".into()))
+                }
                 UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
             })
     }

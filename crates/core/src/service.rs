@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
-use latch_ports::{Clock, PasswordHasher, SessionRepository, TokenCodec, UserRepository};
+use latch_ports::{Clock, PasswordHasher, SessionRepository, TierRepository, TokenCodec, UserRepository};
 
 /// Lifetimes and policies of the authentication rules.
 #[derive(Debug, Clone)]
@@ -47,6 +47,8 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     /// Session and refresh-token storage.
     pub sessions: Arc<dyn SessionRepository>,
+    /// Tier storage.
+    pub tiers: Arc<dyn TierRepository>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Access-token signing.

@@ -14,7 +14,7 @@ use latch_core::{
 };
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
-use latch_testkit::{FixedClock, InMemorySessionRepository, InMemoryUserRepository};
+use latch_testkit::{FixedClock, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository};
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -46,6 +46,7 @@ fn harness_with(config: AuthConfig) -> Harness {
     let ports = Ports {
         users: users.clone(),
         sessions: sessions.clone(),
+        tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         clock: clock.clone(),

@@ -9,6 +9,7 @@ mod error;
 mod password;
 mod profile;
 mod session;
+mod tier;
 mod user;
 mod username;
 
@@ -20,6 +21,7 @@ pub use error::ValidationError;
 pub use password::{Password, PasswordPolicy};
 pub use profile::{AvatarUrl, DisplayName};
 pub use session::{RefreshTokenRecord, Session, SessionId, TokenHash};
+pub use tier::{RateLimit, Tier, TierName, validate_tier_fields};
 pub use user::{DEFAULT_TIER, ProfilePatch, User, UserId};
 pub use username::Username;
 

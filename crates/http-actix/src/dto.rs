@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use latch_core::{AdminChanges, ProfileChanges, SessionView, SignupRequest, TokenPair};
-use latch_domain::User;
+use latch_domain::{RateLimit, Tier, User};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
@@ -220,6 +220,74 @@ pub(crate) struct PageBody<T> {
     pub(crate) total: u64,
     pub(crate) page: u64,
     pub(crate) per_page: u64,
+}
+
+/// One per-path limit of a tier, in requests and responses.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitBody {
+    path: String,
+    limit: u32,
+    period_seconds: u32,
+}
+
+impl LimitBody {
+    pub(crate) fn into_domain(self) -> RateLimit {
+        RateLimit {
+            path: self.path,
+            limit: self.limit,
+            period_seconds: self.period_seconds,
+        }
+    }
+}
+
+/// `POST /admin/tiers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateTierBody {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) description: String,
+    #[serde(default)]
+    pub(crate) limits: Vec<LimitBody>,
+}
+
+/// `PATCH /admin/tiers/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PatchTierBody {
+    pub(crate) description: Option<String>,
+    pub(crate) limits: Option<Vec<LimitBody>>,
+}
+
+/// A tier.
+#[derive(Debug, Serialize)]
+pub(crate) struct TierBody {
+    name: String,
+    description: String,
+    limits: Vec<LimitBody>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Tier> for TierBody {
+    fn from(tier: Tier) -> Self {
+        Self {
+            name: tier.name,
+            description: tier.description,
+            limits: tier
+                .limits
+                .into_iter()
+                .map(|l| LimitBody {
+                    path: l.path,
+                    limit: l.limit,
+                    period_seconds: l.period_seconds,
+                })
+                .collect(),
+            created_at: tier.created_at,
+            updated_at: tier.updated_at,
+        }
+    }
 }
 
 /// The user as clients see it: never a password hash.

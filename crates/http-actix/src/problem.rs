@@ -55,6 +55,12 @@ pub enum ApiError {
     /// The change would leave no active superuser.
     #[error("last superuser")]
     LastSuperuser,
+    /// A tier with this name exists.
+    #[error("tier exists")]
+    TierExists,
+    /// Users still have this tier.
+    #[error("tier in use")]
+    TierInUse,
     /// A spent refresh token was replayed; its session is revoked.
     #[error("refresh token reused")]
     RefreshTokenReused,
@@ -107,6 +113,8 @@ impl ApiError {
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::Forbidden => "forbidden",
             Self::LastSuperuser => "last_superuser",
+            Self::TierExists => "tier_exists",
+            Self::TierInUse => "tier_in_use",
             Self::NotFound => "not_found",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal_error",
@@ -129,6 +137,8 @@ impl ApiError {
             }
             Self::Forbidden => "Only superusers may do this.".into(),
             Self::LastSuperuser => "This would leave no active superuser.".into(),
+            Self::TierExists => "A tier with this name already exists.".into(),
+            Self::TierInUse => "Users still have this tier; move them to another tier first.".into(),
             Self::NotFound => "There is nothing at this path.".into(),
             Self::Overloaded => "The server is busy; retry shortly.".into(),
             Self::Internal => "Something went wrong on our side.".into(),
@@ -169,7 +179,11 @@ impl ResponseError for ApiError {
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::EmailTaken | Self::UsernameTaken | Self::LastSuperuser => StatusCode::CONFLICT,
+            Self::EmailTaken
+            | Self::UsernameTaken
+            | Self::LastSuperuser
+            | Self::TierExists
+            | Self::TierInUse => StatusCode::CONFLICT,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
             | Self::Unauthenticated
@@ -324,6 +338,8 @@ impl From<AdminError> for ApiError {
             AdminError::LastSuperuser => Self::LastSuperuser,
             AdminError::Invalid(err) => err.into(),
             AdminError::UsernameTaken => Self::UsernameTaken,
+            AdminError::TierExists => Self::TierExists,
+            AdminError::TierInUse => Self::TierInUse,
             AdminError::Unexpected(err) => internal(err),
         }
     }

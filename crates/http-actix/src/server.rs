@@ -33,8 +33,8 @@ pub struct HttpState {
 }
 
 /// Starts serving on `listener` (already bound, so port 0 works) with
-/// `workers` worker threads. The returned server runs until stopped and shuts
-/// down gracefully on SIGTERM/SIGINT.
+/// `workers` worker threads. The returned server runs until stopped through
+/// its handle; it does not listen for signals itself.
 pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
@@ -81,6 +81,16 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                     )
                     .service(
                         web::resource("/admin/users/{id}/restore").route(web::post().to(admin::restore_user)),
+                    )
+                    .service(
+                        web::resource("/admin/tiers")
+                            .route(web::get().to(admin::list_tiers))
+                            .route(web::post().to(admin::create_tier)),
+                    )
+                    .service(
+                        web::resource("/admin/tiers/{name}")
+                            .route(web::patch().to(admin::patch_tier))
+                            .route(web::delete().to(admin::delete_tier)),
                     ),
             )
             .service(web::resource("/healthz").route(web::get().to(system::healthz)))
@@ -91,6 +101,8 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
             }))
     })
     .workers(workers)
+    // The binary owns signal handling (it must be in place before it says it is listening).
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

@@ -8,12 +8,14 @@
 mod clock;
 mod passwords;
 mod sessions;
+mod tiers;
 mod tokens;
 mod users;
 
 pub use clock::Clock;
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use sessions::{RotateOutcome, SessionRepository};
+pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
 pub use users::{
     AccountFlags, CreateUserError, NewUser, UpdateUserError, UserCredentials, UserPage, UserQuery,

@@ -102,6 +102,9 @@ pub enum UpdateUserError {
     /// Another user has this username.
     #[error("username already taken")]
     UsernameTaken,
+    /// The tier does not exist.
+    #[error("unknown tier")]
+    UnknownTier,
     /// Anything else.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
@@ -149,7 +152,8 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
 
     /// Applies a profile patch and admin-only flags in one write and bumps
-    /// `updated_at`; same errors as [`UserRepository::update_profile`].
+    /// `updated_at`; the errors of [`UserRepository::update_profile`], and
+    /// `UnknownTier` (writing nothing) for a tier that does not exist.
     async fn update_account(
         &self,
         id: UserId,

@@ -15,3 +15,10 @@ pub(crate) fn unique_violation(err: &DbErr) -> Option<String> {
         _ => None,
     }
 }
+
+/// Whether a write failed on a foreign key. SQLite reports `ON DELETE
+/// RESTRICT` with its own code (1811), which sea-orm does not classify.
+pub(crate) fn foreign_key_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+        || err.to_string().contains("FOREIGN KEY constraint failed")
+}

@@ -9,8 +9,10 @@ mod entities;
 mod error;
 mod sessions;
 mod store;
+mod tiers;
 mod users;
 
 pub use sessions::SqlSessionRepository;
 pub use store::{SqlStore, StoreError, StoreOptions};
+pub use tiers::SqlTierRepository;
 pub use users::SqlUserRepository;

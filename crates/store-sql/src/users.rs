@@ -13,7 +13,7 @@ use sea_orm::{
 };
 
 use crate::entities::users::{self, Column, Entity};
-use crate::error::{unexpected, unique_violation};
+use crate::error::{foreign_key_violation, unexpected, unique_violation};
 
 /// Users in the `users` table.
 #[derive(Debug, Clone)]
@@ -175,12 +175,16 @@ impl UserRepository for SqlUserRepository {
             .filter(Column::Id.eq(id.0))
             .exec(&self.db)
             .await
-            .map_err(
-                |err| match unique_violation(&err).as_deref().and_then(taken_column) {
+            .map_err(|err| {
+                // The only foreign key on `users` is its tier.
+                if foreign_key_violation(&err) {
+                    return UpdateUserError::UnknownTier;
+                }
+                match unique_violation(&err).as_deref().and_then(taken_column) {
                     Some(_) => UpdateUserError::UsernameTaken,
                     None => UpdateUserError::Repository(unexpected(err)),
-                },
-            )?;
+                }
+            })?;
         if result.rows_affected == 0 {
             return Err(UpdateUserError::NotFound);
         }

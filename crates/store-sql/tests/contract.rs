@@ -15,6 +15,7 @@ async fn stores_on(database: TestDatabase) -> Stores {
     Stores {
         users: Arc::new(store.users()),
         sessions: Arc::new(store.sessions()),
+        tiers: Arc::new(store.tiers()),
         guard: Some(Box::new(database)),
     }
 }
@@ -33,6 +34,10 @@ mod sqlite {
     mod sessions {
         latch_testkit::session_repository_contract!(super::fresh());
     }
+
+    mod tiers {
+        latch_testkit::tier_repository_contract!(super::fresh());
+    }
 }
 
 mod postgres {
@@ -48,5 +53,9 @@ mod postgres {
 
     mod sessions {
         latch_testkit::session_repository_contract!(super::fresh());
+    }
+
+    mod tiers {
+        latch_testkit::tier_repository_contract!(super::fresh());
     }
 }

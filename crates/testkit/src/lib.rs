@@ -10,10 +10,12 @@ pub mod databases;
 pub mod password_hasher;
 pub mod sessions;
 mod stores;
+pub mod tiers;
 pub mod token_codec;
 pub mod users;
 
 pub use clock::FixedClock;
 pub use sessions::InMemorySessionRepository;
 pub use stores::Stores;
+pub use tiers::InMemoryTierRepository;
 pub use users::InMemoryUserRepository;

@@ -3,9 +3,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use latch_ports::{SessionRepository, UserRepository};
+use latch_ports::{SessionRepository, TierRepository, UserRepository};
 
-use crate::{InMemorySessionRepository, InMemoryUserRepository};
+use crate::{InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository};
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
 /// reference users), plus whatever must live as long as they do.
@@ -14,6 +14,8 @@ pub struct Stores {
     pub users: Arc<dyn UserRepository>,
     /// The sessions repository.
     pub sessions: Arc<dyn SessionRepository>,
+    /// The tiers repository.
+    pub tiers: Arc<dyn TierRepository>,
     /// Kept alive until the test ends (a temporary database, say).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -21,8 +23,10 @@ pub struct Stores {
 impl Stores {
     /// The in-memory fakes.
     pub fn in_memory() -> Self {
+        let users = Arc::new(InMemoryUserRepository::default());
         Self {
-            users: Arc::new(InMemoryUserRepository::default()),
+            tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
+            users,
             sessions: Arc::new(InMemorySessionRepository::default()),
             guard: None,
         }

@@ -21,6 +21,11 @@ pub struct InMemoryUserRepository {
 }
 
 impl InMemoryUserRepository {
+    /// Whether any user, deleted or not, has tier `name`.
+    pub(crate) fn any_has_tier(&self, name: &str) -> bool {
+        self.rows().values().any(|(user, _)| user.tier == name)
+    }
+
     fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (User, PasswordHash)>> {
         self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -529,6 +534,11 @@ mod behaviours {
 
     pub async fn update_account_changes_flags_and_profile_together(stores: &Stores) {
         let now = FixedClock::new().now();
+        stores
+            .tiers
+            .create(&crate::tiers::tier("pro", now))
+            .await
+            .unwrap();
         let created = stores
             .users
             .create(new_user("ada@example.com", None, now))

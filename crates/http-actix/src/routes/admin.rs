@@ -1,4 +1,4 @@
-//! `/api/v1/admin/*`: user administration, for superusers only (the core
+//! `/api/v1/admin/*`: user and tier administration, for superusers only (the core
 //! checks; anyone else gets 403 `forbidden`).
 
 use actix_web::{HttpResponse, web};
@@ -7,7 +7,10 @@ use latch_ports::UserQuery;
 use uuid::Uuid;
 
 use crate::body::ApiJson;
-use crate::dto::{AdminPatchUserBody, AdminUserBody, AdminUsersQuery, PageBody};
+use crate::dto::{
+    AdminPatchUserBody, AdminUserBody, AdminUsersQuery, CreateTierBody, ItemsBody, LimitBody, PageBody,
+    PatchTierBody, TierBody,
+};
 use crate::extract::Authenticated;
 use crate::{ApiError, HttpState};
 
@@ -89,4 +92,56 @@ pub(crate) async fn restore_user(
         .admin_restore_user(&caller.principal, user_id(&id)?)
         .await?;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
+}
+
+/// `GET /admin/tiers`.
+pub(crate) async fn list_tiers(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+) -> Result<HttpResponse, ApiError> {
+    let tiers = state.auth.admin_list_tiers(&caller.principal).await?;
+    Ok(HttpResponse::Ok().json(ItemsBody {
+        items: tiers.into_iter().map(TierBody::from).collect(),
+    }))
+}
+
+/// `POST /admin/tiers` → 201 tier.
+pub(crate) async fn create_tier(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    ApiJson(body): ApiJson<CreateTierBody>,
+) -> Result<HttpResponse, ApiError> {
+    let limits = body.limits.into_iter().map(LimitBody::into_domain).collect();
+    let tier = state
+        .auth
+        .admin_create_tier(&caller.principal, &body.name, body.description, limits)
+        .await?;
+    Ok(HttpResponse::Created().json(TierBody::from(tier)))
+}
+
+/// `PATCH /admin/tiers/{name}`.
+pub(crate) async fn patch_tier(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    name: web::Path<String>,
+    ApiJson(body): ApiJson<PatchTierBody>,
+) -> Result<HttpResponse, ApiError> {
+    let limits = body
+        .limits
+        .map(|limits| limits.into_iter().map(LimitBody::into_domain).collect());
+    let tier = state
+        .auth
+        .admin_update_tier(&caller.principal, &name, body.description, limits)
+        .await?;
+    Ok(HttpResponse::Ok().json(TierBody::from(tier)))
+}
+
+/// `DELETE /admin/tiers/{name}` → 204; 409 `tier_in_use` while users have it.
+pub(crate) async fn delete_tier(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.auth.admin_delete_tier(&caller.principal, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

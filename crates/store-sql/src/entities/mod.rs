@@ -2,4 +2,5 @@
 
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
+pub(crate) mod tiers;
 pub(crate) mod users;

@@ -1,4 +1,4 @@
-//! Users, their sessions, and each session's refresh-token rotation chain.
+//! Tiers, users, their sessions, and each session's refresh-token rotation chain.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -8,6 +8,45 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(Tiers::Table)
+                    .if_not_exists()
+                    .col(string_len(Tiers::Name, 64).primary_key())
+                    .col(text(Tiers::Description))
+                    // JSON array of {path, limit, period_seconds}; read and written whole.
+                    .col(text(Tiers::Limits))
+                    .col(timestamp_with_time_zone(Tiers::CreatedAt))
+                    .col(timestamp_with_time_zone(Tiers::UpdatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        // New users get `free` unless configured otherwise; it must exist for
+        // the foreign key below. (The service creates a configured default tier
+        // at start-up if it is missing.)
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table(Tiers::Table)
+                    .columns([
+                        Tiers::Name,
+                        Tiers::Description,
+                        Tiers::Limits,
+                        Tiers::CreatedAt,
+                        Tiers::UpdatedAt,
+                    ])
+                    .values_panic([
+                        "free".into(),
+                        "The default tier".into(),
+                        "[]".into(),
+                        Expr::current_timestamp(),
+                        Expr::current_timestamp(),
+                    ])
+                    .to_owned(),
+            )
+            .await?;
+
         manager
             .create_table(
                 Table::create()
@@ -32,6 +71,14 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone(Users::UpdatedAt))
                     .col(timestamp_with_time_zone_null(Users::LastLoginAt))
                     .col(timestamp_with_time_zone_null(Users::DeletedAt))
+                    // A tier in use cannot be deleted.
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("fk_users_tier")
+                            .from(Users::Table, Users::Tier)
+                            .to(Tiers::Table, Tiers::Name)
+                            .on_delete(ForeignKeyAction::Restrict),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -113,8 +160,21 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(Users::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(Tiers::Table).to_owned())
             .await
     }
+}
+
+#[derive(DeriveIden)]
+enum Tiers {
+    Table,
+    Name,
+    Description,
+    Limits,
+    CreatedAt,
+    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
