@@ -19,27 +19,9 @@ fn access(tokens: &Value) -> &str {
     tokens["access_token"].as_str().unwrap()
 }
 
-async fn send(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    access: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let request = reqwest::Client::new()
-        .request(method, app.url(path))
-        .bearer_auth(access);
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    request.send().await.unwrap()
-}
-
 async fn change_password(app: &TestApp, access: &str, current: &str, new: &str) -> reqwest::Response {
     let body = json!({ "current_password": current, "new_password": new });
-    send(
-        app,
+    app.bearer_request(
         reqwest::Method::POST,
         "/api/v1/users/me/password",
         access,
@@ -107,14 +89,14 @@ async fn password_change_checks_both_passwords(backend: Backend) {
     let problem = assert_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["field"], "new_password");
     let body = json!({ "current_password": PASSWORD, "new_password": "long enough", "is_superuser": true });
-    let extra = send(
-        &app,
-        reqwest::Method::POST,
-        "/api/v1/users/me/password",
-        access(&tokens),
-        Some(body),
-    )
-    .await;
+    let extra = app
+        .bearer_request(
+            reqwest::Method::POST,
+            "/api/v1/users/me/password",
+            access(&tokens),
+            Some(body),
+        )
+        .await;
     assert_problem(extra, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     // Nothing changed.
     assert_eq!(
@@ -129,14 +111,9 @@ async fn deleted_account_cannot_log_in_and_its_data_is_kept(backend: Backend) {
     };
     let tokens = app.signup_and_login("ada@example.com").await;
     let body = Some(json!({ "password": PASSWORD }));
-    let response = send(
-        &app,
-        reqwest::Method::DELETE,
-        "/api/v1/users/me",
-        access(&tokens),
-        body,
-    )
-    .await;
+    let response = app
+        .bearer_request(reqwest::Method::DELETE, "/api/v1/users/me", access(&tokens), body)
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
 
     assert_problem(
@@ -176,14 +153,9 @@ async fn deletion_needs_the_password(backend: Backend) {
     };
     let tokens = app.signup_and_login("ada@example.com").await;
     let body = Some(json!({ "password": "not my password" }));
-    let response = send(
-        &app,
-        reqwest::Method::DELETE,
-        "/api/v1/users/me",
-        access(&tokens),
-        body,
-    )
-    .await;
+    let response = app
+        .bearer_request(reqwest::Method::DELETE, "/api/v1/users/me", access(&tokens), body)
+        .await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["field"], "password");
     assert_eq!(app.me(access(&tokens)).await.status(), StatusCode::OK);
@@ -195,14 +167,14 @@ async fn sessions_are_listed_with_the_current_one_marked(backend: Backend) {
     };
     let first = app.signup_and_login("ada@example.com").await;
     let second: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
-    let response = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/users/me/sessions",
-        access(&second),
-        None,
-    )
-    .await;
+    let response = app
+        .bearer_request(
+            reqwest::Method::GET,
+            "/api/v1/users/me/sessions",
+            access(&second),
+            None,
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
@@ -224,7 +196,9 @@ async fn a_user_revokes_their_own_other_session(backend: Backend) {
     let second: Value = app.login("ada@example.com", PASSWORD).await.json().await.unwrap();
     let sid = claims_of(access(&first))["sid"].clone();
     let path = format!("/api/v1/users/me/sessions/{}", sid.as_str().unwrap());
-    let response = send(&app, reqwest::Method::DELETE, &path, access(&second), None).await;
+    let response = app
+        .bearer_request(reqwest::Method::DELETE, &path, access(&second), None)
+        .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_problem(
         app.me(access(&first)).await,
@@ -233,17 +207,17 @@ async fn a_user_revokes_their_own_other_session(backend: Backend) {
     )
     .await;
     assert_eq!(app.me(access(&second)).await.status(), StatusCode::OK);
-    let list: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/users/me/sessions",
-        access(&second),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let list: Value = app
+        .bearer_request(
+            reqwest::Method::GET,
+            "/api/v1/users/me/sessions",
+            access(&second),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
@@ -255,7 +229,9 @@ async fn another_users_session_is_not_found(backend: Backend) {
     let bob = app.signup_and_login("bob@example.com").await;
     let bobs = claims_of(access(&bob))["sid"].clone();
     let path = format!("/api/v1/users/me/sessions/{}", bobs.as_str().unwrap());
-    let response = send(&app, reqwest::Method::DELETE, &path, access(&ada), None).await;
+    let response = app
+        .bearer_request(reqwest::Method::DELETE, &path, access(&ada), None)
+        .await;
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(
         app.me(access(&bob)).await.status(),
@@ -264,31 +240,32 @@ async fn another_users_session_is_not_found(backend: Backend) {
     );
     let unknown = format!("/api/v1/users/me/sessions/{}", uuid::Uuid::now_v7());
     assert_problem(
-        send(&app, reqwest::Method::DELETE, &unknown, access(&ada), None).await,
+        app.bearer_request(reqwest::Method::DELETE, &unknown, access(&ada), None)
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
-    let garbage = send(
-        &app,
-        reqwest::Method::DELETE,
-        "/api/v1/users/me/sessions/not-a-uuid",
-        access(&ada),
-        None,
-    )
-    .await;
+    let garbage = app
+        .bearer_request(
+            reqwest::Method::DELETE,
+            "/api/v1/users/me/sessions/not-a-uuid",
+            access(&ada),
+            None,
+        )
+        .await;
     assert_problem(garbage, StatusCode::NOT_FOUND, "not_found").await;
     // And ada cannot see bob's sessions in her list.
-    let list: Value = send(
-        &app,
-        reqwest::Method::GET,
-        "/api/v1/users/me/sessions",
-        access(&ada),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let list: Value = app
+        .bearer_request(
+            reqwest::Method::GET,
+            "/api/v1/users/me/sessions",
+            access(&ada),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(list["items"].as_array().unwrap().iter().all(|s| s["id"] != bobs));
 }

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_problem, spawn_app};
 
 crate::on_both_backends!(
     ordinary_users_get_403_on_every_admin_route,
@@ -22,22 +22,6 @@ fn access(tokens: &Value) -> &str {
 
 fn id(tokens: &Value) -> &str {
     tokens["user"]["id"].as_str().unwrap()
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    access: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let request = reqwest::Client::new()
-        .request(method, app.url(path))
-        .bearer_auth(access);
-    match body {
-        Some(body) => request.json(&body).send().await.unwrap(),
-        None => request.send().await.unwrap(),
-    }
 }
 
 async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
@@ -70,7 +54,9 @@ async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
         (Method::DELETE, "/api/v1/admin/tiers/free".to_owned(), None),
     ];
     for (method, path, body) in routes {
-        let response = call(&app, method.clone(), &path, access(&user), body.clone()).await;
+        let response = app
+            .bearer_request(method.clone(), &path, access(&user), body.clone())
+            .await;
         assert_problem(response, StatusCode::FORBIDDEN, "forbidden").await;
         let anonymous = reqwest::Client::new()
             .request(method, app.url(&path))
@@ -91,7 +77,7 @@ async fn listing_paginates_searches_and_bounds_its_parameters(backend: Backend) 
     for email in ["ada@example.com", "bob@example.com", "carol@example.com"] {
         app.signup(email).await;
     }
-    let list = |query: &'static str| call(&app, Method::GET, query, access(&admin), None);
+    let list = |query: &'static str| app.bearer_request(Method::GET, query, access(&admin), None);
     let page: Value = list("/api/v1/admin/users?per_page=2").await.json().await.unwrap();
     assert_eq!(
         (
@@ -138,16 +124,12 @@ async fn an_admin_reads_and_changes_a_user(backend: Backend) {
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
     let pro = json!({ "name": "pro", "description": "Paying customers" });
-    let created = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/tiers",
-        access(&admin),
-        Some(pro),
-    )
-    .await;
+    let created = app
+        .bearer_request(Method::POST, "/api/v1/admin/tiers", access(&admin), Some(pro))
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let read: Value = call(&app, Method::GET, &path, access(&admin), None)
+    let read: Value = app
+        .bearer_request(Method::GET, &path, access(&admin), None)
         .await
         .json()
         .await
@@ -155,7 +137,9 @@ async fn an_admin_reads_and_changes_a_user(backend: Backend) {
     assert_eq!(read["email"], "ada@example.com");
     assert_eq!(read["deleted_at"], Value::Null);
     let body = json!({ "is_staff": true, "tier": "pro", "name": "Ada", "username": "ada" });
-    let response = call(&app, Method::PATCH, &path, access(&admin), Some(body)).await;
+    let response = app
+        .bearer_request(Method::PATCH, &path, access(&admin), Some(body))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let changed: Value = response.json().await.unwrap();
     assert_eq!(
@@ -177,14 +161,14 @@ async fn deactivation_ends_the_users_access_on_the_next_request(backend: Backend
     let admin = app.superuser_login("root@example.com").await;
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
-    let response = call(
-        &app,
-        Method::PATCH,
-        &path,
-        access(&admin),
-        Some(json!({ "is_active": false })),
-    )
-    .await;
+    let response = app
+        .bearer_request(
+            Method::PATCH,
+            &path,
+            access(&admin),
+            Some(json!({ "is_active": false })),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_problem(
         app.me(access(&ada)).await,
@@ -206,8 +190,7 @@ async fn deactivation_ends_the_users_access_on_the_next_request(backend: Backend
     )
     .await;
     // Reactivated, the user logs in again (old sessions stay ended).
-    call(
-        &app,
+    app.bearer_request(
         Method::PATCH,
         &path,
         access(&admin),
@@ -234,7 +217,7 @@ async fn soft_delete_and_restore(backend: Backend) {
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
     assert_eq!(
-        call(&app, Method::DELETE, &path, access(&admin), None)
+        app.bearer_request(Method::DELETE, &path, access(&admin), None)
             .await
             .status(),
         StatusCode::NO_CONTENT
@@ -252,23 +235,24 @@ async fn soft_delete_and_restore(backend: Backend) {
     )
     .await;
 
-    let visible: Value = call(&app, Method::GET, "/api/v1/admin/users", access(&admin), None)
+    let visible: Value = app
+        .bearer_request(Method::GET, "/api/v1/admin/users", access(&admin), None)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(visible["total"], 1);
-    let all: Value = call(
-        &app,
-        Method::GET,
-        "/api/v1/admin/users?include_deleted=true",
-        access(&admin),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let all: Value = app
+        .bearer_request(
+            Method::GET,
+            "/api/v1/admin/users?include_deleted=true",
+            access(&admin),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(all["total"], 2);
     let deleted = all["items"]
         .as_array()
@@ -278,14 +262,9 @@ async fn soft_delete_and_restore(backend: Backend) {
         .unwrap();
     assert!(deleted["deleted_at"].is_string());
 
-    let restore = call(
-        &app,
-        Method::POST,
-        &format!("{path}/restore"),
-        access(&admin),
-        None,
-    )
-    .await;
+    let restore = app
+        .bearer_request(Method::POST, &format!("{path}/restore"), access(&admin), None)
+        .await;
     assert_eq!(restore.status(), StatusCode::OK);
     let restored: Value = restore.json().await.unwrap();
     assert_eq!(restored["deleted_at"], Value::Null);
@@ -302,11 +281,14 @@ async fn the_last_superuser_cannot_demote_or_delete_themself(backend: Backend) {
     let root = app.superuser_login("root@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&root));
     for body in [json!({ "is_superuser": false }), json!({ "is_active": false })] {
-        let response = call(&app, Method::PATCH, &path, access(&root), Some(body)).await;
+        let response = app
+            .bearer_request(Method::PATCH, &path, access(&root), Some(body))
+            .await;
         assert_problem(response, StatusCode::CONFLICT, "last_superuser").await;
     }
     assert_problem(
-        call(&app, Method::DELETE, &path, access(&root), None).await,
+        app.bearer_request(Method::DELETE, &path, access(&root), None)
+            .await,
         StatusCode::CONFLICT,
         "last_superuser",
     )
@@ -319,21 +301,23 @@ async fn the_last_superuser_cannot_demote_or_delete_themself(backend: Backend) {
     let promote = json!({ "is_superuser": true });
     let ada_path = format!("/api/v1/admin/users/{}", id(&ada));
     assert_eq!(
-        call(&app, Method::PATCH, &ada_path, access(&root), Some(promote))
+        app.bearer_request(Method::PATCH, &ada_path, access(&root), Some(promote))
             .await
             .status(),
         StatusCode::OK
     );
-    let step_down = call(
-        &app,
-        Method::PATCH,
-        &path,
-        access(&root),
-        Some(json!({ "is_superuser": false })),
-    )
-    .await;
+    let step_down = app
+        .bearer_request(
+            Method::PATCH,
+            &path,
+            access(&root),
+            Some(json!({ "is_superuser": false })),
+        )
+        .await;
     assert_eq!(step_down.status(), StatusCode::OK);
-    let now_forbidden = call(&app, Method::GET, "/api/v1/admin/users", access(&root), None).await;
+    let now_forbidden = app
+        .bearer_request(Method::GET, "/api/v1/admin/users", access(&root), None)
+        .await;
     assert_problem(now_forbidden, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
@@ -344,22 +328,25 @@ async fn bad_ids_and_fields_are_4xx(backend: Backend) {
     let admin = app.superuser_login("root@example.com").await;
     let unknown = format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7());
     assert_problem(
-        call(&app, Method::GET, &unknown, access(&admin), None).await,
+        app.bearer_request(Method::GET, &unknown, access(&admin), None)
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
-    let malformed = call(&app, Method::GET, "/api/v1/admin/users/42", access(&admin), None).await;
+    let malformed = app
+        .bearer_request(Method::GET, "/api/v1/admin/users/42", access(&admin), None)
+        .await;
     assert_problem(malformed, StatusCode::NOT_FOUND, "not_found").await;
     let path = format!("/api/v1/admin/users/{}", id(&admin));
-    let unknown_field = call(
-        &app,
-        Method::PATCH,
-        &path,
-        access(&admin),
-        Some(json!({ "password_hash": "x" })),
-    )
-    .await;
+    let unknown_field = app
+        .bearer_request(
+            Method::PATCH,
+            &path,
+            access(&admin),
+            Some(json!({ "password_hash": "x" })),
+        )
+        .await;
     let problem = assert_problem(
         unknown_field,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -367,14 +354,9 @@ async fn bad_ids_and_fields_are_4xx(backend: Backend) {
     )
     .await;
     assert_eq!(problem["field"], "password_hash");
-    let bad_tier = call(
-        &app,
-        Method::PATCH,
-        &path,
-        access(&admin),
-        Some(json!({ "tier": "" })),
-    )
-    .await;
+    let bad_tier = app
+        .bearer_request(Method::PATCH, &path, access(&admin), Some(json!({ "tier": "" })))
+        .await;
     assert_problem(bad_tier, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
 
@@ -384,7 +366,8 @@ async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
     };
     let admin = app.superuser_login("root@example.com").await;
     let token = access(&admin);
-    let listed: Value = call(&app, Method::GET, "/api/v1/admin/tiers", token, None)
+    let listed: Value = app
+        .bearer_request(Method::GET, "/api/v1/admin/tiers", token, None)
         .await
         .json()
         .await
@@ -392,45 +375,31 @@ async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
     assert_eq!(listed["items"][0]["name"], "free");
 
     let pro = json!({ "name": "pro", "description": "Paying", "limits": [{ "path": "/api/v1/things", "limit": 100, "period_seconds": 60 }] });
-    let created = call(
-        &app,
-        Method::POST,
-        "/api/v1/admin/tiers",
-        token,
-        Some(pro.clone()),
-    )
-    .await;
+    let created = app
+        .bearer_request(Method::POST, "/api/v1/admin/tiers", token, Some(pro.clone()))
+        .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["limits"][0]["limit"], 100);
     assert_problem(
-        call(&app, Method::POST, "/api/v1/admin/tiers", token, Some(pro)).await,
+        app.bearer_request(Method::POST, "/api/v1/admin/tiers", token, Some(pro))
+            .await,
         StatusCode::CONFLICT,
         "tier_exists",
     )
     .await;
     let bad_limit = json!({ "limits": [{ "path": "no-slash", "limit": 1, "period_seconds": 1 }] });
-    let response = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/admin/tiers/pro",
-        token,
-        Some(bad_limit),
-    )
-    .await;
+    let response = app
+        .bearer_request(Method::PATCH, "/api/v1/admin/tiers/pro", token, Some(bad_limit))
+        .await;
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     let new_limits = json!({ "limits": [{ "path": "/api/v1/things", "limit": 5, "period_seconds": 1 }] });
-    let changed: Value = call(
-        &app,
-        Method::PATCH,
-        "/api/v1/admin/tiers/pro",
-        token,
-        Some(new_limits),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let changed: Value = app
+        .bearer_request(Method::PATCH, "/api/v1/admin/tiers/pro", token, Some(new_limits))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         (
             changed["limits"][0]["limit"].clone(),
@@ -442,38 +411,32 @@ async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
     // Assign it; an unknown tier is refused.
     let ada = app.signup_and_login("ada@example.com").await;
     let user_path = format!("/api/v1/admin/users/{}", id(&ada));
-    let unknown = call(
-        &app,
-        Method::PATCH,
-        &user_path,
-        token,
-        Some(json!({ "tier": "platinum" })),
-    )
-    .await;
+    let unknown = app
+        .bearer_request(
+            Method::PATCH,
+            &user_path,
+            token,
+            Some(json!({ "tier": "platinum" })),
+        )
+        .await;
     let problem = assert_problem(unknown, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["field"], "tier");
-    call(
-        &app,
-        Method::PATCH,
-        &user_path,
-        token,
-        Some(json!({ "tier": "pro" })),
-    )
-    .await;
+    app.bearer_request(Method::PATCH, &user_path, token, Some(json!({ "tier": "pro" })))
+        .await;
 
     // In use: not deletable until no user has it.
-    let in_use = call(&app, Method::DELETE, "/api/v1/admin/tiers/pro", token, None).await;
+    let in_use = app
+        .bearer_request(Method::DELETE, "/api/v1/admin/tiers/pro", token, None)
+        .await;
     assert_problem(in_use, StatusCode::CONFLICT, "tier_in_use").await;
-    call(
-        &app,
-        Method::PATCH,
-        &user_path,
-        token,
-        Some(json!({ "tier": "free" })),
-    )
-    .await;
-    let deleted = call(&app, Method::DELETE, "/api/v1/admin/tiers/pro", token, None).await;
+    app.bearer_request(Method::PATCH, &user_path, token, Some(json!({ "tier": "free" })))
+        .await;
+    let deleted = app
+        .bearer_request(Method::DELETE, "/api/v1/admin/tiers/pro", token, None)
+        .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let gone = call(&app, Method::DELETE, "/api/v1/admin/tiers/pro", token, None).await;
+    let gone = app
+        .bearer_request(Method::DELETE, "/api/v1/admin/tiers/pro", token, None)
+        .await;
     assert_problem(gone, StatusCode::NOT_FOUND, "not_found").await;
 }

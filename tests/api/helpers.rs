@@ -130,6 +130,21 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `method path` with a Bearer token (and a JSON body) on a cookie-less client.
+    pub async fn bearer_request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        access: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let request = Client::new().request(method, self.url(path)).bearer_auth(access);
+        match body {
+            Some(body) => request.json(&body).send().await.unwrap(),
+            None => request.send().await.unwrap(),
+        }
+    }
+
     /// `GET /users/me` with a Bearer token on a cookie-less client.
     pub async fn me(&self, access_token: &str) -> Response {
         Client::new()
