@@ -57,26 +57,13 @@ pub fn check_standing_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{DEFAULT_TIER, UserId};
     use chrono::Utc;
 
     fn user(is_superuser: bool) -> User {
-        let now = Utc::now();
         User {
-            id: UserId::generate(),
-            email: "a@example.com".into(),
-            username: None,
-            name: None,
-            avatar_url: None,
-            is_active: true,
-            is_staff: is_superuser,
             is_superuser,
-            tier: DEFAULT_TIER.into(),
-            email_verified: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: None,
-            deleted_at: None,
+            is_staff: is_superuser,
+            ..crate::user::tests::user()
         }
     }
 

@@ -82,11 +82,12 @@ impl ProfilePatch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::Utc;
 
-    fn user() -> User {
+    /// An active, ordinary user: the fixture other modules' tests start from.
+    pub(crate) fn user() -> User {
         let now = Utc::now();
         User {
             id: UserId::generate(),
