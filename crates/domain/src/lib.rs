@@ -3,6 +3,7 @@
 //! Owns what a user, a session and a refresh token *are* and which values are
 //! valid. Must not depend on I/O, an async runtime, a web framework or an ORM.
 
+mod audit;
 mod authorization;
 mod email;
 mod error;
@@ -13,6 +14,7 @@ mod tier;
 mod user;
 mod username;
 
+pub use audit::{AuditAction, AuditEvent};
 pub use authorization::{
     PolicyViolation, StandingChange, check_standing_change, is_active_superuser, require_administrator,
 };

@@ -5,6 +5,7 @@
 //! shared across the server's worker threads. Each method's doc states what an
 //! adapter MUST do; `latch-testkit` turns those sentences into contract tests.
 
+mod audit;
 mod clock;
 mod passwords;
 mod sessions;
@@ -12,6 +13,7 @@ mod tiers;
 mod tokens;
 mod users;
 
+pub use audit::{AuditLog, AuditPage};
 pub use clock::Clock;
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use sessions::{RotateOutcome, SessionRepository};

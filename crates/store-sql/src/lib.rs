@@ -5,6 +5,7 @@
 //! (including database errors into port errors). Must not depend on another
 //! adapter or on the web layer.
 
+mod audit;
 mod entities;
 mod error;
 mod sessions;
@@ -12,6 +13,7 @@ mod store;
 mod tiers;
 mod users;
 
+pub use audit::SqlAuditLog;
 pub use sessions::SqlSessionRepository;
 pub use store::{SqlStore, StoreError, StoreOptions};
 pub use tiers::SqlTierRepository;

@@ -6,7 +6,7 @@ use latch_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
-use crate::{SqlSessionRepository, SqlTierRepository, SqlUserRepository};
+use crate::{SqlAuditLog, SqlSessionRepository, SqlTierRepository, SqlUserRepository};
 
 /// Pool settings for [`SqlStore::connect`].
 #[derive(Debug, Clone)]
@@ -100,6 +100,11 @@ impl SqlStore {
     /// The sessions repository on this pool.
     pub fn sessions(&self) -> SqlSessionRepository {
         SqlSessionRepository::new(self.db.clone())
+    }
+
+    /// The audit trail on this pool.
+    pub fn audit(&self) -> SqlAuditLog {
+        SqlAuditLog::new(self.db.clone())
     }
 
     /// The tiers repository on this pool.

@@ -16,6 +16,7 @@ async fn stores_on(database: TestDatabase) -> Stores {
         users: Arc::new(store.users()),
         sessions: Arc::new(store.sessions()),
         tiers: Arc::new(store.tiers()),
+        audit: Arc::new(store.audit()),
         guard: Some(Box::new(database)),
     }
 }
@@ -38,6 +39,10 @@ mod sqlite {
     mod tiers {
         latch_testkit::tier_repository_contract!(super::fresh());
     }
+
+    mod audit {
+        latch_testkit::audit_log_contract!(super::fresh());
+    }
 }
 
 mod postgres {
@@ -57,5 +62,9 @@ mod postgres {
 
     mod tiers {
         latch_testkit::tier_repository_contract!(super::fresh());
+    }
+
+    mod audit {
+        latch_testkit::audit_log_contract!(super::fresh());
     }
 }

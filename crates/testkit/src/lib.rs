@@ -5,6 +5,7 @@
 //! in-memory fakes that pass those suites, a fixed clock, and a helper that
 //! gives each test its own fresh database. Must never be a normal dependency.
 
+pub mod audit;
 pub mod clock;
 pub mod databases;
 pub mod password_hasher;
@@ -14,6 +15,7 @@ pub mod tiers;
 pub mod token_codec;
 pub mod users;
 
+pub use audit::InMemoryAuditLog;
 pub use clock::FixedClock;
 pub use sessions::InMemorySessionRepository;
 pub use stores::Stores;

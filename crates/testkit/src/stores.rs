@@ -3,9 +3,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use latch_ports::{SessionRepository, TierRepository, UserRepository};
+use latch_ports::{AuditLog, SessionRepository, TierRepository, UserRepository};
 
-use crate::{InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository};
+use crate::{InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository};
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
 /// reference users), plus whatever must live as long as they do.
@@ -16,6 +16,8 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionRepository>,
     /// The tiers repository.
     pub tiers: Arc<dyn TierRepository>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
     /// Kept alive until the test ends (a temporary database, say).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -28,6 +30,7 @@ impl Stores {
             tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
             users,
             sessions: Arc::new(InMemorySessionRepository::default()),
+            audit: Arc::new(InMemoryAuditLog::default()),
             guard: None,
         }
     }

@@ -1,5 +1,6 @@
 //! sea-orm entities: one module per table, private to this crate.
 
+pub(crate) mod audit_events;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
 pub(crate) mod tiers;
