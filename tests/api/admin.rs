@@ -14,6 +14,7 @@ crate::on_both_backends!(
     the_last_superuser_cannot_demote_or_delete_themself,
     bad_ids_and_fields_are_4xx,
     tiers_are_created_changed_assigned_and_deleted,
+    the_audit_trail_records_security_events_without_secrets,
 );
 
 fn access(tokens: &Value) -> &str {
@@ -41,6 +42,7 @@ async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
         (Method::DELETE, target.clone(), None),
         (Method::POST, format!("{target}/restore"), None),
         (Method::GET, "/api/v1/admin/tiers".to_owned(), None),
+        (Method::GET, "/api/v1/admin/audit".to_owned(), None),
         (
             Method::POST,
             "/api/v1/admin/tiers".to_owned(),
@@ -439,4 +441,73 @@ async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
         .bearer_request(Method::DELETE, "/api/v1/admin/tiers/pro", token, None)
         .await;
     assert_problem(gone, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+async fn the_audit_trail_records_security_events_without_secrets(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let token = access(&admin);
+    let ada = app.signup_and_login("ada@example.com").await;
+    app.login("ada@example.com", "a wrong password").await;
+    let body = json!({ "current_password": PASSWORD, "new_password": "a brand new passphrase" });
+    app.bearer_request(
+        Method::POST,
+        "/api/v1/users/me/password",
+        access(&ada),
+        Some(body),
+    )
+    .await;
+    let user_path = format!("/api/v1/admin/users/{}", id(&ada));
+    app.bearer_request(
+        Method::PATCH,
+        &user_path,
+        token,
+        Some(json!({ "is_staff": true })),
+    )
+    .await;
+
+    let path = format!("/api/v1/admin/audit?user_id={}", id(&ada));
+    let response = app.bearer_request(Method::GET, &path, token, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = response.text().await.unwrap();
+    for secret in [
+        PASSWORD,
+        "a wrong password",
+        "a brand new passphrase",
+        ada["refresh_token"].as_str().unwrap(),
+    ] {
+        assert!(!text.contains(secret), "the audit trail contains a secret");
+    }
+    let trail: Value = serde_json::from_str(&text).unwrap();
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // Newest first.
+    assert_eq!(
+        actions,
+        [
+            "admin_user_changed",
+            "password_changed",
+            "login_failed",
+            "login_succeeded",
+            "signup"
+        ]
+    );
+    let changed = &trail["items"][0];
+    assert_eq!(
+        (changed["actor_id"].clone(), changed["target_id"].clone()),
+        (json!(id(&admin)), json!(id(&ada)))
+    );
+    assert_eq!(trail["items"][2]["ip"], "127.0.0.1");
+    assert_eq!(trail["total"], 5);
+
+    let bad = app
+        .bearer_request(Method::GET, "/api/v1/admin/audit?per_page=0", token, None)
+        .await;
+    assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }

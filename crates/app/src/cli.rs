@@ -78,7 +78,7 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 password,
                 name,
                 username,
-                avatar_url: None,
+                ..SignupRequest::default()
             };
             let user = auth.create_superuser(request).await?;
             println!("created superuser {} ({})", user.email, user.id);

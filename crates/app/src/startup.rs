@@ -140,6 +140,7 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         users: Arc::new(store.users()),
         sessions: Arc::new(store.sessions()),
         tiers: Arc::new(store.tiers()),
+        audit: Arc::new(store.audit()),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         clock: Arc::new(SystemClock),

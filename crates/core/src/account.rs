@@ -1,10 +1,10 @@
 //! Self-service account management: password change, account deletion, and
 //! the caller's own sessions.
 
-use latch_domain::{Password, Session, SessionId, ValidationError};
+use latch_domain::{AuditAction, Password, Session, SessionId, ValidationError};
 use latch_ports::{HashError, Verification};
 
-use crate::{AuthService, Principal, Unexpected};
+use crate::{AuthService, Client, Principal, Unexpected};
 
 /// Why a password check on a self-service action failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,7 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::info!(ended, "password changed; other sessions revoked");
+        self.audit_own(AuditAction::PasswordChanged, principal).await;
         Ok(())
     }
 
@@ -94,6 +95,7 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::info!("account soft-deleted; all sessions revoked");
+        self.audit_own(AuditAction::AccountDeleted, principal).await;
         Ok(())
     }
 
@@ -137,7 +139,15 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::info!("session revoked by its owner");
+        self.audit_own(AuditAction::SessionRevoked, principal).await;
         Ok(())
+    }
+
+    /// Records something the caller did to their own account.
+    async fn audit_own(&self, action: AuditAction, principal: &Principal) {
+        let user = Some(principal.user.id);
+        self.audit(action, user, user, &Client::of_session(&principal.session))
+            .await;
     }
 
     /// Checks `password` against the caller's stored hash.

@@ -3,13 +3,13 @@
 //! `latch_domain::authorization`.
 
 use latch_domain::{
-    AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, TierName, User, UserId, Username,
-    ValidationError, check_standing_change, require_administrator,
+    AuditAction, AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, TierName, User,
+    UserId, Username, ValidationError, check_standing_change, require_administrator,
 };
 use latch_ports::{AccountFlags, UpdateUserError, UserPage, UserQuery};
 
 use crate::profile::parse_field;
-use crate::{AuthService, Principal, ProfileChanges, Unexpected};
+use crate::{AuthService, Client, Principal, ProfileChanges, Unexpected};
 
 /// Largest page the admin listing serves.
 pub const MAX_PER_PAGE: u64 = 100;
@@ -159,6 +159,7 @@ impl AuthService {
                 .map_err(Unexpected::from)?;
         }
         tracing::info!("user changed by an administrator");
+        self.audit_admin(AuditAction::AdminUserChanged, actor, id).await;
         Ok(updated)
     }
 
@@ -186,6 +187,7 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::info!("user soft-deleted by an administrator");
+        self.audit_admin(AuditAction::AdminUserDeleted, actor, id).await;
         Ok(())
     }
 
@@ -199,7 +201,19 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::info!("user restored by an administrator");
+        self.audit_admin(AuditAction::AdminUserRestored, actor, id).await;
         self.admin_get_user(actor, id).await
+    }
+
+    /// Records an administrator's action on a user.
+    async fn audit_admin(&self, action: AuditAction, actor: &Principal, target: UserId) {
+        self.audit(
+            action,
+            Some(actor.user.id),
+            Some(target),
+            &Client::of_session(&actor.session),
+        )
+        .await;
     }
 
     async fn check_standing(&self, target: &User, change: StandingChange) -> Result<(), AdminError> {

@@ -7,6 +7,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod authenticate;
 mod clock;
 mod error;
@@ -23,6 +24,7 @@ mod tiers;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
 pub use admin::{AdminChanges, AdminError, MAX_PER_PAGE};
+pub use audit::Client;
 pub use authenticate::{AuthenticateError, Principal};
 pub use clock::SystemClock;
 pub use error::Unexpected;

@@ -1,14 +1,14 @@
 //! Login: exchange a password for a new session.
 
-use latch_domain::{Password, RefreshTokenRecord, Session, SessionId, User};
+use latch_domain::{AuditAction, Password, RefreshTokenRecord, Session, SessionId, User, UserId};
 use latch_ports::{HashError, Verification};
 use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
-use crate::{AuthService, TokenPair, Unexpected};
+use crate::{AuthService, Client, TokenPair, Unexpected};
 
-/// Longest `User-Agent` kept with a session.
-const USER_AGENT_MAX: usize = 512;
+/// Longest `User-Agent` kept with a session or an audit event.
+pub(crate) const USER_AGENT_MAX: usize = 512;
 
 /// A login attempt.
 #[derive(Debug, Clone, Default)]
@@ -17,10 +17,16 @@ pub struct LoginRequest {
     pub login: String,
     /// Plaintext password.
     pub password: String,
-    /// The client's `User-Agent`, kept with the session.
-    pub user_agent: Option<String>,
-    /// The client's IP, kept with the session.
-    pub ip: Option<String>,
+    /// Where the request came from: kept with the session and in the audit trail.
+    pub client: Client,
+}
+
+/// The outcome of a password check that did not fail for infrastructure reasons.
+enum CheckedPassword {
+    /// The password matched an account that may log in.
+    Valid(User),
+    /// It did not; `user_id` is the account the login named, if any (for the audit trail only).
+    Invalid { user_id: Option<UserId> },
 }
 
 /// Why a login failed. Deliberately says nothing about which check failed.
@@ -46,10 +52,18 @@ impl AuthService {
     /// has matched.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
-        let Some(password) = Password::attempt(&request.password, &self.config.password_policy) else {
-            return Err(LoginError::InvalidCredentials);
+        let client = request.client;
+        let checked = match Password::attempt(&request.password, &self.config.password_policy) {
+            Some(password) => self.check_password(&request.login, &password).await?,
+            None => CheckedPassword::Invalid { user_id: None },
         };
-        let user = self.check_password(&request.login, &password).await?;
+        let user = match checked {
+            CheckedPassword::Valid(user) => user,
+            CheckedPassword::Invalid { user_id } => {
+                self.audit(AuditAction::LoginFailed, None, user_id, &client).await;
+                return Err(LoginError::InvalidCredentials);
+            }
+        };
         let now = self.ports.clock.now();
 
         let session = Session {
@@ -59,10 +73,11 @@ impl AuthService {
             last_used_at: now,
             expires_at: now + self.config.session_max_age,
             revoked_at: None,
-            user_agent: request
+            user_agent: client
                 .user_agent
+                .as_ref()
                 .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
-            ip: request.ip,
+            ip: client.ip.clone(),
         };
         let secret = RefreshSecret::generate();
         let first_token = self.refresh_record(&session, &secret, None, now);
@@ -83,6 +98,8 @@ impl AuthService {
 
         let (access_token, access_expires_at) = self.sign_access(&user, &session, now)?;
         tracing::info!(user_id = %user.id, session_id = %session.id, "login succeeded");
+        self.audit(AuditAction::LoginSucceeded, Some(user.id), Some(user.id), &client)
+            .await;
         Ok(TokenPair {
             access_token,
             access_expires_at,
@@ -94,7 +111,7 @@ impl AuthService {
 
     /// The account `login` names, if `password` is its password and it may
     /// authenticate. Rehashes outdated hashes on the way.
-    pub(crate) async fn check_password(&self, login: &str, password: &Password) -> Result<User, LoginError> {
+    async fn check_password(&self, login: &str, password: &Password) -> Result<CheckedPassword, LoginError> {
         let Some(credentials) = self
             .ports
             .users
@@ -104,7 +121,7 @@ impl AuthService {
         else {
             self.ports.hasher.verify_dummy(password).await?;
             tracing::info!("login failed: unknown account");
-            return Err(LoginError::InvalidCredentials);
+            return Ok(CheckedPassword::Invalid { user_id: None });
         };
         let needs_rehash = match self
             .ports
@@ -115,23 +132,29 @@ impl AuthService {
             Ok(Verification::Match { needs_rehash }) => needs_rehash,
             Ok(Verification::Mismatch) => {
                 tracing::info!(user_id = %credentials.user.id, "login failed: wrong password");
-                return Err(LoginError::InvalidCredentials);
+                return Ok(CheckedPassword::Invalid {
+                    user_id: Some(credentials.user.id),
+                });
             }
             Err(HashError::UnsupportedFormat) => {
                 tracing::warn!(user_id = %credentials.user.id, "stored password hash has an unsupported format");
-                return Err(LoginError::InvalidCredentials);
+                return Ok(CheckedPassword::Invalid {
+                    user_id: Some(credentials.user.id),
+                });
             }
             Err(err) => return Err(err.into()),
         };
         let user = credentials.user;
         if !user.can_authenticate() {
             tracing::info!(user_id = %user.id, "login failed: account inactive or deleted");
-            return Err(LoginError::InvalidCredentials);
+            return Ok(CheckedPassword::Invalid {
+                user_id: Some(user.id),
+            });
         }
         if needs_rehash {
             self.rehash(&user, password).await;
         }
-        Ok(user)
+        Ok(CheckedPassword::Valid(user))
     }
 
     /// Replaces an outdated hash; a failure here must not fail the login.

@@ -1,9 +1,9 @@
 //! Logout: end this session, the others, or all of them.
 
-use latch_domain::Session;
+use latch_domain::{AuditAction, Session};
 
 use crate::refresh_token::RefreshSecret;
-use crate::{AuthService, Unexpected};
+use crate::{AuthService, Client, Unexpected};
 
 /// Which sessions a logout ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +57,13 @@ impl AuthService {
             (LogoutScope::Local, Some(session)) => {
                 sessions.revoke(session.id, now).await.map_err(Unexpected::from)?;
                 tracing::info!(user_id = %session.user_id, session_id = %session.id, "logged out");
+                self.audit(
+                    AuditAction::Logout,
+                    Some(session.user_id),
+                    Some(session.user_id),
+                    &Client::of_session(&session),
+                )
+                .await;
             }
             (LogoutScope::Others, Some(session)) => {
                 let ended = sessions
@@ -64,6 +71,13 @@ impl AuthService {
                     .await
                     .map_err(Unexpected::from)?;
                 tracing::info!(user_id = %session.user_id, ended, "logged out other sessions");
+                self.audit(
+                    AuditAction::Logout,
+                    Some(session.user_id),
+                    Some(session.user_id),
+                    &Client::of_session(&session),
+                )
+                .await;
             }
             (LogoutScope::Global, Some(session)) => {
                 let ended = sessions
@@ -71,6 +85,13 @@ impl AuthService {
                     .await
                     .map_err(Unexpected::from)?;
                 tracing::info!(user_id = %session.user_id, ended, "logged out everywhere");
+                self.audit(
+                    AuditAction::Logout,
+                    Some(session.user_id),
+                    Some(session.user_id),
+                    &Client::of_session(&session),
+                )
+                .await;
             }
             (LogoutScope::Others | LogoutScope::Global, None) => return Err(LogoutError::Unauthenticated),
         }

@@ -2,12 +2,12 @@
 //! reuse detection.
 
 use chrono::Duration;
-use latch_domain::{RefreshTokenRecord, Session, Timestamp, User};
+use latch_domain::{AuditAction, RefreshTokenRecord, Session, Timestamp, User};
 use latch_ports::RotateOutcome;
 use subtle::ConstantTimeEq;
 
 use crate::refresh_token::RefreshSecret;
-use crate::{AuthService, TokenPair, Unexpected};
+use crate::{AuthService, Client, TokenPair, Unexpected};
 
 /// Why a refresh failed.
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +124,13 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse detected: session revoked");
+        self.audit(
+            AuditAction::RefreshReuseDetected,
+            None,
+            Some(user.id),
+            &Client::of_session(&session),
+        )
+        .await;
         Err(RefreshError::Reused)
     }
 

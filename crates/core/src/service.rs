@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
-use latch_ports::{Clock, PasswordHasher, SessionRepository, TierRepository, TokenCodec, UserRepository};
+use latch_ports::{
+    AuditLog, Clock, PasswordHasher, SessionRepository, TierRepository, TokenCodec, UserRepository,
+};
 
 /// Lifetimes and policies of the authentication rules.
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     /// Tier storage.
     pub tiers: Arc<dyn TierRepository>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Access-token signing.

@@ -3,7 +3,9 @@
 use latch_domain::{AvatarUrl, DisplayName, Email, Password, User, UserId, Username, ValidationError};
 use latch_ports::{CreateUserError, NewUser};
 
-use crate::{AuthService, Unexpected};
+use latch_domain::AuditAction;
+
+use crate::{AuthService, Client, Unexpected};
 
 /// A signup as the client sent it; validated here.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +20,8 @@ pub struct SignupRequest {
     pub username: Option<String>,
     /// Optional avatar URL.
     pub avatar_url: Option<String>,
+    /// Where the request came from (for the audit trail).
+    pub client: Client,
 }
 
 /// Why a signup failed.
@@ -54,6 +58,7 @@ impl AuthService {
     }
 
     async fn create_user(&self, request: SignupRequest, superuser: bool) -> Result<User, SignupError> {
+        let request_client = request.client.clone();
         // Validate everything before the expensive hash.
         let email = Email::parse(&request.email)?;
         let username = request.username.as_deref().map(Username::parse).transpose()?;
@@ -80,6 +85,8 @@ impl AuthService {
             CreateUserError::Repository(err) => SignupError::Unexpected(err.into()),
         })?;
         tracing::info!(user_id = %user.id, superuser, "user signed up");
+        self.audit(AuditAction::Signup, Some(user.id), Some(user.id), &request_client)
+            .await;
         Ok(user)
     }
 }

@@ -14,13 +14,16 @@ use latch_core::{
 };
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
-use latch_testkit::{FixedClock, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository};
+use latch_testkit::{
+    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository,
+};
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
 
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Harness {
     auth: AuthService,
+    audit: Arc<InMemoryAuditLog>,
     clock: Arc<FixedClock>,
     users: Arc<InMemoryUserRepository>,
     sessions: Arc<InMemorySessionRepository>,
@@ -35,6 +38,7 @@ fn harness_with(config: AuthConfig) -> Harness {
     let clock = Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0)));
     let users = Arc::new(InMemoryUserRepository::default());
     let sessions = Arc::new(InMemorySessionRepository::default());
+    let audit = Arc::new(InMemoryAuditLog::default());
     let hasher = Argon2Hasher::new(HasherConfig {
         memory_kib: 1024,
         iterations: 1,
@@ -47,12 +51,14 @@ fn harness_with(config: AuthConfig) -> Harness {
         users: users.clone(),
         sessions: sessions.clone(),
         tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
+        audit: audit.clone(),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         clock: clock.clone(),
     };
     Harness {
         auth: AuthService::new(ports, config),
+        audit,
         clock,
         users,
         sessions,
@@ -529,4 +535,34 @@ async fn deactivating_a_user_ends_their_sessions() {
     };
     let result = h.auth.admin_update_user(&admin, admin.user.id, demote_self).await;
     assert!(matches!(result, Err(AdminError::LastSuperuser)), "{result:?}");
+}
+
+#[tokio::test]
+async fn security_events_reach_the_audit_trail() {
+    use latch_domain::AuditAction;
+    use latch_ports::AuditLog;
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let _ = h.auth.login(login_request("nobody@example.com", PASSWORD)).await;
+    h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    h.clock.advance(Duration::seconds(10));
+    let _ = h.auth.refresh(&refresh_token(&pair)).await;
+    let trail = h.audit.list(None, 1, 100).await.unwrap();
+    let actions: Vec<AuditAction> = trail.items.iter().rev().map(|e| e.action).collect();
+    assert_eq!(
+        actions,
+        [
+            AuditAction::Signup,
+            AuditAction::LoginSucceeded,
+            AuditAction::LoginFailed,
+            AuditAction::RefreshReuseDetected
+        ]
+    );
+    let unknown = &trail.items[1];
+    assert_eq!(
+        (unknown.actor_id, unknown.target_id),
+        (None, None),
+        "an unknown login names no account"
+    );
+    assert_eq!(trail.items[0].target_id, Some(pair.user.id));
 }

@@ -2,8 +2,8 @@
 //! sees its own request types.
 
 use chrono::{DateTime, Utc};
-use latch_core::{AdminChanges, ProfileChanges, SessionView, SignupRequest, TokenPair};
-use latch_domain::{RateLimit, Tier, User};
+use latch_core::{AdminChanges, Client, ProfileChanges, SessionView, SignupRequest, TokenPair};
+use latch_domain::{AuditEvent, RateLimit, Tier, User};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
@@ -19,13 +19,14 @@ pub(crate) struct SignupBody {
 }
 
 impl SignupBody {
-    pub(crate) fn into_request(self) -> SignupRequest {
+    pub(crate) fn into_request(self, client: Client) -> SignupRequest {
         SignupRequest {
             email: self.email,
             password: self.password,
             name: self.name,
             username: self.username,
             avatar_url: self.avatar_url,
+            client,
         }
     }
 }
@@ -286,6 +287,43 @@ impl From<Tier> for TierBody {
                 .collect(),
             created_at: tier.created_at,
             updated_at: tier.updated_at,
+        }
+    }
+}
+
+/// `GET /admin/audit` query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    pub(crate) user_id: Option<Uuid>,
+    #[serde(default = "first_page")]
+    pub(crate) page: u64,
+    #[serde(default = "default_per_page")]
+    pub(crate) per_page: u64,
+}
+
+/// One audit-trail entry.
+#[derive(Debug, Serialize)]
+pub(crate) struct AuditEventBody {
+    id: Uuid,
+    at: DateTime<Utc>,
+    action: &'static str,
+    actor_id: Option<Uuid>,
+    target_id: Option<Uuid>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl From<AuditEvent> for AuditEventBody {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            id: event.id,
+            at: event.at,
+            action: event.action.as_str(),
+            actor_id: event.actor_id.map(|u| u.0),
+            target_id: event.target_id.map(|u| u.0),
+            ip: event.ip,
+            user_agent: event.user_agent,
         }
     }
 }

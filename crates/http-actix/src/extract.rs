@@ -7,7 +7,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use latch_core::Principal;
+use latch_core::{Client, Principal};
 
 use crate::{ApiError, HttpState};
 
@@ -66,21 +66,15 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// The client's IP (socket peer) and `User-Agent`, recorded with sessions.
-pub(crate) struct ClientInfo {
-    pub(crate) ip: Option<String>,
-    pub(crate) user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    pub(crate) fn of(req: &HttpRequest) -> Self {
-        Self {
-            ip: req.peer_addr().map(|addr| addr.ip().to_string()),
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        }
+/// The client's IP (socket peer) and `User-Agent`, recorded with sessions
+/// and in the audit trail.
+pub(crate) fn client_of(req: &HttpRequest) -> Client {
+    Client {
+        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     }
 }

@@ -82,6 +82,7 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                     .service(
                         web::resource("/admin/users/{id}/restore").route(web::post().to(admin::restore_user)),
                     )
+                    .service(web::resource("/admin/audit").route(web::get().to(admin::list_audit)))
                     .service(
                         web::resource("/admin/tiers")
                             .route(web::get().to(admin::list_tiers))

@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::body::ApiJson;
 use crate::dto::{
-    AdminPatchUserBody, AdminUserBody, AdminUsersQuery, CreateTierBody, ItemsBody, LimitBody, PageBody,
-    PatchTierBody, TierBody,
+    AdminPatchUserBody, AdminUserBody, AdminUsersQuery, AuditEventBody, AuditQuery, CreateTierBody,
+    ItemsBody, LimitBody, PageBody, PatchTierBody, TierBody,
 };
 use crate::extract::Authenticated;
 use crate::{ApiError, HttpState};
@@ -144,4 +144,24 @@ pub(crate) async fn delete_tier(
 ) -> Result<HttpResponse, ApiError> {
     state.auth.admin_delete_tier(&caller.principal, &name).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /admin/audit?user_id=&page=&per_page=`: newest first.
+pub(crate) async fn list_audit(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let user = query.user_id.map(UserId);
+    let page = state
+        .auth
+        .admin_list_audit(&caller.principal, user, query.page, query.per_page)
+        .await?;
+    Ok(HttpResponse::Ok().json(PageBody {
+        items: page.items.into_iter().map(AuditEventBody::from).collect(),
+        total: page.total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
 }

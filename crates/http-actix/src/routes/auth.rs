@@ -5,7 +5,7 @@ use latch_core::{LoginRequest, LogoutScope, TokenPair};
 
 use crate::body::{ApiJson, media_type, parse_form, parse_json, parse_optional_json};
 use crate::dto::{LoginForm, LoginJson, LogoutQuery, RefreshBody, SignupBody, TokenBody, UserBody};
-use crate::extract::{ClientInfo, access_token, refresh_cookie};
+use crate::extract::{access_token, client_of, refresh_cookie};
 use crate::{ApiError, HttpState};
 
 /// The token response, with both cookies set.
@@ -19,9 +19,10 @@ fn token_response(state: &HttpState, pair: TokenPair) -> HttpResponse {
 /// `POST /auth/signup` → 201 user.
 pub(crate) async fn signup(
     state: web::Data<HttpState>,
+    req: HttpRequest,
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.auth.signup(body.into_request()).await?;
+    let user = state.auth.signup(body.into_request(client_of(&req))).await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
@@ -44,12 +45,10 @@ pub(crate) async fn login(
             (json.login, json.password)
         }
     };
-    let client = ClientInfo::of(&req);
     let request = LoginRequest {
         login,
         password,
-        user_agent: client.user_agent,
-        ip: client.ip,
+        client: client_of(&req),
     };
     let pair = state.auth.login(request).await?;
     Ok(token_response(&state, pair))

@@ -1,0 +1,83 @@
+//! Writing and reading the audit trail.
+
+use latch_domain::{AuditAction, AuditEvent, Session, UserId, ValidationError, require_administrator};
+use latch_ports::AuditPage;
+use uuid::Uuid;
+
+use crate::admin::MAX_PER_PAGE;
+use crate::login::USER_AGENT_MAX;
+use crate::{AdminError, AuthService, Principal, Unexpected};
+
+/// Where a request came from, as recorded in the audit trail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Client {
+    /// The client's IP.
+    pub ip: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The client a session was opened from: what is known of a request
+    /// authenticated by that session's token.
+    pub fn of_session(session: &Session) -> Self {
+        Self {
+            ip: session.ip.clone(),
+            user_agent: session.user_agent.clone(),
+        }
+    }
+}
+
+impl AuthService {
+    /// Appends to the audit trail. A failure to record is logged loudly but
+    /// does not undo or fail the action, which has already happened.
+    pub(crate) async fn audit(
+        &self,
+        action: AuditAction,
+        actor_id: Option<UserId>,
+        target_id: Option<UserId>,
+        client: &Client,
+    ) {
+        let event = AuditEvent {
+            id: Uuid::now_v7(),
+            at: self.ports.clock.now(),
+            action,
+            actor_id,
+            target_id,
+            ip: client.ip.clone(),
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+        };
+        if let Err(err) = self.ports.audit.record(&event).await {
+            tracing::error!(action = action.as_str(), error = %err, "could not record an audit event");
+        }
+    }
+
+    /// The audit trail, newest first; with `user`, entries where that user
+    /// acted or was acted upon.
+    pub async fn admin_list_audit(
+        &self,
+        actor: &Principal,
+        user: Option<UserId>,
+        page: u64,
+        per_page: u64,
+    ) -> Result<AuditPage, AdminError> {
+        require_administrator(&actor.user)?;
+        if !(1..=MAX_PER_PAGE).contains(&per_page) {
+            return Err(
+                ValidationError::new("per_page", format!("must be between 1 and {MAX_PER_PAGE}")).into(),
+            );
+        }
+        if page == 0 {
+            return Err(ValidationError::new("page", "must be at least 1").into());
+        }
+        Ok(self
+            .ports
+            .audit
+            .list(user, page, per_page)
+            .await
+            .map_err(Unexpected::from)?)
+    }
+}
