@@ -14,6 +14,20 @@ use crate::{AuthService, Client, Principal, ProfileChanges, Unexpected};
 /// Largest page the admin listing serves.
 pub const MAX_PER_PAGE: u64 = 100;
 
+/// The bounds every admin listing applies to `page` (1-based) and `per_page`.
+pub(crate) fn check_page(page: u64, per_page: u64) -> Result<(), ValidationError> {
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ValidationError::new(
+            "per_page",
+            format!("must be between 1 and {MAX_PER_PAGE}"),
+        ));
+    }
+    if page == 0 {
+        return Err(ValidationError::new("page", "must be at least 1"));
+    }
+    Ok(())
+}
+
 /// An admin's change to a user: profile fields and the admin-only flags.
 #[derive(Debug, Clone, Default)]
 pub struct AdminChanges {
@@ -75,14 +89,7 @@ impl AuthService {
         query: UserQuery,
     ) -> Result<UserPage, AdminError> {
         require_administrator(&actor.user)?;
-        if !(1..=MAX_PER_PAGE).contains(&query.per_page) {
-            return Err(
-                ValidationError::new("per_page", format!("must be between 1 and {MAX_PER_PAGE}")).into(),
-            );
-        }
-        if query.page == 0 {
-            return Err(ValidationError::new("page", "must be at least 1").into());
-        }
+        check_page(query.page, query.per_page)?;
         Ok(self.ports.users.list(&query).await.map_err(Unexpected::from)?)
     }
 

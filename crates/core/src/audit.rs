@@ -1,10 +1,10 @@
 //! Writing and reading the audit trail.
 
-use latch_domain::{AuditAction, AuditEvent, Session, UserId, ValidationError, require_administrator};
+use latch_domain::{AuditAction, AuditEvent, Session, UserId, require_administrator};
 use latch_ports::AuditPage;
 use uuid::Uuid;
 
-use crate::admin::MAX_PER_PAGE;
+use crate::admin::check_page;
 use crate::login::USER_AGENT_MAX;
 use crate::{AdminError, AuthService, Principal, Unexpected};
 
@@ -65,14 +65,7 @@ impl AuthService {
         per_page: u64,
     ) -> Result<AuditPage, AdminError> {
         require_administrator(&actor.user)?;
-        if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(
-                ValidationError::new("per_page", format!("must be between 1 and {MAX_PER_PAGE}")).into(),
-            );
-        }
-        if page == 0 {
-            return Err(ValidationError::new("page", "must be at least 1").into());
-        }
+        check_page(page, per_page)?;
         Ok(self
             .ports
             .audit
