@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use crate::{AuthService, Unexpected};
 
-/// What a client receives after authenticating.
-#[derive(Debug, Clone)]
+/// What a client receives after authenticating. Its `Debug` omits the tokens.
+#[derive(Clone)]
 pub struct TokenPair {
     /// Signed JWT.
     pub access_token: String,
@@ -21,6 +21,24 @@ pub struct TokenPair {
     pub user: User,
     /// The session it belongs to.
     pub session: Session,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"<redacted>")
+            .field("access_expires_at", &self.access_expires_at)
+            .field(
+                "refresh",
+                &self
+                    .refresh
+                    .as_ref()
+                    .map(|(_, expires_at)| ("<redacted>", expires_at)),
+            )
+            .field("user", &self.user.id)
+            .field("session", &self.session.id)
+            .finish()
+    }
 }
 
 impl AuthService {

@@ -566,3 +566,12 @@ async fn security_events_reach_the_audit_trail() {
     );
     assert_eq!(trail.items[0].target_id, Some(pair.user.id));
 }
+
+#[tokio::test]
+async fn token_pairs_never_print_their_tokens() {
+    let h = harness();
+    let pair = h.logged_in("ada@example.com").await;
+    let printed = format!("{pair:?}");
+    assert!(!printed.contains(&pair.access_token), "{printed}");
+    assert!(!printed.contains(&refresh_token(&pair)), "{printed}");
+}
