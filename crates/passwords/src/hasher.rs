@@ -15,8 +15,8 @@ use crate::stored_hash::StoredHash;
 /// The password behind the dummy hash; its value does not matter.
 const DUMMY_PASSWORD: &[u8] = b"latch dummy password for unknown users";
 
-/// Hashes new passwords with argon2id and verifies argon2 and bcrypt hashes,
-/// on blocking threads with bounded concurrency.
+/// Hashes new passwords with argon2id and verifies argon2, bcrypt and
+/// Django/passlib PBKDF2 hashes, on blocking threads with bounded concurrency.
 pub struct Argon2Hasher {
     params: Params,
     limiter: Limiter,
@@ -90,6 +90,10 @@ impl PasswordHasher for Argon2Hasher {
             .await??;
         Ok(())
     }
+
+    fn check_stored(&self, hash: &PasswordHash) -> Result<(), HashError> {
+        StoredHash::parse(&hash.0).map(|_| ())
+    }
 }
 
 /// A fresh argon2id PHC string with a random salt.
@@ -119,7 +123,19 @@ mod tests {
     //   ARGON2ID_CFFI      argon2-cffi 25.1.0: argon2.PasswordHasher().hash(pw), its defaults
     //   ARGON2I/D_CFFI     argon2-cffi 25.1.0: PasswordHasher(time_cost=1, memory_cost=1024,
     //                      parallelism=1, type=Type.I / Type.D).hash(pw)
+    // and by tests/fixtures/generate_legacy_hashes.py (Python 3.11.7), also in
+    // tests/fixtures/legacy-hashes.json:
+    //   DJANGO_PBKDF2      Django 5.2.19, after settings.configure():
+    //                      django.contrib.auth.hashers.make_password(pw, hasher="pbkdf2_sha256"),
+    //                      its default 1_000_000 iterations
+    //   DJANGO_PBKDF2_1000 Django 5.2.19: PBKDF2PasswordHasher().encode(pw, salt, iterations=1000)
+    //                      with salt = PBKDF2PasswordHasher().salt(); _UNICODE for UNICODE_PASSWORD
+    //   PASSLIB_PBKDF2     passlib 1.7.4: passlib.hash.pbkdf2_sha256.hash(pw), default 29000 rounds
+    //   PASSLIB_PBKDF2_1000  passlib 1.7.4: passlib.hash.pbkdf2_sha256.using(rounds=1000).hash(pw);
+    //                      _UNICODE for UNICODE_PASSWORD
     const PASSWORD: &str = "correct horse battery staple";
+    /// Non-ASCII and already NFKC-normal, so Python hashed the same bytes Latch verifies.
+    const UNICODE_PASSWORD: &str = "pässwörd ünïcode";
     const BCRYPT_2B: &str = "$2b$04$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i";
     const PASSLIB_2A: &str = "$2a$04$LjqvnXjPtQndLAk3dtuDwep4q/QoykAdhZIiiQk0r7TPCqM5Y42XG";
     const PASSLIB_2Y: &str = "$2y$04$8JpEfdEBDfgR5d5zUeF1HOVmxb6kL7Vsj7Q4HpRLh7QuNiwnTEgAO";
@@ -131,6 +147,18 @@ mod tests {
         "$argon2i$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y";
     const ARGON2D_CFFI: &str =
         "$argon2d$v=19$m=1024,t=1,p=1$Y8B1KYnNztMM+QJa55oFrg$l7xmm7yp9NwzptPrENx0VEXMtHU+cCOl1IWpIBONCxA";
+    const DJANGO_PBKDF2: &str =
+        "pbkdf2_sha256$1000000$YkdMv6tdQcij1OAWTtfzRG$3OV2r26ROzUe6qyltBE+F2x25w/czRlMBnaeeFUX7qI=";
+    const DJANGO_PBKDF2_1000: &str =
+        "pbkdf2_sha256$1000$ImHtWGPCj8DKGp2YLkvJCh$lj4Z69ltQya1vC9V30SbPkbQX0JVpO3xeRX1F6MAc2s=";
+    const DJANGO_PBKDF2_1000_UNICODE: &str =
+        "pbkdf2_sha256$1000$VZ13i1VDRRHlTq0QZnw1Nc$uBLdvjdITTSnQomhCRuPlCMz5UFIMmfLU17l+A5tNlI=";
+    const PASSLIB_PBKDF2: &str =
+        "$pbkdf2-sha256$29000$u9c6R4gRwlir1ZpzLgWAMA$NRVJ6F2DJhInxTbduNW1tne0vpIn1scIPf4RVKeRhXU";
+    const PASSLIB_PBKDF2_1000: &str =
+        "$pbkdf2-sha256$1000$d.49R4iR8v4/hxCiVErpPQ$q/cZB62uDEzhwrjkhmhnSpas/NrFZ0XIXqqYAXAEetg";
+    const PASSLIB_PBKDF2_1000_UNICODE: &str =
+        "$pbkdf2-sha256$1000$AMAYI2RsLeWcM.b8/19rzQ$yHh8jNo5bCfoBQ8fElNY/B.1QsseFksAeJvV556DEsQ";
 
     const OLD_SCHEME_MATCH: Verification = Verification::Match { needs_rehash: true };
 
@@ -292,18 +320,21 @@ mod tests {
         ));
     }
 
+    fn malformed_bcrypt() -> Vec<String> {
+        vec![
+            "$2b$".to_owned(),
+            "$2b$04$tooshort".to_owned(),
+            BCRYPT_2B.replacen("$04$", "$99$", 1),
+            BCRYPT_2B.replacen("$04$", "$03$", 1),
+            format!("{}é", &BCRYPT_2B[..58]),
+            BCRYPT_2B[..59].to_owned(),
+        ]
+    }
+
     #[tokio::test]
     async fn malformed_bcrypt_is_unsupported_and_never_panics() {
         let hasher = cheap();
-        let too_costly = BCRYPT_2B.replacen("$04$", "$99$", 1);
-        let non_ascii = format!("{}é", &BCRYPT_2B[..58]);
-        for stored in [
-            "$2b$",
-            "$2b$04$tooshort",
-            &too_costly,
-            &non_ascii,
-            &BCRYPT_2B[..59],
-        ] {
+        for stored in &malformed_bcrypt() {
             let outcome = verify(&hasher, PASSWORD, stored).await;
             assert!(
                 matches!(outcome, Err(HashError::UnsupportedFormat)),
@@ -359,20 +390,238 @@ mod tests {
         );
     }
 
+    const MALFORMED_ARGON2: [&str; 9] = [
+        "$argon2id$",
+        "$argon2id$v=19$m=1024,t=1,p=1$",
+        "$argon2id$v=19$m=lots,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+        "$argon2id$v=42$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+        "$argon2id$v=19$m=1,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+        "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+        "$argon2id$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$é",
+        "$argon2x$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
+        // No hash at all: a PHC "config" string.
+        "$argon2id$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw",
+    ];
+
     #[tokio::test]
     async fn malformed_argon2_is_unsupported_and_never_panics() {
         let hasher = cheap();
-        for stored in [
-            "$argon2id$",
-            "$argon2id$v=19$m=1024,t=1,p=1$",
-            "$argon2id$v=19$m=lots,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
-            "$argon2id$v=42$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
-            "$argon2id$v=19$m=1,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
-            "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
-            "$argon2id$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$é",
-            "$argon2x$v=19$m=1024,t=1,p=1$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y",
-        ] {
+        for stored in MALFORMED_ARGON2 {
             let outcome = verify(&hasher, PASSWORD, stored).await;
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn django_pbkdf2_at_default_iterations_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, DJANGO_PBKDF2).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn django_pbkdf2_at_low_iterations_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, DJANGO_PBKDF2_1000).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn passlib_pbkdf2_at_default_rounds_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, PASSLIB_PBKDF2).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn passlib_pbkdf2_at_low_rounds_matches_and_needs_rehash() {
+        assert_eq!(
+            verify(&cheap(), PASSWORD, PASSLIB_PBKDF2_1000).await.unwrap(),
+            OLD_SCHEME_MATCH
+        );
+    }
+
+    #[tokio::test]
+    async fn django_pbkdf2_wrong_password_mismatches() {
+        assert_eq!(
+            verify(&cheap(), "correct horse battery stapler", DJANGO_PBKDF2_1000)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    #[tokio::test]
+    async fn passlib_pbkdf2_wrong_password_mismatches() {
+        assert_eq!(
+            verify(&cheap(), "correct horse battery stapler", PASSLIB_PBKDF2_1000)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    /// The UTF-8 bytes are hashed; a decomposed spelling matches after NFKC.
+    #[tokio::test]
+    async fn django_pbkdf2_unicode_password_matches() {
+        let hasher = cheap();
+        let decomposed = "pa\u{308}sswo\u{308}rd u\u{308}ni\u{308}code";
+        for raw in [UNICODE_PASSWORD, decomposed] {
+            assert_eq!(
+                verify(&hasher, raw, DJANGO_PBKDF2_1000_UNICODE).await.unwrap(),
+                OLD_SCHEME_MATCH
+            );
+        }
+        assert_eq!(
+            verify(&hasher, "passwords unicode", DJANGO_PBKDF2_1000_UNICODE)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    /// The UTF-8 bytes are hashed; a decomposed spelling matches after NFKC.
+    #[tokio::test]
+    async fn passlib_pbkdf2_unicode_password_matches() {
+        let hasher = cheap();
+        let decomposed = "pa\u{308}sswo\u{308}rd u\u{308}ni\u{308}code";
+        for raw in [UNICODE_PASSWORD, decomposed] {
+            assert_eq!(
+                verify(&hasher, raw, PASSLIB_PBKDF2_1000_UNICODE).await.unwrap(),
+                OLD_SCHEME_MATCH
+            );
+        }
+        assert_eq!(
+            verify(&hasher, "passwords unicode", PASSLIB_PBKDF2_1000_UNICODE)
+                .await
+                .unwrap(),
+            Verification::Mismatch
+        );
+    }
+
+    fn malformed_pbkdf2() -> Vec<String> {
+        let django = DJANGO_PBKDF2_1000;
+        let passlib = PASSLIB_PBKDF2_1000;
+        vec![
+            "pbkdf2_sha256$".to_owned(),
+            "pbkdf2_sha256$1000$salt".to_owned(),
+            "$pbkdf2-sha256$".to_owned(),
+            "$pbkdf2-sha256$1000$d.49R4iR8v4/hxCiVErpPQ".to_owned(),
+            // Iteration counts: zero, non-canonical, not a number, above the cap, above u32.
+            django.replacen("$1000$", "$0$", 1),
+            django.replacen("$1000$", "$01000$", 1),
+            django.replacen("$1000$", "$+1000$", 1),
+            django.replacen("$1000$", "$-1000$", 1),
+            django.replacen("$1000$", "$lots$", 1),
+            django.replacen("$1000$", "$10000001$", 1),
+            django.replacen("$1000$", "$4294967295$", 1),
+            django.replacen("$1000$", "$99999999999$", 1),
+            passlib.replacen("$1000$", "$0$", 1),
+            passlib.replacen("$1000$", "$4294967295$", 1),
+            // Fields: missing, extra, empty salt (Django never writes one).
+            format!("{django}$"),
+            format!("{passlib}$extra"),
+            django.replacen("$ImHtWGPCj8DKGp2YLkvJCh$", "$$", 1),
+            // Keys: wrong length, padding where there should be none and vice versa,
+            // the other base64 flavour, not base64 at all.
+            "pbkdf2_sha256$1000$salt$AAAAAAAAAAAAAAAAAAAAAA==".to_owned(),
+            django.trim_end_matches('=').to_owned(),
+            format!("{passlib}="),
+            passlib.replace('/', "+"),
+            passlib.replace('.', "+"),
+            format!("{}é", &django[..django.len() - 1]),
+            format!("{}é", &passlib[..passlib.len() - 1]),
+            // Near misses on the prefix.
+            django.replacen("pbkdf2_sha256", "pbkdf2_sha1", 1),
+            django.replacen("pbkdf2_sha256", "PBKDF2_SHA256", 1),
+            passlib.replacen("$pbkdf2-sha256$", "$pbkdf2$", 1),
+            passlib.replacen("$pbkdf2-sha256$", "$pbkdf2-sha512$", 1),
+        ]
+    }
+
+    #[tokio::test]
+    async fn malformed_pbkdf2_is_unsupported_and_never_panics() {
+        let hasher = cheap();
+        for stored in &malformed_pbkdf2() {
+            let outcome = verify(&hasher, PASSWORD, stored).await;
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    /// Every truncation and every single-character change of a low-cost fixture
+    /// is a mismatch or unsupported, never a match or a panic.
+    #[tokio::test]
+    async fn damaged_pbkdf2_never_matches() {
+        let hasher = cheap();
+        for fixture in [DJANGO_PBKDF2_1000, PASSLIB_PBKDF2_1000] {
+            let chars: Vec<char> = fixture.chars().collect();
+            let mut damaged: Vec<String> = (0..chars.len()).map(|n| chars[..n].iter().collect()).collect();
+            for i in 0..chars.len() {
+                let mut changed = chars.clone();
+                changed[i] = if changed[i] == 'A' { 'B' } else { 'A' };
+                damaged.push(changed.into_iter().collect());
+            }
+            for stored in &damaged {
+                let outcome = verify(&hasher, PASSWORD, stored).await;
+                assert!(
+                    matches!(
+                        outcome,
+                        Ok(Verification::Mismatch) | Err(HashError::UnsupportedFormat)
+                    ),
+                    "{stored:?} gave {outcome:?}"
+                );
+            }
+        }
+    }
+
+    fn check_stored(hasher: &Argon2Hasher, stored: &str) -> Result<(), HashError> {
+        hasher.check_stored(&PasswordHash(stored.to_owned()))
+    }
+
+    #[test]
+    fn check_stored_accepts_every_fixture() {
+        let hasher = cheap();
+        for stored in [
+            BCRYPT_2B,
+            PASSLIB_2A,
+            PASSLIB_2Y,
+            BCRYPT5_72_BYTES,
+            BCRYPT4_72_BYTES,
+            ARGON2ID_CFFI,
+            ARGON2I_CFFI,
+            ARGON2D_CFFI,
+            DJANGO_PBKDF2,
+            DJANGO_PBKDF2_1000,
+            DJANGO_PBKDF2_1000_UNICODE,
+            PASSLIB_PBKDF2,
+            PASSLIB_PBKDF2_1000,
+            PASSLIB_PBKDF2_1000_UNICODE,
+        ] {
+            assert!(check_stored(&hasher, stored).is_ok(), "{stored:?}");
+        }
+    }
+
+    #[test]
+    fn check_stored_refuses_what_verify_refuses() {
+        let hasher = cheap();
+        let buggy_bcrypt = BCRYPT_2B.replacen("$2b$", "$2x$", 1);
+        let malformed = MALFORMED_ARGON2
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(malformed_bcrypt())
+            .chain(malformed_pbkdf2())
+            .chain([buggy_bcrypt]);
+        for stored in malformed {
+            let outcome = check_stored(&hasher, &stored);
             assert!(
                 matches!(outcome, Err(HashError::UnsupportedFormat)),
                 "{stored:?} gave {outcome:?}"

@@ -5,32 +5,44 @@ use argon2::password_hash::Error as PhcError;
 use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
 use latch_ports::HashError;
 
+use crate::pbkdf2_sha256::{DJANGO_PREFIX, PASSLIB_PREFIX, Pbkdf2Sha256};
+
 /// bcrypt only ever looks at this many bytes of a password.
 const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
+/// The cost range the bcrypt crate accepts when verifying.
+const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
 
 const ARGON2_PREFIXES: [&str; 3] = ["$argon2id$", "$argon2i$", "$argon2d$"];
 // `$2x$` (crypt_blowfish's buggy-hash marker) is deliberately not accepted.
 const BCRYPT_PREFIXES: [&str; 3] = ["$2a$", "$2b$", "$2y$"];
 
-/// A stored hash, parsed just enough to pick the scheme.
+/// A stored hash, parsed and checked far enough that `matches` only fails on a
+/// hash that is really malformed, never on one `parse` let through by design.
 #[derive(Debug)]
 pub(crate) enum StoredHash {
     /// A PHC string of any argon2 variant.
     Argon2(Box<argon2::PasswordHash>),
     /// A bcrypt modular-crypt string, as Python's bcrypt and passlib write them.
     Bcrypt(String),
+    /// Django's `pbkdf2_sha256$…` (its default hasher).
+    DjangoPbkdf2Sha256(Pbkdf2Sha256),
+    /// passlib's `$pbkdf2-sha256$…`.
+    PasslibPbkdf2Sha256(Pbkdf2Sha256),
 }
 
 impl StoredHash {
-    /// Recognises the scheme by prefix; an unknown scheme or an unparsable
-    /// argon2 string is `UnsupportedFormat`.
+    /// Recognises the scheme by prefix and checks the format and parameters
+    /// without hashing; an unknown scheme, a malformed string or parameters
+    /// `matches` would refuse are `UnsupportedFormat`.
     pub(crate) fn parse(hash: &str) -> Result<Self, HashError> {
         if ARGON2_PREFIXES.iter().any(|prefix| hash.starts_with(prefix)) {
-            argon2::PasswordHash::new(hash)
-                .map(|phc| Self::Argon2(Box::new(phc)))
-                .map_err(|_| HashError::UnsupportedFormat)
+            parse_argon2(hash).map(|phc| Self::Argon2(Box::new(phc)))
         } else if BCRYPT_PREFIXES.iter().any(|prefix| hash.starts_with(prefix)) {
-            Ok(Self::Bcrypt(hash.to_owned()))
+            check_bcrypt(hash).map(|()| Self::Bcrypt(hash.to_owned()))
+        } else if hash.starts_with(DJANGO_PREFIX) {
+            Pbkdf2Sha256::parse_django(hash).map(Self::DjangoPbkdf2Sha256)
+        } else if hash.starts_with(PASSLIB_PREFIX) {
+            Pbkdf2Sha256::parse_passlib(hash).map(Self::PasslibPbkdf2Sha256)
         } else {
             Err(HashError::UnsupportedFormat)
         }
@@ -39,7 +51,7 @@ impl StoredHash {
     /// Whether a successful login should replace this hash with a fresh one.
     pub(crate) fn needs_rehash(&self, current: &Params) -> bool {
         match self {
-            Self::Bcrypt(_) => true,
+            Self::Bcrypt(_) | Self::DjangoPbkdf2Sha256(_) | Self::PasslibPbkdf2Sha256(_) => true,
             Self::Argon2(phc) => !is_current_argon2id(phc, current),
         }
     }
@@ -60,7 +72,38 @@ impl StoredHash {
                 // other attempt, so the answer takes no less time.
                 Ok(matched && password.len() <= BCRYPT_MAX_PASSWORD_BYTES)
             }
+            Self::DjangoPbkdf2Sha256(pbkdf2) | Self::PasslibPbkdf2Sha256(pbkdf2) => {
+                Ok(pbkdf2.matches(password))
+            }
         }
+    }
+}
+
+/// A PHC string whose version, parameters, salt and output argon2 accepts.
+fn parse_argon2(hash: &str) -> Result<argon2::PasswordHash, HashError> {
+    let phc = argon2::PasswordHash::new(hash).map_err(|_| HashError::UnsupportedFormat)?;
+    let version_ok = phc.version.is_none_or(|v| Version::try_from(v).is_ok());
+    let salt_ok = phc
+        .salt
+        .as_ref()
+        .is_some_and(|salt| (argon2::MIN_SALT_LEN..=argon2::MAX_SALT_LEN).contains(&salt.len()));
+    let accepted = Algorithm::try_from(phc.algorithm.as_str()).is_ok()
+        && version_ok
+        && salt_ok
+        && phc.hash.is_some()
+        && Params::try_from(&phc).is_ok();
+    if accepted {
+        Ok(phc)
+    } else {
+        Err(HashError::UnsupportedFormat)
+    }
+}
+
+/// 60 characters in bcrypt's layout and base64, at a cost the crate will run.
+fn check_bcrypt(hash: &str) -> Result<(), HashError> {
+    match hash.parse::<bcrypt::HashParts>() {
+        Ok(parts) if BCRYPT_COSTS.contains(&parts.get_cost()) => Ok(()),
+        _ => Err(HashError::UnsupportedFormat),
     }
 }
 

@@ -1,8 +1,9 @@
 use async_trait::async_trait;
 use latch_domain::Password;
 
-/// A stored password hash in a self-describing format (PHC string or bcrypt's
-/// modular crypt format). Its `Debug` does not print the hash.
+/// A stored password hash in a self-describing format (PHC string, bcrypt's
+/// modular crypt format, or another scheme-prefixed string). Its `Debug` does
+/// not print the hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PasswordHash(pub String);
 
@@ -53,4 +54,12 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// Does the same work as verifying against a current hash and discards the
     /// result, so a login for an unknown user costs what a wrong password costs.
     async fn verify_dummy(&self, password: &Password) -> Result<(), HashError>;
+
+    /// Whether `verify` can check passwords against `hash` later: Ok for every
+    /// format and parameter set this hasher verifies, `UnsupportedFormat`
+    /// otherwise. Cheap: parses, never hashes.
+    ///
+    /// # Errors
+    /// `HashError::UnsupportedFormat` for any hash `verify` would refuse.
+    fn check_stored(&self, hash: &PasswordHash) -> Result<(), HashError>;
 }

@@ -20,6 +20,8 @@ macro_rules! password_hasher_contract {
             unsupported_format_is_an_error,
             malformed_hash_never_matches,
             concurrent_verifications_all_complete,
+            check_stored_accepts_own_hashes,
+            check_stored_refuses_garbage,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -34,14 +36,14 @@ macro_rules! password_hasher_contract {
 
 #[allow(clippy::expect_used, missing_docs)]
 mod behaviours {
-    use latch_domain::{Password, PasswordPolicy};
+    use latch_domain::{Password, PasswordPolicy, PersonalInfo};
     use latch_ports::{HashError, PasswordHash, PasswordHasher, Verification};
 
     const PASSWORD: &str = "correct horse battery staple";
     const CURRENT_MATCH: Verification = Verification::Match { needs_rehash: false };
 
     fn password(raw: &str) -> Password {
-        Password::new_choice(raw, &PasswordPolicy::default())
+        Password::new_choice(raw, &PasswordPolicy::default(), &PersonalInfo::default())
             .expect("contract passwords satisfy the default policy")
     }
 
@@ -188,6 +190,30 @@ mod behaviours {
         );
         assert_eq!((a, b, c), (CURRENT_MATCH, Verification::Mismatch, CURRENT_MATCH));
         d.expect("dummy verification succeeds");
+    }
+
+    pub async fn check_stored_accepts_own_hashes(hasher: &dyn PasswordHasher) {
+        let hash = hash_of(hasher, PASSWORD).await;
+        hasher
+            .check_stored(&hash)
+            .expect("a hash the hasher wrote can be verified later");
+    }
+
+    /// Garbage, including strings that start like a known scheme, is refused.
+    pub async fn check_stored_refuses_garbage(hasher: &dyn PasswordHasher) {
+        for stored in [
+            "",
+            "plaintext",
+            PASSWORD,
+            "$argon2id$garbage",
+            "pbkdf2_sha256$x$y$z",
+        ] {
+            let outcome = hasher.check_stored(&PasswordHash(stored.to_owned()));
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
     }
 }
 
