@@ -8,6 +8,7 @@
 mod audit;
 mod clock;
 mod passwords;
+mod rate_limit;
 mod sessions;
 mod tiers;
 mod tokens;
@@ -16,6 +17,7 @@ mod users;
 pub use audit::{AuditLog, AuditPage};
 pub use clock::Clock;
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
+pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
 pub use sessions::{RotateOutcome, SessionRepository};
 pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod clock;
 pub mod databases;
 pub mod password_hasher;
+pub mod rate_limiter;
 pub mod sessions;
 mod stores;
 pub mod tiers;

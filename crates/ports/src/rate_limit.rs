@@ -1,0 +1,73 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// An authentication action with its own attempt budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitedAction {
+    /// `POST /auth/signup`.
+    Signup,
+    /// `POST /auth/login`.
+    Login,
+    /// `POST /auth/refresh`.
+    Refresh,
+    /// `POST /users/me/password`.
+    PasswordChange,
+}
+
+impl LimitedAction {
+    /// A stable lower-case name, for logs and policy headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Signup => "signup",
+            Self::Login => "login",
+            Self::Refresh => "refresh",
+            Self::PasswordChange => "password_change",
+        }
+    }
+}
+
+/// Whose budget an attempt is taken from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject<'a> {
+    /// A client IP address, as text.
+    Ip(&'a str),
+    /// An account: the normalised login (email or username) or a user id.
+    Account(&'a str),
+}
+
+/// An attempt refused because a budget is spent or an account is backing off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// How long until an attempt can succeed; never zero.
+    pub retry_after: Duration,
+    /// The budget of the limit that refused: attempts per `window`.
+    pub limit: u32,
+    /// The window `limit` is counted over.
+    pub window: Duration,
+}
+
+/// Counts authentication attempts: token buckets per action and subject, and
+/// a capped exponential backoff for accounts with repeated failed logins.
+///
+/// Adapters MUST be cheap (no hashing, no I/O the caller waits long on) and
+/// MUST bound their memory whatever the number of distinct subjects.
+#[async_trait]
+pub trait RateLimiter: Send + Sync + 'static {
+    /// Takes one attempt from `subject`'s budget for `action`. MUST refuse
+    /// once the budget is spent, and allow again when it has refilled;
+    /// budgets of different actions or subjects MUST be independent.
+    async fn admit(&self, action: LimitedAction, subject: Subject<'_>) -> Result<(), RateLimited>;
+
+    /// Whether `account` may attempt a login now. Consumes nothing: an
+    /// attempt refused here MUST NOT lengthen the backoff, so that the real
+    /// user is never locked out for longer than the cap after the last failure.
+    async fn login_backoff(&self, account: &str) -> Result<(), RateLimited>;
+
+    /// Records a failed login for `account`: past a number of free failures
+    /// each further one doubles the wait before the next attempt, up to a cap.
+    async fn record_login_failure(&self, account: &str);
+
+    /// Records a successful login for `account`: MUST clear its backoff.
+    async fn record_login_success(&self, account: &str);
+}

@@ -1,0 +1,128 @@
+//! Budgets, backoff and memory bounds of the limiter.
+
+use std::time::Duration;
+
+use latch_ports::LimitedAction;
+
+/// Attempts allowed per window: a token bucket holding `attempts` tokens that
+/// refills one every `window / attempts`, so a burst of `attempts` is allowed.
+///
+/// Zero `attempts` or a zero `window` means "no limit". Windows longer than a
+/// year count as a year.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Attempts allowed within `window` (also the burst size); 0 = no limit.
+    pub attempts: u32,
+    /// The time over which `attempts` refill; zero = no limit.
+    pub window: Duration,
+}
+
+impl Budget {
+    /// No limit at all.
+    pub const UNLIMITED: Self = Self::new(0, Duration::ZERO);
+
+    /// `attempts` per `window`.
+    pub const fn new(attempts: u32, window: Duration) -> Self {
+        Self { attempts, window }
+    }
+
+    /// `attempts` per minute.
+    pub const fn per_minute(attempts: u32) -> Self {
+        Self::new(attempts, Duration::from_secs(60))
+    }
+
+    /// Whether this budget limits nothing (zero attempts or a zero window).
+    pub const fn is_unlimited(&self) -> bool {
+        self.attempts == 0 || self.window.is_zero()
+    }
+}
+
+/// One [`Budget`] per [`LimitedAction`], for one kind of subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionBudgets {
+    /// Budget of [`LimitedAction::Signup`].
+    pub signup: Budget,
+    /// Budget of [`LimitedAction::Login`].
+    pub login: Budget,
+    /// Budget of [`LimitedAction::Refresh`].
+    pub refresh: Budget,
+    /// Budget of [`LimitedAction::PasswordChange`].
+    pub password_change: Budget,
+}
+
+impl ActionBudgets {
+    /// The same budget for every action.
+    pub const fn uniform(budget: Budget) -> Self {
+        Self {
+            signup: budget,
+            login: budget,
+            refresh: budget,
+            password_change: budget,
+        }
+    }
+
+    /// The budget of `action`.
+    pub const fn get(&self, action: LimitedAction) -> Budget {
+        match action {
+            LimitedAction::Signup => self.signup,
+            LimitedAction::Login => self.login,
+            LimitedAction::Refresh => self.refresh,
+            LimitedAction::PasswordChange => self.password_change,
+        }
+    }
+}
+
+/// Settings of [`GovernorRateLimiter`](crate::GovernorRateLimiter).
+///
+/// Account keys are compared as given: normalising them (the core passes
+/// lower-cased emails) is the caller's job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitConfig {
+    /// When false every call allows and nothing is recorded.
+    pub enabled: bool,
+    /// Budgets of [`Subject::Ip`](latch_ports::Subject::Ip) subjects.
+    pub per_ip: ActionBudgets,
+    /// Budgets of [`Subject::Account`](latch_ports::Subject::Account) subjects.
+    pub per_account: ActionBudgets,
+    /// Consecutive failed logins an account may make before backoff starts.
+    pub free_failures: u32,
+    /// Wait after the first failure past the free ones; each further failure doubles it.
+    pub backoff_base: Duration,
+    /// Cap on the wait; an account idle this long since its last failure starts afresh.
+    pub backoff_max: Duration,
+    /// Most accounts whose failures are remembered; past it the oldest are forgotten.
+    pub max_tracked_accounts: usize,
+    /// Most subjects remembered per (action, subject kind) budget; past it, after
+    /// dropping the refilled ones, that budget's counts start afresh.
+    pub max_tracked_subjects: usize,
+}
+
+impl Default for RateLimitConfig {
+    /// Per IP per minute: signup 10, login 30, refresh 120, password change 10.
+    /// Per account per minute: login 10, password change 5, signup and refresh
+    /// unlimited (an IP budget already covers them). Backoff after 5 free
+    /// failures, from 1 s doubling up to 5 min. 100 000 accounts and 100 000
+    /// subjects per budget tracked, at roughly 100 bytes each.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            per_ip: ActionBudgets {
+                signup: Budget::per_minute(10),
+                login: Budget::per_minute(30),
+                refresh: Budget::per_minute(120),
+                password_change: Budget::per_minute(10),
+            },
+            per_account: ActionBudgets {
+                signup: Budget::UNLIMITED,
+                login: Budget::per_minute(10),
+                refresh: Budget::UNLIMITED,
+                password_change: Budget::per_minute(5),
+            },
+            free_failures: 5,
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            max_tracked_accounts: 100_000,
+            max_tracked_subjects: 100_000,
+        }
+    }
+}
