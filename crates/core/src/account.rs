@@ -1,7 +1,7 @@
 //! Self-service account management: password change, account deletion, and
 //! the caller's own sessions.
 
-use latch_domain::{AuditAction, Password, Session, SessionId, ValidationError};
+use latch_domain::{AuditAction, Password, PersonalInfo, Session, SessionId, ValidationError};
 use latch_ports::{HashError, Verification};
 
 use crate::{AuthService, Client, Principal, Unexpected};
@@ -56,8 +56,17 @@ impl AuthService {
         current_password: &str,
         new_password: &str,
     ) -> Result<(), AccountError> {
-        let new_password = Password::new_choice(new_password, &self.config.password_policy)
-            .map_err(|err| ValidationError::new("new_password", err.message))?;
+        let user = &principal.user;
+        let personal = PersonalInfo {
+            email: Some(&user.email),
+            username: user.username.as_deref(),
+            name: user.name.as_deref(),
+        };
+        let new_password = Password::new_choice(new_password, &self.config.password_policy, &personal)
+            .map_err(|err| ValidationError {
+                field: "new_password",
+                ..err
+            })?;
         self.confirm_password(principal, current_password, "current_password")
             .await?;
         let hash = self.ports.hasher.hash(&new_password).await?;

@@ -1,6 +1,8 @@
 //! Signup: create an account.
 
-use latch_domain::{AvatarUrl, DisplayName, Email, Password, User, UserId, Username, ValidationError};
+use latch_domain::{
+    AvatarUrl, DisplayName, Email, Password, PersonalInfo, User, UserId, Username, ValidationError,
+};
 use latch_ports::{CreateUserError, NewUser};
 
 use latch_domain::AuditAction;
@@ -64,7 +66,12 @@ impl AuthService {
         let username = request.username.as_deref().map(Username::parse).transpose()?;
         let name = request.name.as_deref().map(DisplayName::parse).transpose()?;
         let avatar_url = request.avatar_url.as_deref().map(AvatarUrl::parse).transpose()?;
-        let password = Password::new_choice(&request.password, &self.config.password_policy)?;
+        let personal = PersonalInfo {
+            email: Some(email.as_str()),
+            username: username.as_ref().map(Username::as_str),
+            name: name.as_ref().map(DisplayName::as_str),
+        };
+        let password = Password::new_choice(&request.password, &self.config.password_policy, &personal)?;
         let password_hash = self.ports.hasher.hash(&password).await?;
 
         let new = NewUser {

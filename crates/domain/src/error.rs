@@ -8,6 +8,9 @@ pub struct ValidationError {
     pub field: &'static str,
     /// What is wrong, in words a user can act on.
     pub message: String,
+    /// The named rule broken (`too_common`, ...), for rules a client may
+    /// want to tell apart; `None` for plain format errors.
+    pub rule: Option<&'static str>,
 }
 
 impl ValidationError {
@@ -16,6 +19,16 @@ impl ValidationError {
         Self {
             field,
             message: message.into(),
+            rule: None,
+        }
+    }
+
+    /// A failure of the named `rule` on `field`.
+    pub fn of_rule(field: &'static str, rule: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+            rule: Some(rule),
         }
     }
 }

@@ -20,7 +20,7 @@ pub use authorization::{
 };
 pub use email::Email;
 pub use error::ValidationError;
-pub use password::{Password, PasswordPolicy};
+pub use password::{Password, PasswordPolicy, PersonalInfo};
 pub use profile::{AvatarUrl, DisplayName};
 pub use session::{RefreshTokenRecord, Session, SessionId, TokenHash};
 pub use tier::{RateLimit, Tier, TierName, validate_tier_fields};
