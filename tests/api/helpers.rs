@@ -76,17 +76,24 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
+        client: browser(&address),
         address,
-        client: client(),
         data_dir,
         settings,
         _database: database,
     })
 }
 
-/// A client with its own cookie jar.
-pub fn client() -> Client {
-    Client::builder().cookie_store(true).build().unwrap()
+/// A client with its own cookie jar that, like a browser on a page served
+/// from `origin`, sends `Origin` with every request.
+pub fn browser(origin: &str) -> Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, origin.parse().unwrap());
+    Client::builder()
+        .cookie_store(true)
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 impl TestApp {

@@ -10,6 +10,9 @@ use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
+/// Keys holding lists; in environment variables they are comma-separated.
+const LIST_KEYS: [&str; 2] = ["http.trusted_proxies", "cors.allowed_origins"];
+
 /// Why settings could not be loaded. Messages name the offending key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -52,6 +55,8 @@ pub struct Settings {
     pub tokens: TokenSettings,
     /// Cookie names and flags.
     pub cookies: CookieConfig,
+    /// Cross-origin callers (also the origins the CSRF check accepts).
+    pub cors: CorsSettings,
     /// Password rules.
     pub passwords: PasswordSettings,
     /// Tiers.
@@ -70,6 +75,8 @@ pub struct HttpSettings {
     pub port: u16,
     /// Worker threads; 0 = one per core.
     pub workers: usize,
+    /// Peers (addresses or CIDR ranges) whose `X-Forwarded-For`/`Forwarded` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// `[database]`.
@@ -128,6 +135,16 @@ pub struct CookieConfig {
     pub refresh_name: String,
 }
 
+/// `[cors]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// `scheme://host[:port]` origins allowed to call; `*` = any (never with credentials).
+    pub allowed_origins: Vec<String>,
+    /// Let the allowed origins send cookies and `Authorization`.
+    pub allow_credentials: bool,
+}
+
 /// `[passwords]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -136,6 +153,12 @@ pub struct PasswordSettings {
     pub min_length: usize,
     /// Maximum length in characters (after NFKC).
     pub max_length: usize,
+    /// Character classes (lowercase, uppercase, digit, other) a new password must mix; 0 = no rule.
+    pub min_character_classes: u8,
+    /// Refuse the most common passwords (bundled list).
+    pub reject_common: bool,
+    /// Refuse passwords containing the user's email, username or name.
+    pub reject_personal_info: bool,
     /// Hashes computed at once; 0 = one per core.
     pub hash_concurrency: usize,
 }
@@ -171,7 +194,11 @@ impl Settings {
     pub fn with_overrides(overrides: &[(&str, &str)]) -> Result<Self, SettingsError> {
         let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
         for (key, value) in overrides {
-            builder = builder.set_override(*key, *value)?;
+            builder = if LIST_KEYS.contains(key) {
+                builder.set_override(*key, split_list(value))?
+            } else {
+                builder.set_override(*key, *value)?
+            };
         }
         let mut settings: Self = builder.build()?.try_deserialize()?;
         settings.environment = "test".to_owned();
@@ -181,11 +208,14 @@ impl Settings {
 
     fn load_from(config_dir: &Path, environment: &str, env: Environment) -> Result<Self, SettingsError> {
         let overlay = config_dir.join(format!("{environment}.toml"));
-        let env = env
-            .prefix("LATCH")
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true);
+        let env = LIST_KEYS.iter().fold(
+            env.prefix("LATCH")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .list_separator(","),
+            |env, key| env.with_list_parse_key(key),
+        );
         let mut settings: Self = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from(overlay).required(false))
@@ -243,6 +273,12 @@ impl Settings {
                 "must be at least 1 and at most passwords.max_length",
             ));
         }
+        if self.passwords.min_character_classes > 4 {
+            return Err(SettingsError::invalid(
+                "passwords.min_character_classes",
+                "must be 0 to 4 (lowercase, uppercase, digit, other)",
+            ));
+        }
         if self.passwords.max_length > 1024 {
             return Err(SettingsError::invalid(
                 "passwords.max_length",
@@ -264,6 +300,20 @@ impl Settings {
         if let Err(err) = latch_domain::TierName::parse(&self.tiers.default) {
             return Err(SettingsError::invalid("tiers.default", err.message));
         }
+        if let Err(err) = latch_http::TrustedProxies::parse(&self.http.trusted_proxies) {
+            return Err(SettingsError::invalid("http.trusted_proxies", err.to_string()));
+        }
+        match latch_http::AllowedOrigins::parse(&self.cors.allowed_origins) {
+            Err(err) => return Err(SettingsError::invalid("cors.allowed_origins", err.to_string())),
+            // A wildcard that may send cookies lets every site act as the user.
+            Ok(origins) if origins.is_wildcard() && self.cors.allow_credentials => {
+                return Err(SettingsError::invalid(
+                    "cors.allowed_origins",
+                    "\"*\" cannot be combined with cors.allow_credentials = true; list the origins",
+                ));
+            }
+            Ok(_) => {}
+        }
         if self.database.max_connections == 0 {
             return Err(SettingsError::invalid(
                 "database.max_connections",
@@ -272,6 +322,16 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// `"a, b"` → `["a", "b"]`; an empty string is an empty list.
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]
@@ -339,6 +399,48 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("tokens.algorithm"), "{err}");
+    }
+
+    #[test]
+    fn lists_come_comma_separated_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let vars = [
+            ("LATCH__HTTP__TRUSTED_PROXIES", "10.0.0.0/8,192.168.1.1"),
+            ("LATCH__CORS__ALLOWED_ORIGINS", "https://app.example.com"),
+        ];
+        let settings = Settings::load_from(dir.path(), "development", env(&vars)).unwrap();
+        assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
+        assert_eq!(settings.cors.allowed_origins, ["https://app.example.com"]);
+    }
+
+    #[test]
+    fn wildcard_cors_with_credentials_is_refused_in_any_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(
+            dir.path(),
+            "development",
+            env(&[("LATCH__CORS__ALLOWED_ORIGINS", "*")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cors.allowed_origins"), "{err}");
+        let vars = [
+            ("LATCH__CORS__ALLOWED_ORIGINS", "*"),
+            ("LATCH__CORS__ALLOW_CREDENTIALS", "false"),
+        ];
+        Settings::load_from(dir.path(), "development", env(&vars)).unwrap();
+    }
+
+    #[test]
+    fn bad_origins_and_proxies_name_their_key() {
+        let err = Settings::with_overrides(&[("cors.allowed_origins", "app.example.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("cors.allowed_origins"), "{err}");
+        let err = Settings::with_overrides(&[("http.trusted_proxies", "proxy.internal")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.trusted_proxies"), "{err}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::Duration;
 use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
 use latch_domain::PasswordPolicy;
-use latch_http::{CookieSettings, HttpState, Readiness};
+use latch_http::{AllowedOrigins, CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
 use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
@@ -41,6 +41,9 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// A setting validated at load time failed to parse when used.
+    #[error("{0}")]
+    Settings(String),
     /// The configured default tier could not be created.
     #[error("tiers.default: {0}")]
     DefaultTier(String),
@@ -155,6 +158,9 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         password_policy: PasswordPolicy {
             min_length: settings.passwords.min_length,
             max_length: settings.passwords.max_length,
+            min_character_classes: settings.passwords.min_character_classes,
+            reject_common: settings.passwords.reject_common,
+            reject_personal: settings.passwords.reject_personal_info,
         },
         default_tier: settings.tiers.default.clone(),
     };
@@ -197,6 +203,14 @@ impl Application {
             access_name: settings.cookies.access_name.clone(),
             refresh_name: settings.cookies.refresh_name.clone(),
         };
+        let security = SecuritySettings {
+            allowed_origins: AllowedOrigins::parse(&settings.cors.allowed_origins)
+                .map_err(|err| StartupError::Settings(format!("cors.allowed_origins: {err}")))?,
+            allow_credentials: settings.cors.allow_credentials,
+            hsts: settings.cookies.secure,
+            trusted_proxies: TrustedProxies::parse(&settings.http.trusted_proxies)
+                .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
+        };
         let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -211,6 +225,7 @@ impl Application {
         let state = HttpState {
             auth,
             cookies,
+            security,
             readiness: Box::new(StoreReadiness(store)),
         };
         let workers = match settings.http.workers {

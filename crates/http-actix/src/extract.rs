@@ -9,12 +9,14 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use latch_core::{Client, Principal};
 
+use crate::security::check_csrf;
 use crate::{ApiError, HttpState};
 
 /// The access token a request carries, if any. Never read from the query string.
 ///
 /// An `Authorization` header that is not a well-formed Bearer credential is an
-/// error rather than a reason to fall back to the cookie.
+/// error rather than a reason to fall back to the cookie. A token from the
+/// cookie has passed the CSRF check.
 pub(crate) fn access_token(req: &HttpRequest, state: &HttpState) -> Result<Option<String>, ApiError> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
@@ -25,17 +27,26 @@ pub(crate) fn access_token(req: &HttpRequest, state: &HttpState) -> Result<Optio
         }
         return Ok(Some(token.to_owned()));
     }
-    Ok(req
-        .cookie(&state.cookies.access_name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty()))
+    cookie(req, state, &state.cookies.access_name)
 }
 
-/// The refresh-token cookie, if any.
-pub(crate) fn refresh_cookie(req: &HttpRequest, state: &HttpState) -> Option<String> {
-    req.cookie(&state.cookies.refresh_name)
+/// The refresh-token cookie, if any, once it has passed the CSRF check.
+pub(crate) fn refresh_cookie(req: &HttpRequest, state: &HttpState) -> Result<Option<String>, ApiError> {
+    cookie(req, state, &state.cookies.refresh_name)
+}
+
+/// A non-empty credential cookie. Browsers attach cookies to cross-site
+/// requests too, so using one for a state change needs an allowed origin.
+fn cookie(req: &HttpRequest, state: &HttpState, name: &str) -> Result<Option<String>, ApiError> {
+    let Some(value) = req
+        .cookie(name)
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    check_csrf(req, &state.security.allowed_origins)?;
+    Ok(Some(value))
 }
 
 /// The app state; its absence is a wiring bug, reported as a 500.
@@ -66,11 +77,15 @@ impl FromRequest for Authenticated {
     }
 }
 
-/// The client's IP (socket peer) and `User-Agent`, recorded with sessions
-/// and in the audit trail.
-pub(crate) fn client_of(req: &HttpRequest) -> Client {
+/// The client's IP (the socket peer, or as forwarded by a trusted proxy) and
+/// `User-Agent`: rate-limit keys, and recorded with sessions and in the audit trail.
+pub(crate) fn client_of(req: &HttpRequest, state: &HttpState) -> Client {
     Client {
-        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        ip: state
+            .security
+            .trusted_proxies
+            .client_ip(req)
+            .map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)

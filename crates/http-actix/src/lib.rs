@@ -5,13 +5,17 @@
 //! reach a database, a hasher or a JWT library directly.
 
 mod body;
+mod client_ip;
 mod cookies;
 mod dto;
 mod extract;
 mod problem;
 mod routes;
+mod security;
 mod server;
 
+pub use client_ip::{InvalidProxy, TrustedProxies};
 pub use cookies::CookieSettings;
 pub use problem::ApiError;
+pub use security::{AllowedOrigins, InvalidOrigin, SecuritySettings};
 pub use server::{HttpState, Readiness, serve};

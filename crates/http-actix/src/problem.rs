@@ -25,6 +25,16 @@ pub enum ApiError {
         /// What is wrong.
         detail: String,
     },
+    /// A value breaks a named rule (password policy, ...); the body names it.
+    #[error("{detail}")]
+    BrokenRule {
+        /// The offending field.
+        field: &'static str,
+        /// The rule, e.g. `too_common`.
+        rule: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
     /// The body's content type is not one this route reads.
     #[error("unsupported content type")]
     UnsupportedMediaType,
@@ -52,6 +62,9 @@ pub enum ApiError {
     /// Authenticated, but not allowed to do this.
     #[error("forbidden")]
     Forbidden,
+    /// A cookie-authenticated state change from an origin that is not allowed.
+    #[error("csrf check failed")]
+    CsrfFailed,
     /// The change would leave no active superuser.
     #[error("last superuser")]
     LastSuperuser,
@@ -86,6 +99,8 @@ struct Problem<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
 }
 
 impl ApiError {
@@ -101,7 +116,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::MalformedBody(_) => "malformed_body",
-            Self::Validation { .. } => "validation_failed",
+            Self::Validation { .. } | Self::BrokenRule { .. } => "validation_failed",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::EmailTaken => "email_taken",
@@ -112,6 +127,7 @@ impl ApiError {
             Self::TokenExpired => "token_expired",
             Self::RefreshTokenReused => "refresh_token_reused",
             Self::Forbidden => "forbidden",
+            Self::CsrfFailed => "csrf_failed",
             Self::LastSuperuser => "last_superuser",
             Self::TierExists => "tier_exists",
             Self::TierInUse => "tier_in_use",
@@ -123,7 +139,9 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
-            Self::MalformedBody(detail) | Self::Validation { detail, .. } => detail.clone(),
+            Self::MalformedBody(detail) | Self::Validation { detail, .. } | Self::BrokenRule { detail, .. } => {
+                detail.clone()
+            }
             Self::UnsupportedMediaType => "Send the body as application/json.".into(),
             Self::PayloadTooLarge => "The request body is larger than this route accepts.".into(),
             Self::EmailTaken => "An account with this email already exists.".into(),
@@ -136,6 +154,10 @@ impl ApiError {
                 "This refresh token was already used; the session has been ended. Log in again.".into()
             }
             Self::Forbidden => "Only superusers may do this.".into(),
+            Self::CsrfFailed => {
+                "Requests authenticated by cookie must come from an allowed origin (Origin or Referer header)."
+                    .into()
+            }
             Self::LastSuperuser => "This would leave no active superuser.".into(),
             Self::TierExists => "A tier with this name already exists.".into(),
             Self::TierInUse => "Users still have this tier; move them to another tier first.".into(),
@@ -153,6 +175,7 @@ pub(crate) fn problem_response(
     code: &str,
     detail: String,
     field: Option<&str>,
+    rule: Option<&str>,
 ) -> HttpResponse {
     let problem = Problem {
         kind: format!("urn:latch:problem:{code}"),
@@ -161,6 +184,7 @@ pub(crate) fn problem_response(
         detail,
         code,
         field,
+        rule,
     };
     let body = serde_json::to_string(&problem).unwrap_or_default();
     HttpResponse::build(status)
@@ -176,7 +200,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::BrokenRule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::EmailTaken
@@ -184,7 +208,7 @@ impl ResponseError for ApiError {
             | Self::LastSuperuser
             | Self::TierExists
             | Self::TierInUse => StatusCode::CONFLICT,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
             | Self::Unauthenticated
             | Self::InvalidToken
@@ -197,11 +221,12 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let field = match self {
-            Self::Validation { field, .. } => field.as_deref(),
-            _ => None,
+        let (field, rule) = match self {
+            Self::Validation { field, .. } => (field.as_deref(), None),
+            Self::BrokenRule { field, rule, .. } => (Some(*field), Some(*rule)),
+            _ => (None, None),
         };
-        let mut response = problem_response(self.status_code(), self.code(), self.detail(), field);
+        let mut response = problem_response(self.status_code(), self.code(), self.detail(), field, rule);
         let headers = response.headers_mut();
         match self {
             Self::Unauthenticated => {
@@ -230,7 +255,14 @@ fn internal(err: impl std::fmt::Display) -> ApiError {
 
 impl From<ValidationError> for ApiError {
     fn from(err: ValidationError) -> Self {
-        Self::invalid(err.field, err.to_string())
+        match err.rule {
+            Some(rule) => Self::BrokenRule {
+                field: err.field,
+                rule,
+                detail: err.to_string(),
+            },
+            None => Self::invalid(err.field, err.to_string()),
+        }
     }
 }
 

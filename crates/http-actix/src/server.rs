@@ -4,7 +4,7 @@ use std::net::TcpListener;
 
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
 use async_trait::async_trait;
 use latch_core::AuthService;
@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::body::BODY_LIMIT;
 use crate::problem::problem_response;
 use crate::routes::{admin, auth, system, users};
-use crate::{ApiError, CookieSettings};
+use crate::{ApiError, CookieSettings, SecuritySettings, security};
 
 /// Tells `/readyz` whether the service's dependencies answer.
 #[async_trait]
@@ -28,6 +28,8 @@ pub struct HttpState {
     pub auth: AuthService,
     /// Cookie names and flags.
     pub cookies: CookieSettings,
+    /// CORS, CSRF, security headers and trusted proxies.
+    pub security: SecuritySettings,
     /// The readiness probe.
     pub readiness: Box<dyn Readiness>,
 }
@@ -49,7 +51,8 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                 .into()
             }))
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
-            .wrap(DefaultHeaders::new().add((header::CACHE_CONTROL, "no-store")))
+            .wrap(security::cors(&state.security))
+            .wrap(security::security_headers(state.security.hsts))
             .wrap(TracingLogger::default())
             .service(
                 web::scope("/api/v1")
@@ -133,7 +136,7 @@ fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Erro
         _ => ("request_failed", "The request failed."),
     };
     let (req, original) = res.into_parts();
-    let mut response = problem_response(status, code, detail.to_owned(), None);
+    let mut response = problem_response(status, code, detail.to_owned(), None, None);
     // Keep headers actix set for a reason (Allow on 405, ...).
     for (name, value) in original.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

@@ -22,7 +22,10 @@ pub(crate) async fn signup(
     req: HttpRequest,
     ApiJson(body): ApiJson<SignupBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = state.auth.signup(body.into_request(client_of(&req))).await?;
+    let user = state
+        .auth
+        .signup(body.into_request(client_of(&req, &state)))
+        .await?;
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
@@ -48,7 +51,7 @@ pub(crate) async fn login(
     let request = LoginRequest {
         login,
         password,
-        client: client_of(&req),
+        client: client_of(&req, &state),
     };
     let pair = state.auth.login(request).await?;
     Ok(token_response(&state, pair))
@@ -62,7 +65,7 @@ pub(crate) async fn refresh(
 ) -> Result<HttpResponse, ApiError> {
     let from_body = parse_optional_json::<RefreshBody>(&req, &body)?.map(|b| b.refresh_token);
     let token = from_body
-        .or_else(|| refresh_cookie(&req, &state))
+        .map_or_else(|| refresh_cookie(&req, &state), |token| Ok(Some(token)))?
         .ok_or(ApiError::Unauthenticated)?;
     let pair = state.auth.refresh(&token).await?;
     Ok(token_response(&state, pair))
@@ -92,9 +95,13 @@ pub(crate) async fn logout(
             ));
         }
     };
-    // A malformed Authorization header must not stop a local logout.
-    let access = access_token(&req, &state).ok().flatten();
-    let refresh = refresh_cookie(&req, &state);
+    // A malformed Authorization header must not stop a local logout; a
+    // cross-site one (failed CSRF check) must not end the session.
+    let access = match access_token(&req, &state) {
+        Err(ApiError::CsrfFailed) => return Err(ApiError::CsrfFailed),
+        other => other.ok().flatten(),
+    };
+    let refresh = refresh_cookie(&req, &state)?;
     let outcome = state
         .auth
         .logout(access.as_deref(), refresh.as_deref(), scope)
