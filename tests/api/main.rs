@@ -14,6 +14,7 @@ mod errors;
 mod login;
 mod logout;
 mod password_policy;
+mod rate_limits;
 mod refresh;
 mod security;
 mod signup;

@@ -19,7 +19,8 @@ async fn assert_rule(app: &TestApp, body: serde_json::Value, rule: &str) {
 }
 
 async fn each_rule_is_named_at_signup(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
+    // Eight signups for one email would spend its signup budget.
+    let Some(app) = spawn_app_with(backend, &[("rate_limit.enabled", "false")]).await else {
         return;
     };
     let signup = |password: &str| json!({ "email": "ada.lovelace@example.com", "password": password, "name": "Ada Lovelace" });

@@ -57,6 +57,8 @@ pub struct Settings {
     pub cookies: CookieConfig,
     /// Cross-origin callers (also the origins the CSRF check accepts).
     pub cors: CorsSettings,
+    /// Attempt budgets and login backoff.
+    pub rate_limit: RateLimitSettings,
     /// Password rules.
     pub passwords: PasswordSettings,
     /// Tiers.
@@ -143,6 +145,36 @@ pub struct CorsSettings {
     pub allowed_origins: Vec<String>,
     /// Let the allowed origins send cookies and `Authorization`.
     pub allow_credentials: bool,
+}
+
+/// `[rate_limit]`: attempts per `window_seconds`; 0 = no limit for that budget.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Off = no budgets and no backoff (tests, or limits enforced upstream).
+    pub enabled: bool,
+    /// The window every budget below is counted over.
+    pub window_seconds: u32,
+    /// Signups from one client IP.
+    pub signup_per_ip: u32,
+    /// Logins from one client IP.
+    pub login_per_ip: u32,
+    /// Refreshes from one client IP.
+    pub refresh_per_ip: u32,
+    /// Password changes from one client IP.
+    pub password_change_per_ip: u32,
+    /// Signups naming one email, from anywhere.
+    pub signup_per_account: u32,
+    /// Logins naming one account (email or username), from anywhere.
+    pub login_per_account: u32,
+    /// Password changes of one account.
+    pub password_change_per_account: u32,
+    /// Failed logins of one account allowed before it backs off.
+    pub login_free_failures: u32,
+    /// The first backoff wait; each further failure doubles it.
+    pub login_backoff_base_seconds: u32,
+    /// The longest backoff wait.
+    pub login_backoff_max_seconds: u32,
 }
 
 /// `[passwords]`.
@@ -271,6 +303,21 @@ impl Settings {
             return Err(SettingsError::invalid(
                 "passwords.min_length",
                 "must be at least 1 and at most passwords.max_length",
+            ));
+        }
+        let limits = &self.rate_limit;
+        if limits.window_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "rate_limit.window_seconds",
+                "must be positive (set a budget to 0 to lift it)",
+            ));
+        }
+        if limits.login_backoff_base_seconds == 0
+            || limits.login_backoff_base_seconds > limits.login_backoff_max_seconds
+        {
+            return Err(SettingsError::invalid(
+                "rate_limit.login_backoff_base_seconds",
+                "must be at least 1 and at most rate_limit.login_backoff_max_seconds",
             ));
         }
         if self.passwords.min_character_classes > 4 {

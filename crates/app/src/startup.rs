@@ -12,11 +12,12 @@ use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
 use latch_domain::PasswordPolicy;
 use latch_http::{AllowedOrigins, CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
+use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
 use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
 
 use crate::keys::{SigningKeyError, signing_key};
-use crate::settings::Settings;
+use crate::settings::{RateLimitSettings, Settings};
 
 /// Why the service could not start. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +147,7 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         audit: Arc::new(store.audit()),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
+        limiter: Arc::new(GovernorRateLimiter::new(rate_limit_config(&settings.rate_limit))),
         clock: Arc::new(SystemClock),
     };
     let seconds = |s: u32| Duration::seconds(i64::from(s));
@@ -169,6 +171,32 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         .await
         .map_err(|err| StartupError::DefaultTier(err.to_string()))?;
     Ok(auth)
+}
+
+/// The limiter's configuration from `[rate_limit]`.
+fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
+    let window = StdDuration::from_secs(u64::from(limits.window_seconds));
+    let budget = |attempts| Budget::new(attempts, window);
+    RateLimitConfig {
+        enabled: limits.enabled,
+        per_ip: ActionBudgets {
+            signup: budget(limits.signup_per_ip),
+            login: budget(limits.login_per_ip),
+            refresh: budget(limits.refresh_per_ip),
+            password_change: budget(limits.password_change_per_ip),
+        },
+        per_account: ActionBudgets {
+            signup: budget(limits.signup_per_account),
+            login: budget(limits.login_per_account),
+            // Refresh tokens are 256 random bits: nothing to guess per account.
+            refresh: Budget::UNLIMITED,
+            password_change: budget(limits.password_change_per_account),
+        },
+        free_failures: limits.login_free_failures,
+        backoff_base: StdDuration::from_secs(u64::from(limits.login_backoff_base_seconds)),
+        backoff_max: StdDuration::from_secs(u64::from(limits.login_backoff_max_seconds)),
+        ..RateLimitConfig::default()
+    }
 }
 
 fn cores() -> usize {

@@ -2,7 +2,7 @@
 //! the caller's own sessions.
 
 use latch_domain::{AuditAction, Password, PersonalInfo, Session, SessionId, ValidationError};
-use latch_ports::{HashError, Verification};
+use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
 
 use crate::{AuthService, Client, Principal, Unexpected};
 
@@ -18,6 +18,9 @@ pub enum AccountError {
     /// A new value breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// Too many attempts from this client or for this account; retry later.
+    #[error("rate limited")]
+    RateLimited(#[from] RateLimited),
     /// Too many password hashes in flight; retry later.
     #[error("overloaded")]
     Overloaded,
@@ -50,12 +53,19 @@ impl AuthService {
     /// Changes the caller's password after checking the current one. Every
     /// other session of the caller is revoked; the calling one keeps working.
     #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
+    ///
+    /// Attempts count against the client's and the account's budgets, so a
+    /// stolen access token cannot be used to guess the current password fast.
     pub async fn change_password(
         &self,
         principal: &Principal,
         current_password: &str,
         new_password: &str,
+        client: &Client,
     ) -> Result<(), AccountError> {
+        let account = principal.user.id.to_string();
+        self.admit(LimitedAction::PasswordChange, client, Some(&account))
+            .await?;
         let user = &principal.user;
         let personal = PersonalInfo {
             email: Some(&user.email),

@@ -20,6 +20,7 @@ mod refresh_token;
 mod service;
 mod session_check;
 mod signup;
+mod throttle;
 mod tiers;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};

@@ -1,10 +1,11 @@
 //! Login: exchange a password for a new session.
 
 use latch_domain::{AuditAction, Password, RefreshTokenRecord, Session, SessionId, User, UserId};
-use latch_ports::{HashError, Verification};
+use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
 use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
+use crate::throttle::account_key;
 use crate::{AuthService, Client, TokenPair, Unexpected};
 
 /// Longest `User-Agent` kept with a session or an audit event.
@@ -35,6 +36,9 @@ pub enum LoginError {
     /// Unknown user, wrong password, inactive or deleted account.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too many attempts from this client or for this account; retry later.
+    #[error("rate limited")]
+    RateLimited(#[from] RateLimited),
     /// Too many password hashes in flight; retry later.
     #[error("overloaded")]
     Overloaded,
@@ -50,9 +54,17 @@ impl AuthService {
     /// verification: an unknown user is checked against a dummy hash, and
     /// whether the account may log in is only looked at once the password
     /// has matched.
+    ///
+    /// Before any of that, the attempt must fit the client IP's and the
+    /// account's budgets and the account must not be backing off after
+    /// repeated failures (`RateLimited`, decided without hashing).
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
         let client = request.client;
+        let account = account_key(&request.login);
+        // The backoff is read first: an attempt it refuses spends no budget.
+        self.ports.limiter.login_backoff(&account).await?;
+        self.admit(LimitedAction::Login, &client, Some(&account)).await?;
         let checked = match Password::attempt(&request.password, &self.config.password_policy) {
             Some(password) => self.check_password(&request.login, &password).await?,
             None => CheckedPassword::Invalid { user_id: None },
@@ -60,10 +72,12 @@ impl AuthService {
         let user = match checked {
             CheckedPassword::Valid(user) => user,
             CheckedPassword::Invalid { user_id } => {
+                self.ports.limiter.record_login_failure(&account).await;
                 self.audit(AuditAction::LoginFailed, None, user_id, &client).await;
                 return Err(LoginError::InvalidCredentials);
             }
         };
+        self.ports.limiter.record_login_success(&account).await;
         let now = self.ports.clock.now();
 
         let session = Session {

@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use latch_domain::{AuditAction, RefreshTokenRecord, Session, Timestamp, User};
-use latch_ports::RotateOutcome;
+use latch_ports::{LimitedAction, RateLimited, RotateOutcome};
 use subtle::ConstantTimeEq;
 
 use crate::refresh_token::RefreshSecret;
@@ -19,6 +19,9 @@ pub enum RefreshError {
     /// theft, and the whole session has been revoked.
     #[error("refresh token reused")]
     Reused,
+    /// Too many attempts from this client; retry later.
+    #[error("rate limited")]
+    RateLimited(#[from] RateLimited),
     /// Not the client's fault.
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -31,9 +34,10 @@ impl AuthService {
     /// Presenting a spent token again within `refresh_reuse_grace` returns
     /// the same successor it was exchanged for (so racing browser tabs stay
     /// logged in); afterwards it revokes the session. There is never more
-    /// than one live successor.
+    /// than one live successor. Attempts count against the client IP's budget.
     #[tracing::instrument(skip_all)]
-    pub async fn refresh(&self, token: &str) -> Result<TokenPair, RefreshError> {
+    pub async fn refresh(&self, token: &str, client: &Client) -> Result<TokenPair, RefreshError> {
+        self.admit(LimitedAction::Refresh, client, None).await?;
         let secret = RefreshSecret::parse(token).ok_or(RefreshError::Invalid)?;
         let sessions = &self.ports.sessions;
         let Some(mut record) = sessions

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
 use latch_ports::{
-    AuditLog, Clock, PasswordHasher, SessionRepository, TierRepository, TokenCodec, UserRepository,
+    AuditLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository, TokenCodec,
+    UserRepository,
 };
 
 /// Lifetimes and policies of the authentication rules.
@@ -57,6 +58,8 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     /// Access-token signing.
     pub tokens: Arc<dyn TokenCodec>,
+    /// Attempt budgets and login backoff.
+    pub limiter: Arc<dyn RateLimiter>,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }

@@ -3,10 +3,11 @@
 use latch_domain::{
     AvatarUrl, DisplayName, Email, Password, PersonalInfo, User, UserId, Username, ValidationError,
 };
-use latch_ports::{CreateUserError, NewUser};
+use latch_ports::{CreateUserError, LimitedAction, NewUser, RateLimited};
 
 use latch_domain::AuditAction;
 
+use crate::throttle::account_key;
 use crate::{AuthService, Client, Unexpected};
 
 /// A signup as the client sent it; validated here.
@@ -38,6 +39,9 @@ pub enum SignupError {
     /// The username belongs to another account.
     #[error("username already taken")]
     UsernameTaken,
+    /// Too many attempts from this client or for this account; retry later.
+    #[error("rate limited")]
+    RateLimited(#[from] RateLimited),
     /// Too many password hashes in flight; retry later.
     #[error("overloaded")]
     Overloaded,
@@ -47,9 +51,13 @@ pub enum SignupError {
 }
 
 impl AuthService {
-    /// Creates an ordinary account (no privileges, default tier).
+    /// Creates an ordinary account (no privileges, default tier), within the
+    /// client's and the email's signup budgets.
     #[tracing::instrument(skip_all)]
     pub async fn signup(&self, request: SignupRequest) -> Result<User, SignupError> {
+        let account = account_key(&request.email);
+        self.admit(LimitedAction::Signup, &request.client, Some(&account))
+            .await?;
         self.create_user(request, false).await
     }
 

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use chrono::{Duration, SubsecRound, Utc};
 use latch_core::{
-    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, LoginError, LoginRequest, LogoutError,
-    LogoutScope, Ports, ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest,
-    UpdateProfileError,
+    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, Client, LoginError, LoginRequest,
+    LogoutError, LogoutScope, Ports, ProfileChanges, RefreshError, RevokeSessionError, SignupError,
+    SignupRequest, UpdateProfileError,
 };
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
+use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
 use latch_testkit::{
     FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository,
 };
@@ -34,6 +35,10 @@ fn harness() -> Harness {
 }
 
 fn harness_with(config: AuthConfig) -> Harness {
+    harness_with_limits(config, RateLimitConfig::default())
+}
+
+fn harness_with_limits(config: AuthConfig, limits: RateLimitConfig) -> Harness {
     // Token expiry is checked by the codec against the wall clock: start there.
     let clock = Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0)));
     let users = Arc::new(InMemoryUserRepository::default());
@@ -54,6 +59,7 @@ fn harness_with(config: AuthConfig) -> Harness {
         audit: audit.clone(),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
+        limiter: Arc::new(GovernorRateLimiter::new(limits)),
         clock: clock.clone(),
     };
     Harness {
@@ -205,10 +211,18 @@ async fn refresh_rotates_and_spends_the_old_token() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
     h.clock.advance(Duration::minutes(1));
-    let next = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    let next = h
+        .auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
     assert_ne!(refresh_token(&next), refresh_token(&pair));
     assert_eq!(next.session.id, pair.session.id);
-    let third = h.auth.refresh(&refresh_token(&next)).await.unwrap();
+    let third = h
+        .auth
+        .refresh(&refresh_token(&next), &Client::default())
+        .await
+        .unwrap();
     assert_ne!(refresh_token(&third), refresh_token(&next));
 }
 
@@ -216,9 +230,17 @@ async fn refresh_rotates_and_spends_the_old_token() {
 async fn reuse_within_grace_returns_the_same_successor() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
-    let first = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    let first = h
+        .auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
     h.clock.advance(Duration::seconds(9));
-    let again = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    let again = h
+        .auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
     assert_eq!(refresh_token(&first), refresh_token(&again));
 }
 
@@ -226,11 +248,15 @@ async fn reuse_within_grace_returns_the_same_successor() {
 async fn reuse_after_grace_revokes_the_session() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
-    let first = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    let first = h
+        .auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
     h.clock.advance(Duration::seconds(10));
-    let reuse = h.auth.refresh(&refresh_token(&pair)).await;
+    let reuse = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
-    let successor = h.auth.refresh(&refresh_token(&first)).await;
+    let successor = h.auth.refresh(&refresh_token(&first), &Client::default()).await;
     assert!(matches!(successor, Err(RefreshError::Invalid)), "{successor:?}");
     assert!(h.auth.authenticate(&first.access_token).await.is_err());
 }
@@ -239,10 +265,17 @@ async fn reuse_after_grace_revokes_the_session() {
 async fn reuse_of_a_grandparent_inside_grace_revokes_the_session() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
-    let child = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
-    h.auth.refresh(&refresh_token(&child)).await.unwrap();
+    let child = h
+        .auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
+    h.auth
+        .refresh(&refresh_token(&child), &Client::default())
+        .await
+        .unwrap();
     // The parent's successor has itself been spent: no live successor to hand out.
-    let reuse = h.auth.refresh(&refresh_token(&pair)).await;
+    let reuse = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
 }
 
@@ -254,7 +287,11 @@ async fn concurrent_refreshes_share_one_successor() {
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (auth, token) = (h.auth.clone(), token.clone());
-            tokio::spawn(async move { auth.refresh(&token).await.map(|p| refresh_token(&p)) })
+            tokio::spawn(async move {
+                auth.refresh(&token, &Client::default())
+                    .await
+                    .map(|p| refresh_token(&p))
+            })
         })
         .collect();
     let mut successors = HashSet::new();
@@ -269,7 +306,7 @@ async fn an_idle_refresh_token_expires() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
     h.clock.advance(Duration::days(7));
-    let result = h.auth.refresh(&refresh_token(&pair)).await;
+    let result = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
     assert!(matches!(result, Err(RefreshError::Invalid)), "{result:?}");
 }
 
@@ -279,11 +316,15 @@ async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
     let mut pair = h.logged_in("ada@example.com").await;
     for _ in 0..4 {
         h.clock.advance(Duration::days(6));
-        pair = h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+        pair = h
+            .auth
+            .refresh(&refresh_token(&pair), &Client::default())
+            .await
+            .unwrap();
     }
     // Day 30: the last refresh token is only 6 days old, but the session is over.
     h.clock.advance(Duration::days(6));
-    let result = h.auth.refresh(&refresh_token(&pair)).await;
+    let result = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
     assert!(matches!(result, Err(RefreshError::Invalid)), "{result:?}");
 }
 
@@ -409,10 +450,13 @@ async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
         ..AuthConfig::default()
     });
     let pair = h.logged_in("ada@example.com").await;
-    h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    h.auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
     // A concurrent loser may have read the clock before the winner rotated.
     h.clock.advance(Duration::milliseconds(-5));
-    let reuse = h.auth.refresh(&refresh_token(&pair)).await;
+    let reuse = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
 }
 
@@ -428,7 +472,7 @@ async fn password_change_revokes_only_the_other_sessions() {
     let principal = h.auth.authenticate(&this.access_token).await.unwrap();
     let wrong = h
         .auth
-        .change_password(&principal, "nope", "a new passphrase")
+        .change_password(&principal, "nope", "a new passphrase", &Client::default())
         .await;
     assert!(
         matches!(
@@ -440,7 +484,7 @@ async fn password_change_revokes_only_the_other_sessions() {
         "{wrong:?}"
     );
     h.auth
-        .change_password(&principal, PASSWORD, "a new passphrase")
+        .change_password(&principal, PASSWORD, "a new passphrase", &Client::default())
         .await
         .unwrap();
     assert!(h.auth.authenticate(&this.access_token).await.is_ok());
@@ -544,9 +588,12 @@ async fn security_events_reach_the_audit_trail() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
     let _ = h.auth.login(login_request("nobody@example.com", PASSWORD)).await;
-    h.auth.refresh(&refresh_token(&pair)).await.unwrap();
+    h.auth
+        .refresh(&refresh_token(&pair), &Client::default())
+        .await
+        .unwrap();
     h.clock.advance(Duration::seconds(10));
-    let _ = h.auth.refresh(&refresh_token(&pair)).await;
+    let _ = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
     let trail = h.audit.list(None, 1, 100).await.unwrap();
     let actions: Vec<AuditAction> = trail.items.iter().rev().map(|e| e.action).collect();
     assert_eq!(
@@ -574,4 +621,129 @@ async fn token_pairs_never_print_their_tokens() {
     let printed = format!("{pair:?}");
     assert!(!printed.contains(&pair.access_token), "{printed}");
     assert!(!printed.contains(&refresh_token(&pair)), "{printed}");
+}
+
+/// Limits small enough to reach in a test: 3 logins per hour per IP and per
+/// account, backoff after 2 failures starting at one minute.
+fn tight_limits() -> RateLimitConfig {
+    let three_an_hour = Budget::new(3, std::time::Duration::from_secs(3600));
+    RateLimitConfig {
+        per_ip: ActionBudgets::uniform(three_an_hour),
+        per_account: ActionBudgets::uniform(three_an_hour),
+        free_failures: 2,
+        backoff_base: std::time::Duration::from_secs(60),
+        backoff_max: std::time::Duration::from_secs(600),
+        ..RateLimitConfig::default()
+    }
+}
+
+fn from_ip(mut request: LoginRequest, ip: &str) -> LoginRequest {
+    request.client.ip = Some(ip.into());
+    request
+}
+
+#[tokio::test]
+async fn logins_beyond_the_ip_budget_are_refused_before_hashing() {
+    let h = harness_with_limits(AuthConfig::default(), tight_limits());
+    for n in 0..3 {
+        let login = from_ip(
+            login_request(&format!("user{n}@example.com"), PASSWORD),
+            "203.0.113.1",
+        );
+        assert!(matches!(
+            h.auth.login(login).await,
+            Err(LoginError::InvalidCredentials)
+        ));
+    }
+    let refused = h
+        .auth
+        .login(from_ip(
+            login_request("other@example.com", PASSWORD),
+            "203.0.113.1",
+        ))
+        .await;
+    let Err(LoginError::RateLimited(refusal)) = refused else {
+        panic!("expected a rate limit, got {refused:?}");
+    };
+    assert!(refusal.retry_after > std::time::Duration::ZERO);
+    assert_eq!(refusal.limit, 3);
+    // Another address has its own budget.
+    let elsewhere = h
+        .auth
+        .login(from_ip(
+            login_request("other@example.com", PASSWORD),
+            "203.0.113.2",
+        ))
+        .await;
+    assert!(matches!(elsewhere, Err(LoginError::InvalidCredentials)));
+}
+
+#[tokio::test]
+async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
+    let h = harness_with_limits(AuthConfig::default(), tight_limits());
+    h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    for _ in 0..2 {
+        let wrong = h
+            .auth
+            .login(from_ip(
+                login_request("ada@example.com", "wrong password"),
+                "198.51.100.1",
+            ))
+            .await;
+        assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
+    }
+    // The third failure starts the backoff; any address, any case of the login.
+    let third = h
+        .auth
+        .login(from_ip(
+            login_request("ada@example.com", "wrong again"),
+            "198.51.100.2",
+        ))
+        .await;
+    assert!(matches!(third, Err(LoginError::InvalidCredentials)));
+    let backing_off = h
+        .auth
+        .login(from_ip(
+            login_request("ADA@example.com", PASSWORD),
+            "198.51.100.3",
+        ))
+        .await;
+    let Err(LoginError::RateLimited(refusal)) = backing_off else {
+        panic!("expected a backoff, got {backing_off:?}");
+    };
+    assert!(refusal.retry_after <= std::time::Duration::from_secs(60));
+    assert!(refusal.retry_after > std::time::Duration::from_secs(50));
+    // The audit trail saw three failures, not the refused attempt.
+    use latch_ports::AuditLog;
+    let trail = h.audit.list(None, 1, 100).await.unwrap();
+    let failures = trail
+        .items
+        .iter()
+        .filter(|e| e.action == latch_domain::AuditAction::LoginFailed);
+    assert_eq!(failures.count(), 3);
+}
+
+#[tokio::test]
+async fn password_changes_count_against_the_account() {
+    let h = harness_with_limits(AuthConfig::default(), tight_limits());
+    let pair = h.logged_in("ada@example.com").await;
+    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    for _ in 0..3 {
+        let wrong = h
+            .auth
+            .change_password(&principal, "guess", "a new passphrase", &Client::default())
+            .await;
+        assert!(
+            matches!(wrong, Err(AccountError::WrongPassword { .. })),
+            "{wrong:?}"
+        );
+    }
+    let refused = h
+        .auth
+        .change_password(&principal, PASSWORD, "a new passphrase", &Client::default())
+        .await;
+    assert!(
+        matches!(refused, Err(AccountError::RateLimited(_))),
+        "{refused:?}"
+    );
 }

@@ -2,13 +2,14 @@
 //! each into an `application/problem+json` response with a stable `code`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use latch_core::{
     AccountError, AdminError, AuthenticateError, LoginError, LogoutError, RefreshError, RevokeSessionError,
     SessionCheckError, SignupError, Unexpected, UpdateProfileError,
 };
 use latch_domain::ValidationError;
+use latch_ports::RateLimited;
 use serde::Serialize;
 
 /// A failed request, as the client will see it.
@@ -80,6 +81,9 @@ pub enum ApiError {
     /// Unknown route.
     #[error("not found")]
     NotFound,
+    /// Too many attempts from this client or for this account.
+    #[error("rate limited")]
+    RateLimited(RateLimited),
     /// Hashing capacity exhausted.
     #[error("overloaded")]
     Overloaded,
@@ -132,6 +136,7 @@ impl ApiError {
             Self::TierExists => "tier_exists",
             Self::TierInUse => "tier_in_use",
             Self::NotFound => "not_found",
+            Self::RateLimited(_) => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal_error",
         }
@@ -162,6 +167,10 @@ impl ApiError {
             Self::TierExists => "A tier with this name already exists.".into(),
             Self::TierInUse => "Users still have this tier; move them to another tier first.".into(),
             Self::NotFound => "There is nothing at this path.".into(),
+            Self::RateLimited(refusal) => format!(
+                "Too many attempts; retry in {} seconds.",
+                whole_seconds(refusal.retry_after)
+            ),
             Self::Overloaded => "The server is busy; retry shortly.".into(),
             Self::Internal => "Something went wrong on our side.".into(),
         }
@@ -215,6 +224,7 @@ impl ResponseError for ApiError {
             | Self::TokenExpired
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -238,6 +248,22 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Bearer error=\"invalid_token\""),
                 );
             }
+            Self::RateLimited(refusal) => {
+                // RFC 9110 Retry-After, plus the IETF draft's RateLimit fields so
+                // clients can see the budget they ran out of.
+                let wait = HeaderValue::from(whole_seconds(refusal.retry_after));
+                headers.insert(header::RETRY_AFTER, wait.clone());
+                headers.insert(HeaderName::from_static("ratelimit-limit"), refusal.limit.into());
+                headers.insert(
+                    HeaderName::from_static("ratelimit-remaining"),
+                    HeaderValue::from_static("0"),
+                );
+                headers.insert(HeaderName::from_static("ratelimit-reset"), wait);
+                let policy = format!("{};w={}", refusal.limit, whole_seconds(refusal.window));
+                if let Ok(policy) = HeaderValue::from_str(&policy) {
+                    headers.insert(HeaderName::from_static("ratelimit-policy"), policy);
+                }
+            }
             Self::Overloaded => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
@@ -245,6 +271,11 @@ impl ResponseError for ApiError {
         }
         response
     }
+}
+
+/// A wait in whole seconds, rounded up: a client that waits this long will be let in.
+fn whole_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
 }
 
 /// Logs an unexpected failure and hides it from the client.
@@ -272,6 +303,7 @@ impl From<SignupError> for ApiError {
             SignupError::Invalid(err) => err.into(),
             SignupError::EmailTaken => Self::EmailTaken,
             SignupError::UsernameTaken => Self::UsernameTaken,
+            SignupError::RateLimited(refusal) => Self::RateLimited(refusal),
             SignupError::Overloaded => Self::Overloaded,
             SignupError::Unexpected(err) => internal(err),
         }
@@ -282,6 +314,7 @@ impl From<LoginError> for ApiError {
     fn from(err: LoginError) -> Self {
         match err {
             LoginError::InvalidCredentials => Self::InvalidCredentials,
+            LoginError::RateLimited(refusal) => Self::RateLimited(refusal),
             LoginError::Overloaded => Self::Overloaded,
             LoginError::Unexpected(err) => internal(err),
         }
@@ -293,6 +326,7 @@ impl From<RefreshError> for ApiError {
         match err {
             RefreshError::Invalid => Self::InvalidToken,
             RefreshError::Reused => Self::RefreshTokenReused,
+            RefreshError::RateLimited(refusal) => Self::RateLimited(refusal),
             RefreshError::Unexpected(err) => internal(err),
         }
     }
@@ -341,6 +375,7 @@ impl From<AccountError> for ApiError {
         match err {
             AccountError::WrongPassword { field } => Self::invalid(field, format!("{field}: is incorrect")),
             AccountError::Invalid(err) => err.into(),
+            AccountError::RateLimited(refusal) => Self::RateLimited(refusal),
             AccountError::Overloaded => Self::Overloaded,
             AccountError::Unexpected(err) => internal(err),
         }

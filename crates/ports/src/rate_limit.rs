@@ -37,7 +37,8 @@ pub enum Subject<'a> {
 }
 
 /// An attempt refused because a budget is spent or an account is backing off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limited: retry after {retry_after:?}")]
 pub struct RateLimited {
     /// How long until an attempt can succeed; never zero.
     pub retry_after: Duration,

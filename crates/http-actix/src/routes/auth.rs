@@ -67,7 +67,7 @@ pub(crate) async fn refresh(
     let token = from_body
         .map_or_else(|| refresh_cookie(&req, &state), |token| Ok(Some(token)))?
         .ok_or(ApiError::Unauthenticated)?;
-    let pair = state.auth.refresh(&token).await?;
+    let pair = state.auth.refresh(&token, &client_of(&req, &state)).await?;
     Ok(token_response(&state, pair))
 }
 

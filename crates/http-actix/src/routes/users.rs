@@ -1,12 +1,12 @@
 //! The caller's own account: `/api/v1/users/me` and below.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use latch_domain::SessionId;
 use uuid::Uuid;
 
 use crate::body::ApiJson;
 use crate::dto::{ChangePasswordBody, DeleteMeBody, ItemsBody, PatchMeBody, SessionBody, UserBody};
-use crate::extract::Authenticated;
+use crate::extract::{Authenticated, client_of};
 use crate::{ApiError, HttpState};
 
 /// `GET /users/me`.
@@ -30,12 +30,19 @@ pub(crate) async fn patch_me(
 /// `POST /users/me/password` → 204; the caller's other sessions end.
 pub(crate) async fn change_password(
     state: web::Data<HttpState>,
+    req: HttpRequest,
     caller: Authenticated,
     ApiJson(body): ApiJson<ChangePasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let client = client_of(&req, &state);
     state
         .auth
-        .change_password(&caller.principal, &body.current_password, &body.new_password)
+        .change_password(
+            &caller.principal,
+            &body.current_password,
+            &body.new_password,
+            &client,
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,0 +1,52 @@
+//! Attempt budgets on the authentication use cases: one per client IP and one
+//! per account, through the `RateLimiter` port. Checked before any password
+//! hash, so a refused attempt costs almost nothing.
+
+use latch_ports::{LimitedAction, RateLimited, Subject};
+
+use crate::{AuthService, Client};
+
+/// The key an account's budgets and backoff are kept under: the login as
+/// typed, trimmed and lower-cased, so `Ada@Example.com` and `ada@example.com`
+/// share one budget whether or not the account exists.
+pub(crate) fn account_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
+impl AuthService {
+    /// Takes one attempt of `action` from the client's IP budget and, when
+    /// given, from `account`'s.
+    pub(crate) async fn admit(
+        &self,
+        action: LimitedAction,
+        client: &Client,
+        account: Option<&str>,
+    ) -> Result<(), RateLimited> {
+        let limiter = &self.ports.limiter;
+        if let Some(ip) = client.ip.as_deref() {
+            limiter
+                .admit(action, Subject::Ip(ip))
+                .await
+                .inspect_err(|refusal| {
+                    tracing::info!(
+                        action = action.as_str(),
+                        retry_after_ms = refusal.retry_after.as_millis(),
+                        "rate limited by client IP"
+                    );
+                })?;
+        }
+        if let Some(account) = account {
+            limiter
+                .admit(action, Subject::Account(account))
+                .await
+                .inspect_err(|refusal| {
+                    tracing::info!(
+                        action = action.as_str(),
+                        retry_after_ms = refusal.retry_after.as_millis(),
+                        "rate limited by account"
+                    );
+                })?;
+        }
+        Ok(())
+    }
+}
