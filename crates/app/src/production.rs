@@ -8,7 +8,8 @@ use crate::settings::{Settings, SettingsError};
 /// Shortest HS256 secret accepted in production (RFC 7518 §3.2: at least the hash size).
 const MIN_HS256_SECRET_BYTES: usize = 32;
 
-/// Refuses development-only settings.
+/// Refuses development-only settings. (A CORS wildcard with credentials is
+/// refused in every environment, by `Settings::validate`.)
 pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
     if !settings.cookies.secure {
         return Err(SettingsError::invalid(
@@ -20,6 +21,12 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
         return Err(SettingsError::invalid(
             "database.url",
             "SQLite in production needs database.allow_sqlite_in_production = true; set a postgres:// URL",
+        ));
+    }
+    if settings.log.request_bodies {
+        return Err(SettingsError::invalid(
+            "log.request_bodies",
+            "must be false in production: request bodies hold personal data",
         ));
     }
     let algorithm = settings.tokens.algorithm.to_ascii_lowercase();
@@ -102,6 +109,14 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn request_body_logging_is_refused() {
+        assert_eq!(
+            refused_key(&[("log.request_bodies", "true")]),
+            "log.request_bodies"
+        );
     }
 
     #[test]

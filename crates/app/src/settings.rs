@@ -211,6 +211,9 @@ pub struct LogSettings {
     pub format: String,
     /// A `tracing` filter such as `info` or `latch=debug,info`.
     pub level: String,
+    /// Log JSON and form request bodies at debug level, secrets redacted
+    /// (they still hold emails and names: refused in production).
+    pub request_bodies: bool,
 }
 
 impl Settings {

@@ -254,6 +254,7 @@ impl Application {
             auth,
             cookies,
             security,
+            log_request_bodies: settings.log.request_bodies,
             readiness: Box::new(StoreReadiness(store)),
         };
         let workers = match settings.http.workers {

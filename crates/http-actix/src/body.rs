@@ -9,7 +9,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::ApiError;
+use crate::{ApiError, HttpState};
 
 /// Auth routes accept at most this many bytes of body.
 pub(crate) const BODY_LIMIT: usize = 64 * 1024;
@@ -32,11 +32,75 @@ fn is_json(media_type: &str) -> bool {
         || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }
 
+/// Field names whose values never reach a log, even with body logging on.
+const SECRET_FIELDS: [&str; 3] = ["password", "token", "secret"];
+
+/// Logs `bytes` at debug level when `log.request_bodies` is on, with every
+/// secret-looking field (`password`, `new_password`, `refresh_token`, ...)
+/// replaced. A body that is not JSON or a form is not logged at all.
+fn log_body(req: &HttpRequest, bytes: &[u8], form: bool) {
+    let enabled = req
+        .app_data::<web::Data<HttpState>>()
+        .is_some_and(|state| state.log_request_bodies);
+    if !enabled || !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
+    let redacted = if form {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes)
+            .ok()
+            .map(|pairs| {
+                let pairs: serde_json::Map<String, serde_json::Value> = pairs
+                    .into_iter()
+                    .map(|(key, value)| {
+                        let value = if is_secret(&key) { REDACTED.into() } else { value };
+                        (key, serde_json::Value::String(value))
+                    })
+                    .collect();
+                serde_json::Value::Object(pairs)
+            })
+    } else {
+        serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .map(redact)
+    };
+    if let Some(body) = redacted {
+        tracing::debug!(method = %req.method(), path = req.path(), %body, "request body");
+    }
+}
+
+const REDACTED: &str = "[redacted]";
+
+fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    SECRET_FIELDS.iter().any(|secret| key.contains(secret))
+}
+
+fn redact(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| {
+                    let value = if is_secret(&key) {
+                        Value::from(REDACTED)
+                    } else {
+                        redact(value)
+                    };
+                    (key, value)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        other => other,
+    }
+}
+
 /// Parses `bytes` as JSON `T`, requiring a JSON content type.
 pub(crate) fn parse_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
     if !media_type(req).is_some_and(|m| is_json(&m)) {
         return Err(ApiError::UnsupportedMediaType);
     }
+    log_body(req, bytes, false);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
     deserializer
@@ -57,7 +121,8 @@ pub(crate) fn parse_optional_json<T: DeserializeOwned>(
 }
 
 /// Parses an `application/x-www-form-urlencoded` body (flat structs only).
-pub(crate) fn parse_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_form<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
+    log_body(req, bytes, true);
     serde_urlencoded::from_bytes(bytes).map_err(|err| validation(".".into(), err.to_string()))
 }
 
@@ -139,6 +204,24 @@ mod tests {
             unreachable!()
         };
         assert_eq!(field.as_deref(), Some("is_superuser"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth() {
+        let body = serde_json::json!({
+            "email": "a@example.com",
+            "password": "hunter2hunter2",
+            "nested": { "new_password": "x", "Refresh_Token": "latch_rt_y", "name": "Ada" },
+            "list": [{ "client_secret": "z" }],
+        });
+        let logged = redact(body).to_string();
+        for secret in ["hunter2hunter2", "\"x\"", "latch_rt_y", "\"z\""] {
+            assert!(!logged.contains(secret), "{logged}");
+        }
+        assert!(
+            logged.contains("a@example.com") && logged.contains("Ada"),
+            "{logged}"
+        );
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct HttpState {
     pub cookies: CookieSettings,
     /// CORS, CSRF, security headers and trusted proxies.
     pub security: SecuritySettings,
+    /// Log request bodies (secrets redacted) at debug level; refused in production.
+    pub log_request_bodies: bool,
     /// The readiness probe.
     pub readiness: Box<dyn Readiness>,
 }

@@ -37,7 +37,7 @@ pub(crate) async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let (login, password) = match media_type(&req).as_deref() {
         Some("application/x-www-form-urlencoded") => {
-            let form: LoginForm = parse_form(&body)?;
+            let form: LoginForm = parse_form(&req, &body)?;
             if form.grant_type.as_deref().is_some_and(|g| g != "password") {
                 return Err(ApiError::invalid("grant_type", "grant_type must be \"password\""));
             }
