@@ -252,3 +252,31 @@ pub fn set_cookies(response: &Response) -> Vec<String> {
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
 }
+
+impl TestApp {
+    /// Imports JSON Lines the way `latch import-users` does, on the app's database.
+    pub async fn import_users(&self, lines: &[String]) -> latch_core::ImportReport {
+        let store = latch::startup::open_store(&self.settings, false).await.unwrap();
+        let auth = latch::startup::auth_service(&self.settings, &store)
+            .await
+            .unwrap();
+        let report = auth
+            .import_users(
+                lines.iter().map(String::as_str),
+                latch_core::ImportOptions::default(),
+            )
+            .await
+            .unwrap();
+        store.close().await;
+        report
+    }
+
+    /// The password hash stored for `login` (an email or username), read from the database.
+    pub async fn stored_password_hash(&self, login: &str) -> String {
+        use latch_ports::UserRepository;
+        let store = latch::startup::open_store(&self.settings, false).await.unwrap();
+        let credentials = store.users().find_credentials(login).await.unwrap();
+        store.close().await;
+        credentials.expect("the user exists").password_hash.0
+    }
+}

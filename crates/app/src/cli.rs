@@ -1,11 +1,15 @@
-//! The command line: `serve` (default), `migrate`, `create-superuser`, `keygen`.
+//! The command line: `serve` (default), `migrate`, `create-superuser`,
+//! `import-users`, `keygen`.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use latch_core::SignupRequest;
+use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, MAX_IMPORT_LINE_BYTES, SignupRequest};
 use latch_tokens_jwt::SigningKey;
+use tokio::sync::mpsc;
 
 use crate::settings::Settings;
 use crate::startup::{Application, auth_service, open_store};
@@ -41,17 +45,31 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Import users, with their password hashes, from a JSON Lines file (one
+    /// user a line). Exits 0 when every line was imported, 2 when some lines
+    /// were rejected (each named on stderr), 1 when the import stopped.
+    ImportUsers {
+        /// The file to read, or `-` for stdin.
+        file: PathBuf,
+        /// Valid lines stored per transaction.
+        #[arg(long, default_value_t = NonZeroUsize::new(DEFAULT_IMPORT_BATCH_SIZE).unwrap_or(NonZeroUsize::MIN))]
+        batch_size: NonZeroUsize,
+    },
     /// Print a new Ed25519 signing key (PKCS#8 PEM) for `tokens.eddsa_private_key_path`.
     Keygen,
 }
 
-/// Runs the command line; the error is printed by `main` and exits non-zero.
-pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+/// `import-users` exits with this when it ran to the end but rejected lines.
+const EXIT_LINES_REJECTED: u8 = 2;
+
+/// Runs the command line and returns the exit code; an error is printed by
+/// `main` and exits 1.
+pub async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(Command::Keygen) = cli.command {
         let key = SigningKey::generate_ed25519()?;
         let pem = key.to_pem().ok_or("the generated key cannot be written as PEM")?;
         print!("{pem}");
-        return Ok(());
+        return Ok(ExitCode::SUCCESS);
     }
     let settings = Settings::load(&cli.config_dir)?;
     crate::init_tracing(&settings.log);
@@ -84,9 +102,129 @@ pub async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("created superuser {} ({})", user.email, user.id);
             store.close().await;
         }
+        Command::ImportUsers { file, batch_size } => {
+            // Open the input first: a wrong path should not wait on the database.
+            let input: Box<dyn Read + Send> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                let opened = std::fs::File::open(&file)
+                    .map_err(|err| format!("cannot read {}: {err}", file.display()))?;
+                Box::new(opened)
+            };
+            let store = open_store(&settings, settings.database.migrate_on_start).await?;
+            let auth = auth_service(&settings, &store).await?;
+            let outcome = import_users(&auth, input, ImportOptions { batch_size }).await;
+            store.close().await;
+            return outcome;
+        }
         Command::Keygen => {}
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Streams `input` through the import, rejected lines to stderr and the
+/// counts to stdout.
+async fn import_users(
+    auth: &latch_core::AuthService,
+    input: Box<dyn Read + Send>,
+    options: ImportOptions,
+) -> Result<ExitCode, Box<dyn std::error::Error>> {
+    let mut lines = read_lines(input);
+    let mut import = auth.start_import(options);
+    let stopped = |line: u64, imported: u64, err: &dyn std::fmt::Display| {
+        format!("import stopped at line {line} after importing {imported} users: {err}")
+    };
+    let mut number = 0;
+    while let Some(next) = lines.recv().await {
+        let bytes = next.map_err(|err| stopped(number + 1, import.summary().imported, &err))?;
+        number += 1;
+        let rejected = import
+            .add_line(number, &bytes)
+            .await
+            .map_err(|err| stopped(number, import.summary().imported, &err))?;
+        for line in rejected {
+            eprintln!("{line}");
+        }
+    }
+    let rejected = import
+        .finish()
+        .await
+        .map_err(|err| stopped(number, import.summary().imported, &err))?;
+    for line in rejected {
+        eprintln!("{line}");
+    }
+    let summary = import.summary();
+    println!(
+        "imported {} users, rejected {} lines",
+        summary.imported, summary.rejected
+    );
+    Ok(if summary.rejected == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_LINES_REJECTED)
+    })
+}
+
+/// Lines of `input` without their line endings, read on a blocking thread
+/// and handed over through a bounded channel, so input of any size streams.
+/// A line is cut after `MAX_IMPORT_LINE_BYTES + 1` bytes (the import rejects
+/// it as too long) and the rest of it skipped, so no line can fill memory.
+fn read_lines(input: Box<dyn Read + Send>) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+    let (sender, receiver) = mpsc::channel(1024);
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(input);
+        loop {
+            let (item, last) = match read_capped_line(&mut reader) {
+                Ok(None) => break,
+                Ok(Some(bytes)) => (Ok(bytes), false),
+                Err(err) => (Err(err), true),
+            };
+            // Stop after a read error, or when the import has gone away.
+            if sender.blocking_send(item).is_err() || last {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// The next line without its `\n` or `\r\n`, at most one byte over the
+/// limit; `None` at the end of the input.
+fn read_capped_line(reader: &mut impl BufRead) -> std::io::Result<Option<Vec<u8>>> {
+    let limit = MAX_IMPORT_LINE_BYTES + 1;
+    let mut line = Vec::new();
+    let read = reader.by_ref().take(limit as u64).read_until(b'\n', &mut line)?;
+    if read == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    } else if line.len() == limit {
+        skip_rest_of_line(reader)?;
+    }
+    Ok(Some(line))
+}
+
+fn skip_rest_of_line(reader: &mut impl BufRead) -> std::io::Result<()> {
+    loop {
+        let buffer = reader.fill_buf()?;
+        if buffer.is_empty() {
+            return Ok(());
+        }
+        match buffer.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let all = buffer.len();
+                reader.consume(all);
+            }
+        }
+    }
 }
 
 /// The password: prompted for without echo on a terminal, else the first line of stdin.
@@ -103,4 +241,33 @@ fn read_password() -> Result<String, Box<dyn std::error::Error>> {
     std::io::stdin().lock().read_line(&mut line)?;
     let _ = std::io::stdout().flush();
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn lines_of(input: &[u8]) -> Vec<Vec<u8>> {
+        let mut reader = std::io::BufReader::with_capacity(16, input);
+        std::iter::from_fn(|| read_capped_line(&mut reader).unwrap()).collect()
+    }
+
+    #[test]
+    fn lines_lose_their_endings_and_keep_blank_ones() {
+        assert_eq!(
+            lines_of(b"a\r\n\nb\nc"),
+            vec![b"a".to_vec(), Vec::new(), b"b".to_vec(), b"c".to_vec()]
+        );
+    }
+
+    #[test]
+    fn an_overlong_line_is_cut_one_byte_past_the_limit_and_the_next_one_read() {
+        let mut input = vec![b'x'; 3 * MAX_IMPORT_LINE_BYTES];
+        input.extend_from_slice(b"\nnext\n");
+        let lines = lines_of(&input);
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].len(), MAX_IMPORT_LINE_BYTES + 1);
+        assert_eq!(lines[1], b"next");
+    }
 }

@@ -112,6 +112,70 @@ fn production_refuses_development_defaults() {
     assert!(stderr(&output).contains("cookies.secure"), "{}", stderr(&output));
 }
 
+/// Each unsafe setting alone stops a production start, with exit code 1 and a
+/// message naming it; the complete production configuration gets past the
+/// guard (and then fails to reach its database, which proves the guard passed).
+#[test]
+fn production_guard_names_each_refused_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let safe = [
+        ("LATCH__COOKIES__SECURE", "true"),
+        // Nothing listens on port 9: the start gets past the guard and stops there.
+        ("LATCH__DATABASE__URL", "postgres://latch@127.0.0.1:9/latch"),
+        (
+            "LATCH__TOKENS__EDDSA_PRIVATE_KEY_PATH",
+            "/nonexistent/ed25519.pem",
+        ),
+    ];
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (&[("LATCH__COOKIES__SECURE", "false")], "cookies.secure"),
+        (&[("LATCH__DATABASE__URL", "sqlite://latch.db")], "database.url"),
+        (
+            &[("LATCH__TOKENS__EDDSA_PRIVATE_KEY_PATH", "")],
+            "tokens.eddsa_private_key_path",
+        ),
+        (
+            &[
+                ("LATCH__TOKENS__ALGORITHM", "HS256"),
+                ("LATCH__TOKENS__HS256_SECRET", "short"),
+            ],
+            "tokens.hs256_secret",
+        ),
+        (&[("LATCH__CORS__ALLOWED_ORIGINS", "*")], "cors.allowed_origins"),
+        (&[("LATCH__LOG__REQUEST_BODIES", "true")], "log.request_bodies"),
+    ];
+    for (unsafe_settings, key) in cases {
+        let mut command = latch(dir.path());
+        command
+            .env("LATCH_ENV", "production")
+            .env("LATCH_CONFIG_DIR", dir.path());
+        for (name, value) in safe {
+            command.env(name, value);
+        }
+        for (name, value) in unsafe_settings {
+            if value.is_empty() {
+                command.env_remove(name);
+            } else {
+                command.env(name, value);
+            }
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{key}: {}", stderr(&output));
+        assert!(stderr(&output).contains(key), "{key}: {}", stderr(&output));
+    }
+    let mut command = latch(dir.path());
+    command
+        .env("LATCH_ENV", "production")
+        .env("LATCH_CONFIG_DIR", dir.path());
+    for (name, value) in safe {
+        command.env(name, value);
+    }
+    let output = command.output().unwrap();
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(!message.contains("must be"), "the guard passed: {message}");
+}
+
 #[test]
 fn serve_stops_gracefully_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,4 +218,119 @@ fn serve_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "exit status after SIGTERM: {status}");
+}
+
+/// What Python's bcrypt writes for "correct horse battery staple" at cost 4.
+const BCRYPT: &str = "$2b$04$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i";
+
+fn import_line(email: &str, extra: &str) -> String {
+    format!(r#"{{"email":"{email}","password_hash":"{BCRYPT}"{extra}}}"#)
+}
+
+#[test]
+fn import_users_names_each_rejected_line_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        import_line("ada@example.com", r#","username":"ada","is_staff":true"#),
+        r#"{"email":"broken@example.com","#.to_owned(),
+        import_line("unknown@example.com", r#","password":"hunter22""#),
+        import_line("not-an-email", ""),
+        r#"{"email":"md5@example.com","password_hash":"md5$salt$0123456789abcdef0123456789abcdef"}"#
+            .to_owned(),
+        r#"{"email":"plain@example.com","password_hash":"correct horse battery staple"}"#.to_owned(),
+        String::new(),
+        import_line("ADA@example.com", ""),
+        import_line("tier@example.com", r#","tier":"platinum""#),
+        import_line("grace@example.com", r#","created_at":"2020-02-03T04:05:06Z""#),
+    ];
+    let file = dir.path().join("users.jsonl");
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    let output = latch(dir.path())
+        .args(["import-users", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let errors = stderr(&output);
+    for expected in [
+        "line 2: not valid JSON",
+        "line 3: unknown field `password`",
+        "line 4: email: is not a valid email address",
+        "line 5: password_hash: not a hash Latch can verify",
+        "line 6: password_hash: not a hash Latch can verify",
+        "line 8: email: already used on line 1",
+        "line 9: tier: no such tier",
+    ] {
+        assert!(errors.contains(expected), "no {expected:?} in:\n{errors}");
+    }
+    for good in ["line 1:", "line 7:", "line 10:"] {
+        assert!(!errors.contains(good), "{good} rejected:\n{errors}");
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "imported 2 users, rejected 7 lines"
+    );
+
+    // The two good lines landed: importing them again conflicts with them.
+    let again = [
+        import_line("grace@example.com", ""),
+        import_line("new@example.com", ""),
+    ];
+    let mut command = latch(dir.path());
+    command.args(["import-users", "-", "--batch-size", "1"]);
+    let output = run_with_stdin(command, &again.join("\r\n"));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("line 1: email: already taken"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "imported 1 users, rejected 1 lines"
+    );
+}
+
+#[test]
+fn import_users_from_stdin_exits_0_when_every_line_lands() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines: Vec<String> = (0..7)
+        .map(|i| import_line(&format!("user{i}@example.com"), ""))
+        .collect();
+    let mut command = latch(dir.path());
+    command.args(["import-users", "-", "--batch-size", "3"]);
+    let output = run_with_stdin(command, &format!("{}\n", lines.join("\n")));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "imported 7 users, rejected 0 lines"
+    );
+}
+
+#[test]
+fn import_users_of_an_unreadable_file_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = latch(dir.path())
+        .args(["import-users", "no-such-file.jsonl"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("cannot read no-such-file.jsonl"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Exit code 2 means "some lines rejected", so a usage error must not use it.
+#[test]
+fn a_usage_error_exits_1_not_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = latch(dir.path())
+        .args(["import-users", "users.jsonl", "--batch-size", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--batch-size"), "{}", stderr(&output));
+    let help = latch(dir.path()).arg("--help").output().unwrap();
+    assert!(help.status.success());
 }

@@ -38,3 +38,8 @@ pub use refresh_token::REFRESH_TOKEN_PREFIX;
 pub use service::{AuthConfig, AuthService, Ports};
 pub use session_check::SessionCheckError;
 pub use signup::{SignupError, SignupRequest};
+mod import;
+pub use import::{
+    DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, ImportReport, ImportSummary, MAX_IMPORT_LINE_BYTES,
+    RejectedLine, UserImport,
+};

@@ -10,7 +10,7 @@ use latch_ports::{HashError, PasswordHash, PasswordHasher, Verification};
 
 use crate::HasherConfig;
 use crate::limiter::Limiter;
-use crate::stored_hash::StoredHash;
+use crate::stored_hash::{ARGON2_MAX_M_COST_KIB, ARGON2_MAX_T_COST, StoredHash};
 
 /// The password behind the dummy hash; its value does not matter.
 const DUMMY_PASSWORD: &[u8] = b"latch dummy password for unknown users";
@@ -28,9 +28,15 @@ impl Argon2Hasher {
     /// A hasher for `config`; computes the dummy hash, so it takes one hash's time.
     ///
     /// # Errors
-    /// `HashError::Unexpected` if the argon2 parameters are invalid or
-    /// `max_concurrent` is zero.
+    /// `HashError::Unexpected` if the argon2 parameters are invalid or above
+    /// the ceilings stored hashes are verified up to (its own hashes could not
+    /// be verified), or `max_concurrent` is zero.
     pub fn new(config: HasherConfig) -> Result<Self, HashError> {
+        if config.memory_kib > ARGON2_MAX_M_COST_KIB || config.iterations > ARGON2_MAX_T_COST {
+            return Err(HashError::Unexpected(format!(
+                "argon2 cost above the ceiling of {ARGON2_MAX_M_COST_KIB} KiB and {ARGON2_MAX_T_COST} passes"
+            )));
+        }
         let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
             .map_err(|err| HashError::Unexpected(format!("invalid argon2 parameters: {err}")))?;
         let limiter = Limiter::new(config.max_concurrent, config.max_queue)?;
@@ -625,6 +631,69 @@ mod tests {
             assert!(
                 matches!(outcome, Err(HashError::UnsupportedFormat)),
                 "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    /// `ARGON2I_CFFI` with other cost parameters: well-formed, never run here.
+    fn argon2i_with(costs: &str) -> String {
+        ARGON2I_CFFI.replacen("m=1024,t=1,p=1", costs, 1)
+    }
+
+    #[test]
+    fn check_stored_accepts_costs_at_the_ceilings() {
+        let hasher = cheap();
+        for stored in [
+            BCRYPT_2B.replacen("$04$", "$16$", 1),
+            argon2i_with("m=1048576,t=1,p=1"),
+            argon2i_with("m=1024,t=100,p=1"),
+        ] {
+            assert!(check_stored(&hasher, &stored).is_ok(), "{stored:?}");
+        }
+    }
+
+    #[test]
+    fn check_stored_refuses_costs_above_the_ceilings() {
+        let hasher = cheap();
+        for stored in [
+            BCRYPT_2B.replacen("$04$", "$17$", 1),
+            BCRYPT_2B.replacen("$04$", "$31$", 1),
+            argon2i_with("m=1048577,t=1,p=1"),
+            argon2i_with("m=1024,t=101,p=1"),
+        ] {
+            let outcome = check_stored(&hasher, &stored);
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    /// Refused before any work: were the argon2 hash run, it would be a mismatch.
+    #[tokio::test]
+    async fn verify_refuses_costs_above_the_ceilings() {
+        let hasher = cheap();
+        for stored in [
+            BCRYPT_2B.replacen("$04$", "$17$", 1),
+            argon2i_with("m=8,t=101,p=1"),
+        ] {
+            let outcome = verify(&hasher, PASSWORD, &stored).await;
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn config_above_the_ceilings_is_refused() {
+        for bad in [
+            config(ARGON2_MAX_M_COST_KIB + 1, 1),
+            config(1024, ARGON2_MAX_T_COST + 1),
+        ] {
+            assert!(
+                matches!(Argon2Hasher::new(bad), Err(HashError::Unexpected(_))),
+                "{bad:?}"
             );
         }
     }

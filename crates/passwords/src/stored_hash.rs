@@ -9,8 +9,18 @@ use crate::pbkdf2_sha256::{DJANGO_PREFIX, PASSLIB_PREFIX, Pbkdf2Sha256};
 
 /// bcrypt only ever looks at this many bytes of a password.
 const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
-/// The cost range the bcrypt crate accepts when verifying.
-const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+// A stored hash's own parameters set the work of every login against it, so
+// they are capped: a planted or mistyped hash must not make each attempt hold
+// a blocking thread for seconds to days, or allocate gigabytes. The ceilings
+// sit well above what the libraries we migrate from write by default.
+
+/// bcrypt costs verified: the crate's minimum up to 16 (2^16 rounds, about
+/// 16x Python bcrypt's default of 12; 31 would take days).
+const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=16;
+/// Most argon2 memory verified, in KiB (1 GiB; argon2-cffi's default is 64 MiB).
+pub(crate) const ARGON2_MAX_M_COST_KIB: u32 = 1_048_576;
+/// Most argon2 passes verified (argon2-cffi's default is 3).
+pub(crate) const ARGON2_MAX_T_COST: u32 = 100;
 
 const ARGON2_PREFIXES: [&str; 3] = ["$argon2id$", "$argon2i$", "$argon2d$"];
 // `$2x$` (crypt_blowfish's buggy-hash marker) is deliberately not accepted.
@@ -79,7 +89,8 @@ impl StoredHash {
     }
 }
 
-/// A PHC string whose version, parameters, salt and output argon2 accepts.
+/// A PHC string whose version, parameters, salt and output argon2 accepts,
+/// at a cost within the ceilings.
 fn parse_argon2(hash: &str) -> Result<argon2::PasswordHash, HashError> {
     let phc = argon2::PasswordHash::new(hash).map_err(|_| HashError::UnsupportedFormat)?;
     let version_ok = phc.version.is_none_or(|v| Version::try_from(v).is_ok());
@@ -91,7 +102,9 @@ fn parse_argon2(hash: &str) -> Result<argon2::PasswordHash, HashError> {
         && version_ok
         && salt_ok
         && phc.hash.is_some()
-        && Params::try_from(&phc).is_ok();
+        && Params::try_from(&phc).is_ok_and(|params| {
+            params.m_cost() <= ARGON2_MAX_M_COST_KIB && params.t_cost() <= ARGON2_MAX_T_COST
+        });
     if accepted {
         Ok(phc)
     } else {
@@ -99,7 +112,7 @@ fn parse_argon2(hash: &str) -> Result<argon2::PasswordHash, HashError> {
     }
 }
 
-/// 60 characters in bcrypt's layout and base64, at a cost the crate will run.
+/// 60 characters in bcrypt's layout and base64, at a cost within the ceiling.
 fn check_bcrypt(hash: &str) -> Result<(), HashError> {
     match hash.parse::<bcrypt::HashParts>() {
         Ok(parts) if BCRYPT_COSTS.contains(&parts.get_cost()) => Ok(()),

@@ -22,8 +22,8 @@ pub use sessions::{RotateOutcome, SessionRepository};
 pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
 pub use users::{
-    AccountFlags, CreateUserError, NewUser, UpdateUserError, UserCredentials, UserPage, UserQuery,
-    UserRepository,
+    AccountFlags, CreateUserError, ImportError, ImportedUser, NewUser, UpdateUserError, UserCredentials,
+    UserPage, UserQuery, UserRepository,
 };
 
 /// An infrastructure failure with no business meaning (database down, ...).

@@ -59,6 +59,12 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// format and parameter set this hasher verifies, `UnsupportedFormat`
     /// otherwise. Cheap: parses, never hashes.
     ///
+    /// A stored hash's own cost parameters set the work of every login against
+    /// it, so `check_stored` and `verify` MUST both refuse (without running
+    /// it) a hash above these ceilings: bcrypt cost 16, argon2 memory 1 GiB
+    /// (1_048_576 KiB) or 100 passes. A planted hash must not be able to burn
+    /// a CPU for seconds or allocate gigabytes at every login attempt.
+    ///
     /// # Errors
     /// `HashError::UnsupportedFormat` for any hash `verify` would refuse.
     fn check_stored(&self, hash: &PasswordHash) -> Result<(), HashError>;

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use latch_domain::{Email, ProfilePatch, Timestamp, User, UserId, Username};
+use latch_domain::{AvatarUrl, DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
 
 use crate::{PasswordHash, RepositoryError};
 
@@ -26,6 +26,66 @@ pub struct NewUser {
     pub tier: String,
     /// Creation time (also `updated_at`).
     pub now: Timestamp,
+}
+
+/// A user brought over from another system, with the flags, date and
+/// password hash it had there.
+#[derive(Debug, Clone)]
+pub struct ImportedUser {
+    /// Pre-generated id (UUID v7).
+    pub id: UserId,
+    /// Validated email.
+    pub email: Email,
+    /// Validated username.
+    pub username: Option<Username>,
+    /// Display name.
+    pub name: Option<DisplayName>,
+    /// Avatar URL.
+    pub avatar_url: Option<AvatarUrl>,
+    /// The hash as the old system stored it (checked to be verifiable).
+    pub password_hash: PasswordHash,
+    /// Active flag.
+    pub is_active: bool,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Whether the old system had confirmed the email address.
+    pub email_verified: bool,
+    /// Tier name.
+    pub tier: String,
+    /// When the account was created in the old system.
+    pub created_at: Timestamp,
+    /// When it was imported (stored as `updated_at`).
+    pub imported_at: Timestamp,
+}
+
+/// Why a batch of imported users was not stored. `row` is the index in the
+/// batch of the row at fault, when the store can tell (`None` when it cannot,
+/// e.g. a concurrent writer took the email between check and insert).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The row's email belongs to an existing user or to an earlier row of the batch.
+    #[error("email already taken")]
+    EmailTaken {
+        /// Index of the row in the batch.
+        row: Option<usize>,
+    },
+    /// The row's username belongs to an existing user or to an earlier row of the batch.
+    #[error("username already taken")]
+    UsernameTaken {
+        /// Index of the row in the batch.
+        row: Option<usize>,
+    },
+    /// The row's tier does not exist.
+    #[error("unknown tier")]
+    UnknownTier {
+        /// Index of the row in the batch.
+        row: Option<usize>,
+    },
+    /// Anything else.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
 }
 
 /// A user together with their stored password hash, for login only.
@@ -119,6 +179,16 @@ pub trait UserRepository: Send + Sync + 'static {
     /// MUST return `EmailTaken` / `UsernameTaken` when another user (deleted or
     /// not) has the same email / username ignoring case, and then write nothing.
     async fn create(&self, user: NewUser) -> Result<User, CreateUserError>;
+
+    /// Inserts every user of `users` in one transaction: all of them, or
+    /// (on any error) none. An empty batch is a no-op.
+    ///
+    /// # Errors
+    /// `EmailTaken` / `UsernameTaken` when a row's email / username (ignoring
+    /// case) belongs to an existing user, deleted or not, or to an earlier row
+    /// of the batch; `UnknownTier` for a tier that does not exist. `row` names
+    /// the first such row whenever the store can tell.
+    async fn import_batch(&self, users: &[ImportedUser]) -> Result<(), ImportError>;
 
     /// The user with this id, deleted or not; `None` if there is none.
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError>;

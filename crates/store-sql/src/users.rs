@@ -1,17 +1,20 @@
 //! `UserRepository` on SQL.
 
+use std::collections::HashSet;
+
 use async_trait::async_trait;
 use latch_domain::{ProfilePatch, Timestamp, User, UserId};
 use latch_ports::{
-    AccountFlags, CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials,
-    UserPage, UserQuery, UserRepository,
+    AccountFlags, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash, RepositoryError,
+    UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
+use crate::entities::tiers;
 use crate::entities::users::{self, Column, Entity};
 use crate::error::{foreign_key_violation, unexpected, unique_violation};
 
@@ -62,8 +65,129 @@ fn taken_column(detail: &str) -> Option<Column> {
     }
 }
 
+/// Rows per multi-row INSERT and keys per `IN (...)` list: at 17 values a
+/// row this stays under SQLite's 32766 and PostgreSQL's 65535 bind
+/// parameters per statement, whatever the caller's batch size.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+fn imported_row(user: &ImportedUser) -> users::ActiveModel {
+    users::ActiveModel {
+        id: Set(user.id.0),
+        email_normalized: Set(user.email.normalized()),
+        email: Set(user.email.as_str().to_owned()),
+        username_normalized: Set(user.username.as_ref().map(|u| u.normalized())),
+        username: Set(user.username.as_ref().map(|u| u.as_str().to_owned())),
+        name: Set(user.name.as_ref().map(|n| n.as_str().to_owned())),
+        avatar_url: Set(user.avatar_url.as_ref().map(|a| a.as_str().to_owned())),
+        password_hash: Set(user.password_hash.0.clone()),
+        is_active: Set(user.is_active),
+        is_staff: Set(user.is_staff),
+        is_superuser: Set(user.is_superuser),
+        tier: Set(user.tier.clone()),
+        email_verified: Set(user.email_verified),
+        created_at: Set(user.created_at),
+        updated_at: Set(user.imported_at),
+        last_login_at: Set(None),
+        deleted_at: Set(None),
+    }
+}
+
+/// Which of `wanted` are stored in `column` of `E`'s table, looked up in chunks.
+async fn existing<E, C>(
+    db: &C,
+    column: E::Column,
+    wanted: &[String],
+) -> Result<HashSet<String>, RepositoryError>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut found = HashSet::new();
+    for chunk in wanted.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = E::find()
+            .select_only()
+            .column(column)
+            .filter(column.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(unexpected)?;
+        found.extend(values);
+    }
+    Ok(found)
+}
+
+/// The first row of `batch` that cannot be inserted: its email or username
+/// is already stored or used by an earlier row, or its tier does not exist.
+/// Checked up front so the error can name the row, which a failed multi-row
+/// INSERT cannot.
+async fn first_conflict<C: ConnectionTrait>(
+    db: &C,
+    batch: &[ImportedUser],
+) -> Result<Option<ImportError>, RepositoryError> {
+    let emails: Vec<String> = batch.iter().map(|u| u.email.normalized()).collect();
+    let usernames: Vec<Option<String>> = batch
+        .iter()
+        .map(|u| u.username.as_ref().map(|n| n.normalized()))
+        .collect();
+    let tier_names: HashSet<&str> = batch.iter().map(|u| u.tier.as_str()).collect();
+    let usernames_given: Vec<String> = usernames.iter().flatten().cloned().collect();
+    let tier_names: Vec<String> = tier_names.into_iter().map(str::to_owned).collect();
+    let taken_emails = existing::<Entity, _>(db, Column::EmailNormalized, &emails).await?;
+    let taken_usernames = existing::<Entity, _>(db, Column::UsernameNormalized, &usernames_given).await?;
+    let known_tiers = existing::<tiers::Entity, _>(db, tiers::Column::Name, &tier_names).await?;
+    let mut seen_emails = HashSet::new();
+    let mut seen_usernames = HashSet::new();
+    for (row, ((user, email), username)) in batch.iter().zip(&emails).zip(&usernames).enumerate() {
+        let row = Some(row);
+        if taken_emails.contains(email) || !seen_emails.insert(email) {
+            return Ok(Some(ImportError::EmailTaken { row }));
+        }
+        if let Some(username) = username
+            && (taken_usernames.contains(username) || !seen_usernames.insert(username))
+        {
+            return Ok(Some(ImportError::UsernameTaken { row }));
+        }
+        if !known_tiers.contains(&user.tier) {
+            return Ok(Some(ImportError::UnknownTier { row }));
+        }
+    }
+    Ok(None)
+}
+
 #[async_trait]
 impl UserRepository for SqlUserRepository {
+    #[tracing::instrument(skip_all, fields(rows = batch.len()))]
+    async fn import_batch(&self, batch: &[ImportedUser]) -> Result<(), ImportError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        if let Some(conflict) = first_conflict(&txn, batch).await? {
+            txn.rollback().await.map_err(unexpected)?;
+            return Err(conflict);
+        }
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            // Dropping `txn` on an error rolls everything back. Reaching this
+            // error means a concurrent writer got in after the check above.
+            Entity::insert_many(chunk.iter().map(imported_row))
+                .exec_without_returning(&txn)
+                .await
+                .map_err(|err| {
+                    if foreign_key_violation(&err) {
+                        return ImportError::UnknownTier { row: None };
+                    }
+                    match unique_violation(&err).as_deref().and_then(taken_column) {
+                        Some(Column::UsernameNormalized) => ImportError::UsernameTaken { row: None },
+                        Some(_) => ImportError::EmailTaken { row: None },
+                        None => ImportError::Repository(unexpected(err)),
+                    }
+                })?;
+        }
+        txn.commit().await.map_err(unexpected)?;
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all, fields(user_id = %new.id))]
     async fn create(&self, new: NewUser) -> Result<User, CreateUserError> {
         let row = users::ActiveModel {

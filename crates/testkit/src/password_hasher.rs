@@ -22,6 +22,7 @@ macro_rules! password_hasher_contract {
             concurrent_verifications_all_complete,
             check_stored_accepts_own_hashes,
             check_stored_refuses_garbage,
+            hashes_above_the_cost_ceilings_are_refused,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -209,6 +210,39 @@ mod behaviours {
             "pbkdf2_sha256$x$y$z",
         ] {
             let outcome = hasher.check_stored(&PasswordHash(stored.to_owned()));
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+    }
+
+    /// Well-formed hashes just above the port's cost ceilings: refused by
+    /// `check_stored`, and by `verify` before doing the work (the argon2 one
+    /// is cheap in memory, so running it would give a mismatch instead).
+    pub async fn hashes_above_the_cost_ceilings_are_refused(hasher: &dyn PasswordHasher) {
+        let argon2 = |costs: &str| {
+            format!(
+                "$argon2id$v=19${costs}$Yt56CqPdboxWIYbEUkB3Dw$np1ls29XHhaWR5pYkwurXTsindyT4EiZCDwlujsvQ9Y"
+            )
+        };
+        let bcrypt_17 = "$2b$17$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i".to_owned();
+        let cheap_but_101_passes = argon2("m=8,t=101,p=1");
+        for stored in [
+            bcrypt_17.clone(),
+            argon2("m=1048577,t=1,p=1"),
+            cheap_but_101_passes.clone(),
+        ] {
+            let outcome = hasher.check_stored(&PasswordHash(stored.clone()));
+            assert!(
+                matches!(outcome, Err(HashError::UnsupportedFormat)),
+                "{stored:?} gave {outcome:?}"
+            );
+        }
+        for stored in [bcrypt_17, cheap_but_101_passes] {
+            let outcome = hasher
+                .verify(&password(PASSWORD), &PasswordHash(stored.clone()))
+                .await;
             assert!(
                 matches!(outcome, Err(HashError::UnsupportedFormat)),
                 "{stored:?} gave {outcome:?}"

@@ -30,6 +30,7 @@ impl InMemoryTierRepository {
             created_at: epoch,
             updated_at: epoch,
         };
+        users.set_tier_exists(&free.name, true);
         Self {
             tiers: Mutex::new(BTreeMap::from([(free.name.clone(), free)])),
             users,
@@ -49,6 +50,7 @@ impl TierRepository for InMemoryTierRepository {
             return Err(TierError::Exists);
         }
         tiers.insert(tier.name.clone(), tier.clone());
+        self.users.set_tier_exists(&tier.name, true);
         Ok(())
     }
 
@@ -88,6 +90,7 @@ impl TierRepository for InMemoryTierRepository {
             return Err(TierError::InUse);
         }
         tiers.remove(name);
+        self.users.set_tier_exists(name, false);
         Ok(())
     }
 }

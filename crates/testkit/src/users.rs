@@ -1,14 +1,14 @@
 //! The `UserRepository` contract, and an in-memory fake that passes it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
 use latch_ports::{
-    AccountFlags, CreateUserError, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials,
-    UserPage, UserQuery, UserRepository,
+    AccountFlags, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash, RepositoryError,
+    UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
 };
 
 use crate::{FixedClock, Stores};
@@ -18,9 +18,29 @@ use latch_ports::Clock;
 #[derive(Debug, Default)]
 pub struct InMemoryUserRepository {
     rows: Mutex<HashMap<UserId, (User, PasswordHash)>>,
+    /// The tiers that exist, kept up to date by an `InMemoryTierRepository`
+    /// over this repository, as the SQL store's foreign key sees `tiers`.
+    /// `None` (no tier repository): every tier is taken to exist.
+    tiers: Mutex<Option<HashSet<String>>>,
 }
 
 impl InMemoryUserRepository {
+    /// Records that tier `name` now exists (`true`) or no longer does.
+    pub(crate) fn set_tier_exists(&self, name: &str, exists: bool) {
+        let mut tiers = self.tiers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let tiers = tiers.get_or_insert_with(HashSet::new);
+        if exists {
+            tiers.insert(name.to_owned());
+        } else {
+            tiers.remove(name);
+        }
+    }
+
+    fn tier_exists(&self, name: &str) -> bool {
+        let tiers = self.tiers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tiers.as_ref().is_none_or(|tiers| tiers.contains(name))
+    }
+
     /// Whether any user, deleted or not, has tier `name`.
     pub(crate) fn any_has_tier(&self, name: &str) -> bool {
         self.rows().values().any(|(user, _)| user.tier == name)
@@ -37,6 +57,51 @@ fn same_login(stored: Option<&str>, wanted: &str) -> bool {
 
 #[async_trait]
 impl UserRepository for InMemoryUserRepository {
+    async fn import_batch(&self, batch: &[ImportedUser]) -> Result<(), ImportError> {
+        let mut rows = self.rows();
+        // Check every row against the stored users and the earlier rows, then
+        // insert: nothing is written unless all of them fit.
+        let mut emails: HashSet<String> = rows.values().map(|(u, _)| u.email.to_lowercase()).collect();
+        let mut usernames: HashSet<String> = rows
+            .values()
+            .filter_map(|(u, _)| u.username.as_deref().map(str::to_lowercase))
+            .collect();
+        for (row, user) in batch.iter().enumerate() {
+            let row = Some(row);
+            if !emails.insert(user.email.as_str().to_lowercase()) {
+                return Err(ImportError::EmailTaken { row });
+            }
+            if let Some(username) = &user.username
+                && !usernames.insert(username.as_str().to_lowercase())
+            {
+                return Err(ImportError::UsernameTaken { row });
+            }
+            if !self.tier_exists(&user.tier) {
+                return Err(ImportError::UnknownTier { row });
+            }
+        }
+        for imported in batch {
+            let user = User {
+                id: imported.id,
+                email: imported.email.as_str().to_owned(),
+                username: imported.username.as_ref().map(|u| u.as_str().to_owned()),
+                name: imported.name.as_ref().map(|n| n.as_str().to_owned()),
+                avatar_url: imported.avatar_url.as_ref().map(|a| a.as_str().to_owned()),
+                is_active: imported.is_active,
+                is_staff: imported.is_staff,
+                is_superuser: imported.is_superuser,
+                tier: imported.tier.clone(),
+                email_verified: imported.email_verified,
+                created_at: imported.created_at,
+                updated_at: imported.imported_at,
+                last_login_at: None,
+                deleted_at: None,
+            };
+            rows.insert(user.id, (user, imported.password_hash.clone()));
+        }
+        Ok(())
+    }
+
     async fn create(&self, new: NewUser) -> Result<User, CreateUserError> {
         let mut rows = self.rows();
         if rows
@@ -232,6 +297,27 @@ pub fn new_user(email: &str, username: Option<&str>, now: Timestamp) -> NewUser 
     }
 }
 
+/// A valid `ImportedUser` for tests: active, no privileges, default tier,
+/// created a year before `now` and imported at `now`.
+#[allow(clippy::unwrap_used)]
+pub fn imported_user(email: &str, username: Option<&str>, now: Timestamp) -> ImportedUser {
+    ImportedUser {
+        id: UserId::generate(),
+        email: Email::parse(email).unwrap(),
+        username: username.map(|u| Username::parse(u).unwrap()),
+        name: None,
+        avatar_url: None,
+        password_hash: PasswordHash("$2b$04$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i".into()),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        email_verified: false,
+        tier: latch_domain::DEFAULT_TIER.into(),
+        created_at: now - Duration::days(365),
+        imported_at: now,
+    }
+}
+
 /// Expands the `UserRepository` contract into one `#[tokio::test]` per
 /// behaviour. `$make` is an expression whose `.await` yields
 /// `Option<latch_testkit::Stores>` (`None` skips the test).
@@ -258,6 +344,14 @@ macro_rules! user_repository_contract {
             list_hides_deleted_users_unless_asked,
             count_active_superusers_ignores_inactive_and_deleted,
             restore_undoes_a_soft_delete,
+            import_batch_inserts_all,
+            import_batch_of_nothing_is_a_no_op,
+            imported_users_keep_flags_and_dates,
+            import_batch_is_all_or_nothing_on_conflict,
+            import_batch_names_a_taken_username,
+            import_batch_refuses_duplicates_within_the_batch,
+            import_batch_refuses_an_unknown_tier,
+            import_batch_larger_than_one_statement,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -715,6 +809,198 @@ mod behaviours {
         assert_eq!(restored.deleted_at, None);
         assert_eq!(restored.updated_at, clock.now());
         assert!(restored.can_authenticate());
+    }
+    async fn stored_emails(stores: &Stores) -> Vec<String> {
+        let all = UserQuery {
+            search: None,
+            include_deleted: true,
+            page: 1,
+            per_page: 10_000,
+        };
+        let mut emails: Vec<String> = stores
+            .users
+            .list(&all)
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        emails.sort();
+        emails
+    }
+
+    pub async fn import_batch_inserts_all(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let batch = [
+            imported_user("a@example.com", Some("ann"), now),
+            imported_user("b@example.com", None, now),
+            imported_user("c@example.com", Some("cid"), now),
+        ];
+        stores.users.import_batch(&batch).await.unwrap();
+        for user in &batch {
+            let found = stores
+                .users
+                .find_credentials(user.email.as_str())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(found.user.id, user.id);
+            assert_eq!(found.password_hash, user.password_hash);
+        }
+        assert!(stores.users.find_credentials("CID").await.unwrap().is_some());
+    }
+
+    pub async fn import_batch_of_nothing_is_a_no_op(stores: &Stores) {
+        stores.users.import_batch(&[]).await.unwrap();
+        assert!(stored_emails(stores).await.is_empty());
+    }
+
+    pub async fn imported_users_keep_flags_and_dates(stores: &Stores) {
+        let now = FixedClock::new().now();
+        stores
+            .tiers
+            .create(&crate::tiers::tier("pro", now))
+            .await
+            .unwrap();
+        let created_at = now - Duration::days(1000);
+        let user = ImportedUser {
+            name: Some(DisplayName::parse("Ada Lovelace").unwrap()),
+            avatar_url: Some(latch_domain::AvatarUrl::parse("https://img.example/ada.png").unwrap()),
+            is_active: false,
+            is_staff: true,
+            is_superuser: true,
+            email_verified: true,
+            tier: "pro".into(),
+            created_at,
+            ..imported_user("Ada@Example.com", Some("Ada"), now)
+        };
+        stores
+            .users
+            .import_batch(std::slice::from_ref(&user))
+            .await
+            .unwrap();
+        let found = stores.users.find_by_id(user.id).await.unwrap().unwrap();
+        assert_eq!(
+            found,
+            User {
+                id: user.id,
+                email: "Ada@Example.com".into(),
+                username: Some("Ada".into()),
+                name: Some("Ada Lovelace".into()),
+                avatar_url: Some("https://img.example/ada.png".into()),
+                is_active: false,
+                is_staff: true,
+                is_superuser: true,
+                tier: "pro".into(),
+                email_verified: true,
+                created_at,
+                updated_at: now,
+                last_login_at: None,
+                deleted_at: None,
+            }
+        );
+    }
+
+    pub async fn import_batch_is_all_or_nothing_on_conflict(stores: &Stores) {
+        let now = FixedClock::new().now();
+        stores
+            .users
+            .create(new_user("taken@example.com", None, now))
+            .await
+            .unwrap();
+        let batch = [
+            imported_user("first@example.com", None, now),
+            imported_user("TAKEN@example.com", None, now),
+            imported_user("third@example.com", None, now),
+        ];
+        let outcome = stores.users.import_batch(&batch).await;
+        assert!(
+            matches!(outcome, Err(ImportError::EmailTaken { row: Some(1) })),
+            "{outcome:?}"
+        );
+        assert_eq!(stored_emails(stores).await, vec!["taken@example.com"]);
+    }
+
+    pub async fn import_batch_names_a_taken_username(stores: &Stores) {
+        let now = FixedClock::new().now();
+        stores
+            .users
+            .create(new_user("ada@example.com", Some("ada"), now))
+            .await
+            .unwrap();
+        let batch = [
+            imported_user("first@example.com", Some("first"), now),
+            imported_user("second@example.com", None, now),
+            imported_user("third@example.com", Some("ADA"), now),
+        ];
+        let outcome = stores.users.import_batch(&batch).await;
+        assert!(
+            matches!(outcome, Err(ImportError::UsernameTaken { row: Some(2) })),
+            "{outcome:?}"
+        );
+        assert_eq!(stored_emails(stores).await, vec!["ada@example.com"]);
+    }
+
+    /// A later row repeating an earlier one's email or username (ignoring case) is the one at fault.
+    pub async fn import_batch_refuses_duplicates_within_the_batch(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let same_email = [
+            imported_user("a@example.com", None, now),
+            imported_user("b@example.com", None, now),
+            imported_user("A@EXAMPLE.COM", None, now),
+        ];
+        let outcome = stores.users.import_batch(&same_email).await;
+        assert!(
+            matches!(outcome, Err(ImportError::EmailTaken { row: Some(2) })),
+            "{outcome:?}"
+        );
+        let same_username = [
+            imported_user("a@example.com", Some("ada"), now),
+            imported_user("b@example.com", Some("Ada"), now),
+        ];
+        let outcome = stores.users.import_batch(&same_username).await;
+        assert!(
+            matches!(outcome, Err(ImportError::UsernameTaken { row: Some(1) })),
+            "{outcome:?}"
+        );
+        assert!(stored_emails(stores).await.is_empty(), "a row was written");
+    }
+
+    pub async fn import_batch_refuses_an_unknown_tier(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let batch = [
+            imported_user("a@example.com", None, now),
+            ImportedUser {
+                tier: "no-such-tier".into(),
+                ..imported_user("b@example.com", None, now)
+            },
+        ];
+        let outcome = stores.users.import_batch(&batch).await;
+        assert!(
+            matches!(outcome, Err(ImportError::UnknownTier { row: Some(1) })),
+            "{outcome:?}"
+        );
+        assert!(stored_emails(stores).await.is_empty(), "a row was written");
+    }
+
+    /// Batches larger than what one SQL statement can carry still land whole,
+    /// and a conflict in their last row still keeps all of them out.
+    pub async fn import_batch_larger_than_one_statement(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let batch: Vec<ImportedUser> = (0..2500)
+            .map(|i| imported_user(&format!("user{i}@example.com"), Some(&format!("user{i}")), now))
+            .collect();
+        let mut conflicting = batch.clone();
+        conflicting.push(imported_user("user7@EXAMPLE.com", None, now));
+        let outcome = stores.users.import_batch(&conflicting).await;
+        assert!(
+            matches!(outcome, Err(ImportError::EmailTaken { row: Some(2500) })),
+            "{outcome:?}"
+        );
+        assert!(stored_emails(stores).await.is_empty(), "a row was written");
+        stores.users.import_batch(&batch).await.unwrap();
+        assert_eq!(stored_emails(stores).await.len(), 2500);
     }
 }
 
