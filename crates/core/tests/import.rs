@@ -6,16 +6,16 @@
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use chrono::{Duration, SubsecRound, TimeZone, Utc};
-use latch_core::{AuthConfig, AuthService, ImportOptions, LoginRequest, Ports, RejectedLine, SignupRequest};
+use chrono::{Duration, TimeZone, Utc};
+use latch_core::{AuthConfig, AuthService, ImportOptions, LoginRequest, RejectedLine, SignupRequest};
 use latch_domain::Tier;
-use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, TierRepository, UserRepository};
-use latch_rate_limit::{GovernorRateLimiter, RateLimitConfig};
-use latch_testkit::{
-    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository,
-};
-use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
+use latch_rate_limit::RateLimitConfig;
+use latch_testkit::{FixedClock, InMemoryTierRepository, InMemoryUserRepository};
+
+mod support;
+
+use support::Fakes;
 
 const PASSWORD: &str = "correct horse battery staple";
 /// bcrypt 5.0.0 (Python): bcrypt.hashpw(PASSWORD, bcrypt.gensalt(rounds=4)).
@@ -31,33 +31,12 @@ struct Harness {
 }
 
 fn harness() -> Harness {
-    // Token expiry is checked by the codec against the wall clock: start there.
-    let clock = Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0)));
-    let users = Arc::new(InMemoryUserRepository::default());
-    let tiers = Arc::new(InMemoryTierRepository::new(users.clone()));
-    let hasher = Argon2Hasher::new(HasherConfig {
-        memory_kib: 1024,
-        iterations: 1,
-        ..HasherConfig::default()
-    })
-    .unwrap();
-    let key = SigningKey::hs256(b"a test secret that is long enough for HS256 use").unwrap();
-    let codec = JwtTokenCodec::new(TokenSettings::new(Algorithm::HS256, "latch", "latch"), key).unwrap();
-    let ports = Ports {
-        users: users.clone(),
-        sessions: Arc::new(InMemorySessionRepository::default()),
-        tiers: tiers.clone(),
-        audit: Arc::new(InMemoryAuditLog::default()),
-        hasher: Arc::new(hasher),
-        tokens: Arc::new(codec),
-        limiter: Arc::new(GovernorRateLimiter::new(RateLimitConfig::default())),
-        clock: clock.clone(),
-    };
+    let fakes = Fakes::new();
     Harness {
-        auth: AuthService::new(ports, AuthConfig::default()),
-        clock,
-        users,
-        tiers,
+        auth: AuthService::new(fakes.ports(RateLimitConfig::default()), AuthConfig::default()),
+        clock: fakes.clock,
+        users: fakes.users,
+        tiers: fakes.tiers,
     }
 }
 

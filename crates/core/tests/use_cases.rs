@@ -6,19 +6,19 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use chrono::{Duration, SubsecRound, Utc};
+use chrono::Duration;
 use latch_core::{
     AccountError, AdminChanges, AdminError, AuthConfig, AuthService, Client, LoginError, LoginRequest,
-    LogoutError, LogoutScope, Ports, ProfileChanges, RefreshError, RevokeSessionError, SignupError,
-    SignupRequest, UpdateProfileError,
+    LogoutError, LogoutScope, ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest,
+    UpdateProfileError,
 };
-use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
-use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
-use latch_testkit::{
-    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository,
-};
-use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
+use latch_rate_limit::{ActionBudgets, Budget, RateLimitConfig};
+use latch_testkit::{FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryUserRepository};
+
+mod support;
+
+use support::Fakes;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -39,35 +39,13 @@ fn harness_with(config: AuthConfig) -> Harness {
 }
 
 fn harness_with_limits(config: AuthConfig, limits: RateLimitConfig) -> Harness {
-    // Token expiry is checked by the codec against the wall clock: start there.
-    let clock = Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0)));
-    let users = Arc::new(InMemoryUserRepository::default());
-    let sessions = Arc::new(InMemorySessionRepository::default());
-    let audit = Arc::new(InMemoryAuditLog::default());
-    let hasher = Argon2Hasher::new(HasherConfig {
-        memory_kib: 1024,
-        iterations: 1,
-        ..HasherConfig::default()
-    })
-    .unwrap();
-    let key = SigningKey::hs256(b"a test secret that is long enough for HS256 use").unwrap();
-    let codec = JwtTokenCodec::new(TokenSettings::new(Algorithm::HS256, "latch", "latch"), key).unwrap();
-    let ports = Ports {
-        users: users.clone(),
-        sessions: sessions.clone(),
-        tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
-        audit: audit.clone(),
-        hasher: Arc::new(hasher),
-        tokens: Arc::new(codec),
-        limiter: Arc::new(GovernorRateLimiter::new(limits)),
-        clock: clock.clone(),
-    };
+    let fakes = Fakes::new();
     Harness {
-        auth: AuthService::new(ports, config),
-        audit,
-        clock,
-        users,
-        sessions,
+        auth: AuthService::new(fakes.ports(limits), config),
+        audit: fakes.audit,
+        clock: fakes.clock,
+        users: fakes.users,
+        sessions: fakes.sessions,
     }
 }
 
