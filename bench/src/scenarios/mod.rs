@@ -1,0 +1,391 @@
+//! One module per scenario, each returning a [`Scenario`]: named figures with
+//! their same-run ceiling, ratio and the issue's target.
+//!
+//! Scenarios not written yet are listed by [`not_yet_measured`] so the table
+//! shows every figure the issue asks for.
+
+mod idle;
+mod login;
+mod signup;
+mod users_me;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::Plan;
+use crate::error::BenchError;
+use crate::hashing;
+use crate::http;
+use crate::latch::{LatchConfig, LatchProcess};
+use crate::postgres::FreshDatabase;
+use crate::wrk;
+
+/// The password of every bench account (passes Latch's default policy).
+const PASSWORD: &str = "violet kettle under nine moons";
+
+/// Where Latch keeps its data for a run.
+pub(crate) enum Backend {
+    Sqlite,
+    /// Server URL of a role allowed to create databases.
+    Postgres(String),
+}
+
+impl Backend {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// A target from the issue.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub(crate) enum Target {
+    /// `figure / ceiling` at least this.
+    RatioAtLeast(f64),
+    /// The figure at most this (in the figure's unit).
+    AtMost(f64),
+}
+
+/// One measured (or not yet measured) number.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Figure {
+    pub name: &'static str,
+    /// `None`: not measured (yet).
+    pub value: Option<f64>,
+    pub unit: &'static str,
+    pub ceiling: Option<f64>,
+    pub ratio: Option<f64>,
+    pub target: Option<Target>,
+    /// `None` when there is no target or no value.
+    pub met: Option<bool>,
+}
+
+impl Figure {
+    /// A figure with no ceiling and no target: reported for information.
+    pub(crate) fn info(name: &'static str, value: f64, unit: &'static str) -> Self {
+        Self::new(name, Some(value), unit, None, None)
+    }
+
+    /// A figure with an optional ceiling and target; ratio and met are derived.
+    pub(crate) fn new(
+        name: &'static str,
+        value: Option<f64>,
+        unit: &'static str,
+        ceiling: Option<f64>,
+        target: Option<Target>,
+    ) -> Self {
+        let ratio = match (value, ceiling) {
+            (Some(value), Some(ceiling)) if ceiling > 0.0 => Some(value / ceiling),
+            _ => None,
+        };
+        let met = match (target, value) {
+            (Some(Target::RatioAtLeast(min)), _) => ratio.map(|ratio| ratio >= min),
+            (Some(Target::AtMost(max)), Some(value)) => Some(value <= max),
+            _ => None,
+        };
+        Self {
+            name,
+            value,
+            unit,
+            ceiling,
+            ratio,
+            target,
+            met,
+        }
+    }
+}
+
+/// Whether a scenario ran.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub(crate) enum Status {
+    Measured,
+    NotYetMeasured,
+    Failed(String),
+}
+
+/// The result of one scenario on one backend: one JSON object in `--json`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Scenario {
+    pub scenario: &'static str,
+    pub backend: &'static str,
+    #[serde(flatten)]
+    pub status: Status,
+    pub figures: Vec<Figure>,
+    /// Settings and side figures worth knowing when comparing runs.
+    pub notes: Vec<String>,
+}
+
+impl Scenario {
+    pub(crate) fn measured(scenario: &'static str, backend: &'static str, figures: Vec<Figure>) -> Self {
+        Self {
+            scenario,
+            backend,
+            status: Status::Measured,
+            figures,
+            notes: Vec::new(),
+        }
+    }
+
+    fn failed(scenario: &'static str, backend: &'static str, err: &dyn fmt::Display) -> Self {
+        Self {
+            scenario,
+            backend,
+            status: Status::Failed(err.to_string()),
+            figures: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn pending(scenario: &'static str, backend: &'static str, figures: Vec<Figure>) -> Self {
+        Self {
+            scenario,
+            backend,
+            status: Status::NotYetMeasured,
+            figures,
+            notes: Vec::new(),
+        }
+    }
+
+    pub(crate) fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+/// What the load scenarios share: a running Latch with one account logged in.
+pub(crate) struct Running<'a> {
+    pub plan: &'a Plan,
+    pub backend: &'static str,
+    pub latch: &'a LatchProcess,
+    pub scratch: &'a Path,
+    pub email: String,
+    pub access_token: String,
+}
+
+impl Running<'_> {
+    fn addr(&self) -> SocketAddr {
+        self.latch.addr()
+    }
+
+    /// One wrk run against Latch, after a warm-up of `plan.warmup` when `warm_up`.
+    fn load(
+        &self,
+        path: &str,
+        connections: u32,
+        script: &wrk::Script,
+        warm_up: bool,
+    ) -> Result<wrk::WrkResult, BenchError> {
+        load(
+            self.addr(),
+            path,
+            connections,
+            script,
+            self.plan,
+            self.scratch,
+            warm_up,
+        )
+    }
+}
+
+/// One wrk run against any server, optionally after a warm-up run.
+fn load(
+    addr: SocketAddr,
+    path: &str,
+    connections: u32,
+    script: &wrk::Script,
+    plan: &Plan,
+    scratch: &Path,
+    warm_up: bool,
+) -> Result<wrk::WrkResult, BenchError> {
+    let mut load = wrk::Load {
+        addr,
+        path,
+        connections,
+        duration: plan.warmup,
+        script,
+    };
+    if warm_up {
+        wrk::run(&load, scratch)?;
+    }
+    load.duration = plan.duration;
+    wrk::run(&load, scratch)
+}
+
+/// Every measured scenario on one backend, in order: idle (which starts the
+/// Latch the others load), users_me, login, signup.
+pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
+    let label = backend.label();
+    let fail_all = |err: &BenchError| -> Vec<Scenario> {
+        ["idle", "users_me", "login", "signup"]
+            .into_iter()
+            .map(|name| Scenario::failed(name, label, err))
+            .collect()
+    };
+    let scratch = match tempfile::Builder::new().prefix("latch-bench-").tempdir() {
+        Ok(dir) => dir,
+        Err(err) => return fail_all(&err.into()),
+    };
+    // Declared before the Latch process so it is dropped (the database removed) after it.
+    let database = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres(admin_url) => match FreshDatabase::create(admin_url) {
+            Ok(database) => Some(database),
+            Err(err) => return fail_all(&err),
+        },
+    };
+    let config = LatchConfig {
+        bin: plan.latch_bin.clone(),
+        data_dir: PathBuf::from(scratch.path()),
+        database_url: database.as_ref().map(|db| db.url().to_owned()),
+    };
+    println!("[{label}] idle: start, stop, start again");
+    let (idle, latch) = match idle::run(plan, label, &config) {
+        Ok(outcome) => outcome,
+        Err(err) => return fail_all(&err),
+    };
+    let mut results = vec![idle];
+    let running = match sign_up_and_log_in(plan, label, &latch, scratch.path()) {
+        Ok(running) => running,
+        Err(err) => {
+            results.extend(fail_all(&err).into_iter().skip(1));
+            return results;
+        }
+    };
+    println!("[{label}] users_me: Latch, then the actix-web hello-world ceiling");
+    results.push(users_me::run(&running).unwrap_or_else(|err| Scenario::failed("users_me", label, &err)));
+    let hash_time = hashing::median_hash_time(20);
+    println!("[{label}] login");
+    results.push(
+        hash_time
+            .as_ref()
+            .map_err(|err| err.to_string())
+            .and_then(|one| login::run(&running, *one).map_err(|err| err.to_string()))
+            .unwrap_or_else(|err| Scenario::failed("login", label, &err)),
+    );
+    println!("[{label}] signup");
+    results.push(
+        hash_time
+            .as_ref()
+            .map_err(|err| err.to_string())
+            .and_then(|one| signup::run(&running, *one).map_err(|err| err.to_string()))
+            .unwrap_or_else(|err| Scenario::failed("signup", label, &err)),
+    );
+    drop(running);
+    latch.stop();
+    drop(database);
+    results
+}
+
+/// Creates the bench account over HTTP and logs it in.
+fn sign_up_and_log_in<'a>(
+    plan: &'a Plan,
+    backend: &'static str,
+    latch: &'a LatchProcess,
+    scratch: &'a Path,
+) -> Result<Running<'a>, BenchError> {
+    let email = "bench-user@example.com".to_owned();
+    let signup = serde_json::json!({ "email": email, "password": PASSWORD }).to_string();
+    let response = http::request(latch.addr(), "POST", "/api/v1/auth/signup", &[], Some(&signup))?;
+    if response.status != 201 {
+        return Err(BenchError::Http(format!(
+            "signup answered {}: {}",
+            response.status, response.body
+        )));
+    }
+    let login = login_body(&email);
+    let response = http::request(latch.addr(), "POST", "/api/v1/auth/login", &[], Some(&login))?;
+    if response.status != 200 {
+        return Err(BenchError::Http(format!(
+            "login answered {}: {}",
+            response.status, response.body
+        )));
+    }
+    let tokens: serde_json::Value = serde_json::from_str(&response.body)?;
+    let access_token = tokens
+        .get("access_token")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| BenchError::Http("login response has no access_token".into()))?
+        .to_owned();
+    let bearer = format!("Bearer {access_token}");
+    let me = http::request(
+        latch.addr(),
+        "GET",
+        "/api/v1/users/me",
+        &[("Authorization", &bearer)],
+        None,
+    )?;
+    if me.status != 200 {
+        return Err(BenchError::Http(format!(
+            "/users/me answered {}: {}",
+            me.status, me.body
+        )));
+    }
+    Ok(Running {
+        plan,
+        backend,
+        latch,
+        scratch,
+        email,
+        access_token,
+    })
+}
+
+fn login_body(email: &str) -> String {
+    serde_json::json!({ "login": email, "password": PASSWORD }).to_string()
+}
+
+/// Rows for the scenarios of later slices, so the table lists every figure the issue asks for.
+pub(crate) fn not_yet_measured() -> Vec<Scenario> {
+    let row = |name, unit, target| Figure::new(name, None, unit, None, target);
+    vec![
+        Scenario::pending(
+            "refresh",
+            "sqlite",
+            vec![row("refreshes/s", "req/s", None), row("p99", "ms", None)],
+        ),
+        Scenario::pending(
+            "refresh",
+            "postgres",
+            vec![
+                row("refreshes/s", "req/s", Some(Target::RatioAtLeast(0.5))),
+                row("p99", "ms", None),
+            ],
+        ),
+        Scenario::pending(
+            "storm",
+            "sqlite",
+            vec![
+                row("users_me p99 storm/idle", "x", Some(Target::AtMost(3.0))),
+                row("peak RSS", "MB", Some(Target::AtMost(250.0))),
+                row("errors other than 429/503", "count", Some(Target::AtMost(0.0))),
+            ],
+        ),
+        Scenario::pending(
+            "scale_1m",
+            "postgres",
+            vec![
+                row("login vs empty db", "x", Some(Target::AtMost(1.1))),
+                row("refresh vs empty db", "x", Some(Target::AtMost(1.1))),
+                row("users_me vs empty db", "x", Some(Target::AtMost(1.1))),
+            ],
+        ),
+    ]
+}
+
+/// Bytes to (decimal) megabytes.
+pub(crate) fn megabytes(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// Milliseconds of a duration, as a float.
+pub(crate) fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
