@@ -11,6 +11,7 @@ mod error;
 mod sessions;
 mod store;
 mod tiers;
+mod unique;
 mod users;
 
 pub use audit::SqlAuditLog;

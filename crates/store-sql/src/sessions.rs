@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::entities::{refresh_tokens, sessions};
 use crate::error::unexpected;
+use crate::unique::unique_row;
 
 /// Sessions in `sessions`, refresh tokens (hashed) in `refresh_tokens`.
 #[derive(Debug, Clone)]
@@ -96,8 +97,7 @@ impl SessionRepository for SqlSessionRepository {
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
-        let row = sessions::Entity::find_by_id(id.0)
-            .one(&self.db)
+        let row = unique_row(sessions::Entity::find_by_id(id.0), &self.db)
             .await
             .map_err(unexpected)?;
         Ok(row.map(session_to_domain))
@@ -107,11 +107,9 @@ impl SessionRepository for SqlSessionRepository {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
-        let row = refresh_tokens::Entity::find()
-            .filter(refresh_tokens::Column::TokenHash.eq(hash.0.to_vec()))
-            .one(&self.db)
-            .await
-            .map_err(unexpected)?;
+        let select =
+            refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(hash.0.to_vec()));
+        let row = unique_row(select, &self.db).await.map_err(unexpected)?;
         row.map(token_to_domain).transpose()
     }
 
@@ -119,8 +117,7 @@ impl SessionRepository for SqlSessionRepository {
         &self,
         id: Uuid,
     ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
-        let row = refresh_tokens::Entity::find_by_id(id)
-            .one(&self.db)
+        let row = unique_row(refresh_tokens::Entity::find_by_id(id), &self.db)
             .await
             .map_err(unexpected)?;
         row.map(token_to_domain).transpose()

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::entities::tiers::{self, Column, Entity};
 use crate::error::{foreign_key_violation, unexpected, unique_violation};
+use crate::unique::unique_row;
 
 /// Tiers in the `tiers` table; `users.tier` references them.
 #[derive(Debug, Clone)]
@@ -89,8 +90,7 @@ impl TierRepository for SqlTierRepository {
     }
 
     async fn find(&self, name: &str) -> Result<Option<Tier>, RepositoryError> {
-        let row = Entity::find_by_id(name.to_owned())
-            .one(&self.db)
+        let row = unique_row(Entity::find_by_id(name.to_owned()), &self.db)
             .await
             .map_err(unexpected)?;
         row.map(to_domain).transpose()

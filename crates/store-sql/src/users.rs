@@ -17,6 +17,7 @@ use sea_orm::{
 use crate::entities::tiers;
 use crate::entities::users::{self, Column, Entity};
 use crate::error::{foreign_key_violation, unexpected, unique_violation};
+use crate::unique::unique_row;
 
 /// Users in the `users` table.
 #[derive(Debug, Clone)]
@@ -220,7 +221,9 @@ impl UserRepository for SqlUserRepository {
     }
 
     async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
-        let row = Entity::find_by_id(id.0).one(&self.db).await.map_err(unexpected)?;
+        let row = unique_row(Entity::find_by_id(id.0), &self.db)
+            .await
+            .map_err(unexpected)?;
         Ok(row.map(to_domain))
     }
 
@@ -232,9 +235,7 @@ impl UserRepository for SqlUserRepository {
         } else {
             Column::UsernameNormalized
         };
-        let row = Entity::find()
-            .filter(column.eq(normalized))
-            .one(&self.db)
+        let row = unique_row(Entity::find().filter(column.eq(normalized)), &self.db)
             .await
             .map_err(unexpected)?;
         Ok(row.map(|row| {
