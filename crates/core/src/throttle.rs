@@ -22,28 +22,24 @@ impl AuthService {
         client: &Client,
         account: Option<&str>,
     ) -> Result<(), RateLimited> {
-        let limiter = &self.ports.limiter;
-        if let Some(ip) = client.ip.as_deref() {
-            limiter
-                .admit(action, Subject::Ip(ip))
+        let ip = client.ip.as_deref().map(Subject::Ip);
+        for subject in ip.into_iter().chain(account.map(Subject::Account)) {
+            self.ports
+                .limiter
+                .admit(action, subject)
                 .await
                 .inspect_err(|refusal| {
+                    // The subject itself (an address or an email) stays out of the log.
+                    let by = if matches!(subject, Subject::Ip(_)) {
+                        "client IP"
+                    } else {
+                        "account"
+                    };
                     tracing::info!(
                         action = action.as_str(),
+                        by,
                         retry_after_ms = refusal.retry_after.as_millis(),
-                        "rate limited by client IP"
-                    );
-                })?;
-        }
-        if let Some(account) = account {
-            limiter
-                .admit(action, Subject::Account(account))
-                .await
-                .inspect_err(|refusal| {
-                    tracing::info!(
-                        action = action.as_str(),
-                        retry_after_ms = refusal.retry_after.as_millis(),
-                        "rate limited by account"
+                        "rate limited"
                     );
                 })?;
         }

@@ -92,6 +92,15 @@ pub enum ApiError {
     Internal,
 }
 
+/// The IETF draft's RateLimit fields a 429 carries (CORS exposes them too).
+pub(crate) const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+/// Attempts left in the window: always 0 on a refusal.
+pub(crate) const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+/// Seconds until an attempt can succeed.
+pub(crate) const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+/// `<limit>;w=<window seconds>`.
+pub(crate) const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+
 /// The RFC 9457 body.
 #[derive(Debug, Serialize)]
 struct Problem<'a> {
@@ -253,15 +262,12 @@ impl ResponseError for ApiError {
                 // clients can see the budget they ran out of.
                 let wait = HeaderValue::from(whole_seconds(refusal.retry_after));
                 headers.insert(header::RETRY_AFTER, wait.clone());
-                headers.insert(HeaderName::from_static("ratelimit-limit"), refusal.limit.into());
-                headers.insert(
-                    HeaderName::from_static("ratelimit-remaining"),
-                    HeaderValue::from_static("0"),
-                );
-                headers.insert(HeaderName::from_static("ratelimit-reset"), wait);
+                headers.insert(RATELIMIT_LIMIT, refusal.limit.into());
+                headers.insert(RATELIMIT_REMAINING, HeaderValue::from_static("0"));
+                headers.insert(RATELIMIT_RESET, wait);
                 let policy = format!("{};w={}", refusal.limit, whole_seconds(refusal.window));
                 if let Ok(policy) = HeaderValue::from_str(&policy) {
-                    headers.insert(HeaderName::from_static("ratelimit-policy"), policy);
+                    headers.insert(RATELIMIT_POLICY, policy);
                 }
             }
             Self::Overloaded => {

@@ -8,6 +8,7 @@ use actix_web::middleware::DefaultHeaders;
 
 use crate::ApiError;
 use crate::client_ip::TrustedProxies;
+use crate::problem::{RATELIMIT_LIMIT, RATELIMIT_POLICY, RATELIMIT_REMAINING, RATELIMIT_RESET};
 
 /// The browser-facing security settings.
 #[derive(Debug, Clone, Default)]
@@ -98,11 +99,11 @@ pub(crate) fn cors(settings: &SecuritySettings) -> Cors {
         .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
         .expose_headers([
-            header::RETRY_AFTER.as_str(),
-            "ratelimit-limit",
-            "ratelimit-remaining",
-            "ratelimit-reset",
-            "ratelimit-policy",
+            header::RETRY_AFTER,
+            RATELIMIT_LIMIT,
+            RATELIMIT_REMAINING,
+            RATELIMIT_RESET,
+            RATELIMIT_POLICY,
         ])
         .max_age(600);
     if origins.any && !settings.allow_credentials {

@@ -10,7 +10,7 @@ use latch_ports::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
@@ -55,8 +55,9 @@ fn escape_like(raw: &str) -> String {
     raw.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-/// Which of our unique columns a constraint message names.
-fn taken_column(detail: &str) -> Option<Column> {
+/// Which of our unique columns `err` violated, if it is a unique violation.
+fn taken_column(err: &DbErr) -> Option<Column> {
+    let detail = unique_violation(err)?;
     if detail.contains("username_normalized") {
         Some(Column::UsernameNormalized)
     } else if detail.contains("email_normalized") {
@@ -178,7 +179,7 @@ impl UserRepository for SqlUserRepository {
                     if foreign_key_violation(&err) {
                         return ImportError::UnknownTier { row: None };
                     }
-                    match unique_violation(&err).as_deref().and_then(taken_column) {
+                    match taken_column(&err) {
                         Some(Column::UsernameNormalized) => ImportError::UsernameTaken { row: None },
                         Some(_) => ImportError::EmailTaken { row: None },
                         None => ImportError::Repository(unexpected(err)),
@@ -212,7 +213,7 @@ impl UserRepository for SqlUserRepository {
         };
         match row.insert(&self.db).await {
             Ok(row) => Ok(to_domain(row)),
-            Err(err) => Err(match unique_violation(&err).as_deref().and_then(taken_column) {
+            Err(err) => Err(match taken_column(&err) {
                 Some(Column::UsernameNormalized) => CreateUserError::UsernameTaken,
                 Some(_) => CreateUserError::EmailTaken,
                 None => CreateUserError::Repository(unexpected(err)),
@@ -305,7 +306,7 @@ impl UserRepository for SqlUserRepository {
                 if foreign_key_violation(&err) {
                     return UpdateUserError::UnknownTier;
                 }
-                match unique_violation(&err).as_deref().and_then(taken_column) {
+                match taken_column(&err) {
                     Some(_) => UpdateUserError::UsernameTaken,
                     None => UpdateUserError::Repository(unexpected(err)),
                 }
