@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds Latch and the bench in release mode, then runs the bench.
-# Usage: bench/run.sh [--quick] [--json FILE] [--postgres URL]
+# Usage: bench/run.sh [--quick] [--json FILE] [--postgres URL] [--scale]
+# Honours CARGO_TARGET_DIR (builds and runs from there; default target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,4 +17,4 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 
 cargo build --release -p latch -p latch-bench
-exec target/release/latch-bench "$@"
+exec "${CARGO_TARGET_DIR:-target}/release/latch-bench" "$@"

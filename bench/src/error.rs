@@ -15,6 +15,8 @@ pub(crate) enum BenchError {
     Latch(String),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    #[error("SQL: {0}")]
+    Sql(#[from] sqlx::Error),
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),
 }

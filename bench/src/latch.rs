@@ -95,6 +95,20 @@ impl LatchProcess {
         rss_bytes(self.pid())
     }
 
+    /// Peak resident set size since start or the last [`Self::reset_peak_rss`]
+    /// (`VmHWM` in `/proc/<pid>/status`, Linux only).
+    pub(crate) fn peak_rss_bytes(&self) -> Result<u64, BenchError> {
+        status_kib(self.pid(), "VmHWM:").map(|kib| kib * 1024)
+    }
+
+    /// Restarts the peak (`VmHWM`) from the current RSS: writes `5` to
+    /// `/proc/<pid>/clear_refs` (Linux ≥ 4.0; allowed on our own child).
+    pub(crate) fn reset_peak_rss(&self) -> Result<(), BenchError> {
+        let path = Path::new("/proc").join(self.pid().to_string()).join("clear_refs");
+        std::fs::write(path, "5")?;
+        Ok(())
+    }
+
     /// Asks Latch to shut down (SIGTERM), then kills it if it has not exited within 5 s.
     pub(crate) fn stop(mut self) {
         self.terminate();
@@ -139,11 +153,15 @@ pub(crate) fn free_port() -> Result<u16, BenchError> {
 
 /// `VmRSS` of a process, in bytes.
 pub(crate) fn rss_bytes(pid: u32) -> Result<u64, BenchError> {
+    status_kib(pid, "VmRSS:").map(|kib| kib * 1024)
+}
+
+/// A `kB` field (`field` with its colon) of `/proc/<pid>/status`.
+fn status_kib(pid: u32, field: &str) -> Result<u64, BenchError> {
     let status = std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("status"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map(|kib| kib * 1024)
-        .ok_or_else(|| BenchError::Latch(format!("no VmRSS in /proc/{pid}/status")))
+        .ok_or_else(|| BenchError::Latch(format!("no {field} in /proc/{pid}/status")))
 }

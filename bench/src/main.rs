@@ -10,6 +10,7 @@ mod hello;
 mod http;
 mod latch;
 mod postgres;
+mod replay;
 mod report;
 mod scenarios;
 mod wrk;
@@ -37,6 +38,11 @@ struct Cli {
     /// scenario then runs on a fresh database there too, dropped afterwards.
     #[arg(long, value_name = "URL", env = "LATCH_BENCH_POSTGRES_URL")]
     postgres: Option<String>,
+    /// Also run the 1M-user scale test on Postgres (needs --postgres; takes
+    /// minutes): bulk-loads users, sessions and refresh tokens, then compares
+    /// login, refresh and /users/me with the empty database and checks plans.
+    #[arg(long)]
+    scale: bool,
     /// The Latch binary to load; default: `latch` next to this binary.
     #[arg(long, value_name = "PATH")]
     latch: Option<PathBuf>,
@@ -90,15 +96,15 @@ fn run(cli: Cli) -> Result<(), BenchError> {
     );
 
     let mut backends = vec![Backend::Sqlite];
-    if let Some(url) = cli.postgres {
-        backends.push(Backend::Postgres(url));
+    if let Some(url) = &cli.postgres {
+        backends.push(Backend::Postgres(url.clone()));
     }
 
     let mut results: Vec<Scenario> = Vec::new();
     for backend in &backends {
         results.extend(scenarios::run_backend(&plan, backend));
     }
-    results.extend(scenarios::not_yet_measured());
+    results.push(scenarios::scale_1m(&plan, cli.postgres.as_deref(), cli.scale));
 
     report::print_table(&results);
     if let Some(path) = cli.json {

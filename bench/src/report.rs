@@ -20,7 +20,10 @@ pub(crate) fn print_table(results: &[Scenario]) {
             Status::Failed(reason) => {
                 rows.push(row(&lead, "-", "", "", "", "", "", &format!("FAILED: {reason}")))
             }
-            Status::Measured | Status::NotYetMeasured => {
+            Status::Skipped(reason) => {
+                rows.push(row(&lead, "-", "", "", "", "", "", &format!("skipped: {reason}")))
+            }
+            Status::Measured => {
                 for figure in &scenario.figures {
                     rows.push(figure_row(&lead, figure));
                 }
@@ -110,7 +113,7 @@ fn figure_row(lead: &[String; 2], figure: &Figure) -> [String; 9] {
         None => String::new(),
     };
     let result = match (figure.value, figure.met) {
-        (None, _) => "not yet measured",
+        (None, _) => "no value",
         (Some(_), Some(true)) => "met",
         (Some(_), Some(false)) => "MISSED",
         (Some(_), None) => "",

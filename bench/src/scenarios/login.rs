@@ -8,7 +8,8 @@ use crate::error::BenchError;
 use crate::hashing;
 use crate::wrk::Script;
 
-const CONNECTIONS: u32 = 16;
+/// wrk connections (also the scale test's login load).
+pub(crate) const CONNECTIONS: u32 = 16;
 
 pub(crate) fn run(running: &Running<'_>, one_hash: Duration) -> Result<Scenario, BenchError> {
     let result = running.load(

@@ -1,12 +1,15 @@
 //! One module per scenario, each returning a [`Scenario`]: named figures with
 //! their same-run ceiling, ratio and the issue's target.
 //!
-//! Scenarios not written yet are listed by [`not_yet_measured`] so the table
-//! shows every figure the issue asks for.
+//! The 1M-user scale test runs only when asked for ([`scale_1m`]); otherwise
+//! its row says how to run it, so the table lists every figure the issue asks for.
 
 mod idle;
 mod login;
+mod refresh;
+mod scale;
 mod signup;
+mod storm;
 mod users_me;
 
 use std::fmt;
@@ -107,7 +110,8 @@ impl Figure {
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub(crate) enum Status {
     Measured,
-    NotYetMeasured,
+    /// Not run, and why (e.g. an opt-in flag not given).
+    Skipped(String),
     Failed(String),
 }
 
@@ -144,12 +148,12 @@ impl Scenario {
         }
     }
 
-    fn pending(scenario: &'static str, backend: &'static str, figures: Vec<Figure>) -> Self {
+    fn skipped(scenario: &'static str, backend: &'static str, reason: &str) -> Self {
         Self {
             scenario,
             backend,
-            status: Status::NotYetMeasured,
-            figures,
+            status: Status::Skipped(reason.to_owned()),
+            figures: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -166,6 +170,8 @@ pub(crate) struct Running<'a> {
     pub backend: &'static str,
     pub latch: &'a LatchProcess,
     pub scratch: &'a Path,
+    /// The database Latch runs on (its SQLite file's URL when it has no `database_url`).
+    pub database_url: String,
     pub email: String,
     pub access_token: String,
 }
@@ -220,11 +226,11 @@ fn load(
 }
 
 /// Every measured scenario on one backend, in order: idle (which starts the
-/// Latch the others load), users_me, login, signup.
+/// Latch the others load), users_me, login, signup, refresh, storm.
 pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
     let label = backend.label();
     let fail_all = |err: &BenchError| -> Vec<Scenario> {
-        ["idle", "users_me", "login", "signup"]
+        ["idle", "users_me", "login", "signup", "refresh", "storm"]
             .into_iter()
             .map(|name| Scenario::failed(name, label, err))
             .collect()
@@ -252,7 +258,7 @@ pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
         Err(err) => return fail_all(&err),
     };
     let mut results = vec![idle];
-    let running = match sign_up_and_log_in(plan, label, &latch, scratch.path()) {
+    let running = match sign_up_and_log_in(plan, label, &latch, scratch.path(), &config) {
         Ok(running) => running,
         Err(err) => {
             results.extend(fail_all(&err).into_iter().skip(1));
@@ -278,10 +284,38 @@ pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
             .and_then(|one| signup::run(&running, *one).map_err(|err| err.to_string()))
             .unwrap_or_else(|err| Scenario::failed("signup", label, &err)),
     );
+    println!("[{label}] refresh: Latch, then its statements replayed with sqlx");
+    let target = matches!(backend, Backend::Postgres(_)).then_some(Target::RatioAtLeast(0.5));
+    results
+        .push(refresh::run(&running, target).unwrap_or_else(|err| Scenario::failed("refresh", label, &err)));
+    println!("[{label}] storm: /users/me alone, then during a login storm");
+    results.push(
+        hash_time
+            .as_ref()
+            .map_err(|err| err.to_string())
+            .and_then(|one| storm::run(&running, *one).map_err(|err| err.to_string()))
+            .unwrap_or_else(|err| Scenario::failed("storm", label, &err)),
+    );
     drop(running);
     latch.stop();
     drop(database);
     results
+}
+
+/// The `scale_1m` row: run on the Postgres server at `postgres` when `enabled`
+/// (`--scale`), otherwise a row that says how to run it.
+pub(crate) fn scale_1m(plan: &Plan, postgres: Option<&str>, enabled: bool) -> Scenario {
+    match (enabled, postgres) {
+        (false, _) => Scenario::skipped(
+            "scale_1m",
+            "postgres",
+            "opt-in (minutes): pass --scale with --postgres URL",
+        ),
+        (true, None) => Scenario::skipped("scale_1m", "postgres", "--scale needs --postgres URL"),
+        (true, Some(url)) => {
+            scale::run(plan, url).unwrap_or_else(|err| Scenario::failed("scale_1m", "postgres", &err))
+        }
+    }
 }
 
 /// Creates the bench account over HTTP and logs it in.
@@ -290,6 +324,7 @@ fn sign_up_and_log_in<'a>(
     backend: &'static str,
     latch: &'a LatchProcess,
     scratch: &'a Path,
+    config: &LatchConfig,
 ) -> Result<Running<'a>, BenchError> {
     let email = "bench-user@example.com".to_owned();
     let signup = serde_json::json!({ "email": email, "password": PASSWORD }).to_string();
@@ -333,51 +368,54 @@ fn sign_up_and_log_in<'a>(
         backend,
         latch,
         scratch,
+        database_url: config
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", config.data_dir.join("latch.db").display())),
         email,
         access_token,
     })
 }
 
-fn login_body(email: &str) -> String {
-    serde_json::json!({ "login": email, "password": PASSWORD }).to_string()
+/// Logs `email` in `count` times, a few logins at a time, and returns the refresh tokens.
+fn log_in_sessions(addr: SocketAddr, email: &str, count: usize) -> Result<Vec<String>, BenchError> {
+    const THREADS: usize = 4;
+    let body = login_body(email);
+    let log_in = || -> Result<String, BenchError> {
+        let response = http::request(addr, "POST", "/api/v1/auth/login", &[], Some(&body))?;
+        if response.status != 200 {
+            return Err(BenchError::Http(format!(
+                "login answered {}: {}",
+                response.status, response.body
+            )));
+        }
+        let tokens: serde_json::Value = serde_json::from_str(&response.body)?;
+        tokens
+            .get("refresh_token")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| BenchError::Http("login response has no refresh_token".into()))
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|worker| {
+                let share = count / THREADS + usize::from(worker < count % THREADS);
+                scope.spawn(move || (0..share).map(|_| log_in()).collect::<Result<Vec<_>, _>>())
+            })
+            .collect();
+        let mut tokens = Vec::with_capacity(count);
+        for worker in workers {
+            let share = worker
+                .join()
+                .map_err(|_| BenchError::Setup("a login thread ended abnormally".into()))??;
+            tokens.extend(share);
+        }
+        Ok(tokens)
+    })
 }
 
-/// Rows for the scenarios of later slices, so the table lists every figure the issue asks for.
-pub(crate) fn not_yet_measured() -> Vec<Scenario> {
-    let row = |name, unit, target| Figure::new(name, None, unit, None, target);
-    vec![
-        Scenario::pending(
-            "refresh",
-            "sqlite",
-            vec![row("refreshes/s", "req/s", None), row("p99", "ms", None)],
-        ),
-        Scenario::pending(
-            "refresh",
-            "postgres",
-            vec![
-                row("refreshes/s", "req/s", Some(Target::RatioAtLeast(0.5))),
-                row("p99", "ms", None),
-            ],
-        ),
-        Scenario::pending(
-            "storm",
-            "sqlite",
-            vec![
-                row("users_me p99 storm/idle", "x", Some(Target::AtMost(3.0))),
-                row("peak RSS", "MB", Some(Target::AtMost(250.0))),
-                row("errors other than 429/503", "count", Some(Target::AtMost(0.0))),
-            ],
-        ),
-        Scenario::pending(
-            "scale_1m",
-            "postgres",
-            vec![
-                row("login vs empty db", "x", Some(Target::AtMost(1.1))),
-                row("refresh vs empty db", "x", Some(Target::AtMost(1.1))),
-                row("users_me vs empty db", "x", Some(Target::AtMost(1.1))),
-            ],
-        ),
-    ]
+fn login_body(email: &str) -> String {
+    serde_json::json!({ "login": email, "password": PASSWORD }).to_string()
 }
 
 /// Bytes to (decimal) megabytes.

@@ -6,7 +6,8 @@ use crate::error::BenchError;
 use crate::hello::HelloServer;
 use crate::wrk::Script;
 
-const CONNECTIONS: u32 = 32;
+/// wrk connections (also the scale test's `/users/me` load).
+pub(crate) const CONNECTIONS: u32 = 32;
 
 pub(crate) fn run(running: &Running<'_>) -> Result<Scenario, BenchError> {
     let latch = running.load(
