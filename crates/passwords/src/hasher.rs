@@ -3,13 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use latch_domain::Password;
 use latch_ports::{HashError, PasswordHash, PasswordHasher, Verification};
 
 use crate::HasherConfig;
 use crate::limiter::Limiter;
+use crate::memory::BlockPool;
 use crate::stored_hash::{ARGON2_MAX_M_COST_KIB, ARGON2_MAX_T_COST, StoredHash};
 
 /// The password behind the dummy hash; its value does not matter.
@@ -20,6 +22,8 @@ const DUMMY_PASSWORD: &[u8] = b"latch dummy password for unknown users";
 pub struct Argon2Hasher {
     params: Params,
     limiter: Limiter,
+    /// Working memory for hashes at `params`, one set per concurrent hash.
+    memory: Arc<BlockPool>,
     /// An argon2id hash at the current cost, so an unknown user costs what a wrong password costs.
     dummy: Arc<StoredHash>,
 }
@@ -40,10 +44,12 @@ impl Argon2Hasher {
         let params = Params::new(config.memory_kib, config.iterations, config.parallelism, None)
             .map_err(|err| HashError::Unexpected(format!("invalid argon2 parameters: {err}")))?;
         let limiter = Limiter::new(config.max_concurrent, config.max_queue)?;
-        let dummy = StoredHash::parse(&hash_argon2id(&params, DUMMY_PASSWORD)?)?;
+        let memory = Arc::new(BlockPool::new(params.block_count(), config.max_concurrent));
+        let dummy = StoredHash::parse(&hash_argon2id(&params, DUMMY_PASSWORD, &memory)?)?;
         Ok(Self {
             params,
             limiter,
+            memory,
             dummy: Arc::new(dummy),
         })
     }
@@ -64,9 +70,10 @@ impl PasswordHasher for Argon2Hasher {
     async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError> {
         let password = password.duplicate();
         let params = self.params.clone();
+        let memory = Arc::clone(&self.memory);
         let phc = self
             .limiter
-            .run(move || hash_argon2id(&params, password.expose().as_bytes()))
+            .run(move || hash_argon2id(&params, password.expose().as_bytes(), &memory))
             .await??;
         Ok(PasswordHash(phc))
     }
@@ -76,9 +83,10 @@ impl PasswordHasher for Argon2Hasher {
         let stored = StoredHash::parse(&hash.0)?;
         let needs_rehash = stored.needs_rehash(&self.params);
         let password = password.duplicate();
+        let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
         let matched = self
             .limiter
-            .run(move || stored.matches(password.expose().as_bytes()))
+            .run(move || stored.matches_in(password.expose().as_bytes(), &params, &memory))
             .await??;
         Ok(if matched {
             Verification::Match { needs_rehash }
@@ -91,8 +99,9 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify_dummy(&self, password: &Password) -> Result<(), HashError> {
         let dummy = Arc::clone(&self.dummy);
         let password = password.duplicate();
+        let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
         self.limiter
-            .run(move || dummy.matches(password.expose().as_bytes()))
+            .run(move || dummy.matches_in(password.expose().as_bytes(), &params, &memory))
             .await??;
         Ok(())
     }
@@ -102,12 +111,29 @@ impl PasswordHasher for Argon2Hasher {
     }
 }
 
-/// A fresh argon2id PHC string with a random salt.
-fn hash_argon2id(params: &Params, password: &[u8]) -> Result<String, HashError> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(password)
-        .map(|phc| phc.to_string())
-        .map_err(|err| HashError::Unexpected(format!("argon2 hashing failed: {err}")))
+/// Salt bytes per new hash (argon2's recommended length).
+const SALT_LEN: usize = argon2::RECOMMENDED_SALT_LEN;
+
+/// A fresh argon2id PHC string with a random salt, computed in `memory`'s blocks.
+fn hash_argon2id(params: &Params, password: &[u8], memory: &BlockPool) -> Result<String, HashError> {
+    let failed = |err: &dyn fmt::Display| HashError::Unexpected(format!("argon2 hashing failed: {err}"));
+    let mut salt = [0u8; SALT_LEN];
+    rand::fill(&mut salt[..]);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    memory
+        .with(|blocks| {
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+                .hash_password_into_with_memory(password, &salt, &mut out, blocks)
+        })
+        .map_err(|err| failed(&err))?;
+    let phc = argon2::PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|err| failed(&err))?,
+        salt: Some(Salt::new(&salt).map_err(|err| failed(&err))?),
+        hash: Some(Output::new(&out).map_err(|err| failed(&err))?),
+    };
+    Ok(phc.to_string())
 }
 
 #[cfg(test)]
@@ -118,6 +144,7 @@ mod tests {
 
     use super::*;
     use crate::limiter::tests::until;
+    use argon2::{PasswordHasher as _, PasswordVerifier as _};
 
     // Fixtures written by real Python 3.11, for PASSWORD unless noted:
     //   BCRYPT_2B          bcrypt 5.0.0: bcrypt.hashpw(pw, bcrypt.gensalt(rounds=4))
@@ -381,6 +408,35 @@ mod tests {
             verify(&current, PASSWORD, &old.0).await.unwrap(),
             OLD_SCHEME_MATCH
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_in_reused_memory_agree_with_the_argon2_crate_both_ways() {
+        let hasher = cheap();
+        // Ours, checked by the crate's own verifier.
+        let ours = hasher.hash(&password(PASSWORD)).await.unwrap();
+        let parsed = argon2::PasswordHash::new(&ours.0).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(PASSWORD.as_bytes(), &parsed)
+                .is_ok()
+        );
+        // The crate's, at the current cost, checked in reused memory, twice.
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(PASSWORD.as_bytes())
+            .unwrap()
+            .to_string();
+        for _ in 0..2 {
+            assert_eq!(
+                verify(&hasher, PASSWORD, &theirs).await.unwrap(),
+                Verification::Match { needs_rehash: false }
+            );
+            assert_eq!(
+                verify(&hasher, "not the password at all", &theirs).await.unwrap(),
+                Verification::Mismatch
+            );
+        }
     }
 
     #[tokio::test]

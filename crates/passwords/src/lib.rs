@@ -12,6 +12,7 @@
 mod config;
 mod hasher;
 mod limiter;
+mod memory;
 mod pbkdf2_sha256;
 mod stored_hash;
 

@@ -2,9 +2,12 @@
 //! whether a password matches it.
 
 use argon2::password_hash::Error as PhcError;
+use argon2::password_hash::phc::Output;
 use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
 use latch_ports::HashError;
+use subtle::ConstantTimeEq;
 
+use crate::memory::BlockPool;
 use crate::pbkdf2_sha256::{DJANGO_PREFIX, PASSLIB_PREFIX, Pbkdf2Sha256};
 
 /// bcrypt only ever looks at this many bytes of a password.
@@ -64,6 +67,36 @@ impl StoredHash {
             Self::Bcrypt(_) | Self::DjangoPbkdf2Sha256(_) | Self::PasslibPbkdf2Sha256(_) => true,
             Self::Argon2(phc) => !is_current_argon2id(phc, current),
         }
+    }
+
+    /// [`StoredHash::matches`], hashing in `memory`'s reused blocks when the
+    /// hash is argon2id at the `current` cost (the pool's cost).
+    pub(crate) fn matches_in(
+        &self,
+        password: &[u8],
+        current: &Params,
+        memory: &BlockPool,
+    ) -> Result<bool, HashError> {
+        let Self::Argon2(phc) = self else {
+            return self.matches(password);
+        };
+        let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
+            return Err(HashError::UnsupportedFormat);
+        };
+        if !is_current_argon2id(phc, current) {
+            return self.matches(password);
+        }
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer
+            .get_mut(..expected.len())
+            .ok_or(HashError::UnsupportedFormat)?;
+        memory
+            .with(|blocks| {
+                Argon2::new(Algorithm::Argon2id, Version::V0x13, current.clone())
+                    .hash_password_into_with_memory(password, salt, out, blocks)
+            })
+            .map_err(|_| HashError::UnsupportedFormat)?;
+        Ok(bool::from(out.ct_eq(expected.as_bytes())))
     }
 
     /// Checks `password` against the hash: CPU-heavy, call it on a blocking thread.
