@@ -5,7 +5,11 @@ use jsonwebtoken::{Header, Validation};
 use latch_ports::{AccessClaims, TokenCodec, TokenError};
 
 use crate::claims::{IncomingClaims, OutgoingClaims};
+use crate::verified::{Known, VerifiedTokens};
 use crate::{Algorithm, KeyError, SigningKey, TokenSettings, jwks};
+
+/// Accepted tokens remembered (see `verified.rs`): about 1 KiB each.
+const VERIFIED_TOKENS_KEPT: usize = 65_536;
 
 /// The `typ` of a JWT access token (RFC 9068 §2.1).
 const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -24,6 +28,7 @@ pub struct JwtTokenCodec {
     issuer: String,
     audience: String,
     jwks: String,
+    verified: VerifiedTokens,
 }
 
 impl JwtTokenCodec {
@@ -65,6 +70,7 @@ impl JwtTokenCodec {
             issuer: settings.issuer,
             audience: settings.audience,
             jwks,
+            verified: VerifiedTokens::new(VERIFIED_TOKENS_KEPT),
         })
     }
 
@@ -103,16 +109,31 @@ impl TokenCodec for JwtTokenCodec {
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        match self.verified.get(token, now, self.validation.leeway) {
+            Known::Valid(claims) => return Ok(claims),
+            Known::Expired => return Err(TokenError::Expired),
+            Known::Unknown => {}
+        }
+        let claims = self.verify_signed(token)?;
+        self.verified.insert(token, &claims);
+        Ok(claims)
+    }
+
+    fn jwks_json(&self) -> String {
+        self.jwks.clone()
+    }
+}
+
+impl JwtTokenCodec {
+    /// The full check: signature, header and claims.
+    fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
         // `decode` rejects any `alg` but ours (so `none` and HS256-with-a-public-key
         // never reach a verifier) and never looks at `jwk`/`jku`/`x5u`.
         let data = jsonwebtoken::decode::<IncomingClaims>(token, self.key.decoding(), &self.validation)
             .map_err(rejected)?;
         self.check_header(&data.header)?;
         Ok(data.claims.into())
-    }
-
-    fn jwks_json(&self) -> String {
-        self.jwks.clone()
     }
 }
 

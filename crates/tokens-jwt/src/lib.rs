@@ -13,6 +13,7 @@ mod codec;
 mod jwks;
 mod keys;
 mod settings;
+mod verified;
 
 pub use codec::JwtTokenCodec;
 pub use keys::{KeyError, SigningKey, load_or_generate_ed25519};
