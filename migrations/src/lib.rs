@@ -7,6 +7,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_initial_schema;
 mod m20261123_000002_audit_events;
+mod m20261123_000003_auth_changes;
+mod m20261124_000004_session_end_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +19,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_initial_schema::Migration),
             Box::new(m20261123_000002_audit_events::Migration),
+            Box::new(m20261123_000003_auth_changes::Migration),
+            Box::new(m20261124_000004_session_end_indexes::Migration),
         ]
     }
 }

@@ -84,6 +84,35 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
     })
 }
 
+/// A second Latch on a test app's database and signing key: another
+/// replica behind the same load balancer.
+pub struct Replica {
+    pub address: String,
+}
+
+impl TestApp {
+    /// Starts another instance with this app's settings (its own port).
+    pub async fn replica(&self) -> Replica {
+        let settings = self.settings.clone();
+        let app = Application::build(settings).await.expect("the replica starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Replica { address }
+    }
+}
+
+impl Replica {
+    /// `GET /users/me` with a Bearer token.
+    pub async fn me(&self, access_token: &str) -> Response {
+        Client::new()
+            .get(format!("{}/api/v1/users/me", self.address))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 /// A client with its own cookie jar that, like a browser on a page served
 /// from `origin`, sends `Origin` with every request.
 pub fn browser(origin: &str) -> Client {
@@ -97,6 +126,11 @@ pub fn browser(origin: &str) -> Client {
 }
 
 impl TestApp {
+    /// The settings the app was built with (to open its database from a test).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

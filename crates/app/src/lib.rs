@@ -6,12 +6,14 @@
 mod cli;
 mod keys;
 mod production;
+mod purge;
 mod settings;
 pub mod startup;
 mod telemetry;
 
 pub use cli::{Cli, Command, run};
 pub use keys::{GENERATED_KEY_FILE, SigningKeyError, signing_key};
+pub use purge::{PurgeGuard, PurgeTask};
 pub use settings::{Settings, SettingsError};
 pub use startup::{Application, StartupError};
 pub use telemetry::init_tracing;

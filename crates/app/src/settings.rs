@@ -65,6 +65,10 @@ pub struct Settings {
     pub tiers: TierSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Deleting ended sessions in the background.
+    pub purge: PurgeSettings,
+    /// `[session_cache]`.
+    pub session_cache: SessionCacheSettings,
 }
 
 /// `[http]`.
@@ -216,6 +220,38 @@ pub struct LogSettings {
     pub request_bodies: bool,
 }
 
+/// `[session_cache]`: the in-process cache of sessions and their users that
+/// spares authenticated requests their two reads.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCacheSettings {
+    /// Most sessions cached; 0 switches the cache off.
+    pub capacity: u32,
+    /// An entry is read again after this long.
+    pub max_age_seconds: u32,
+    /// `auto` (SQLite: `single_process`, PostgreSQL: `change_log`),
+    /// `single_process` or `change_log`.
+    pub coherence: String,
+}
+
+/// `[purge]`: the background task that deletes ended sessions and the
+/// refresh tokens nobody can use any more.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeSettings {
+    /// Run the task in this process.
+    pub enabled: bool,
+    /// Time between two passes.
+    pub interval_seconds: u32,
+    /// The most rows each step (one table) deletes per pass.
+    pub batch_size: u32,
+    /// How long an ended session is kept after it ended.
+    pub retention_seconds: u32,
+}
+
+/// The largest `purge.batch_size`: one pass's ids fit in one statement on every backend.
+const MAX_PURGE_BATCH_SIZE: u32 = 10_000;
+
 impl Settings {
     /// Loads settings for `LATCH_ENV` (default `development`) from the
     /// embedded defaults, `config/{env}.toml` under `config_dir` if present,
@@ -299,6 +335,15 @@ impl Settings {
                 "must be lax, strict or none",
             ));
         }
+        if !matches!(
+            self.session_cache.coherence.as_str(),
+            "auto" | "single_process" | "change_log"
+        ) {
+            return Err(SettingsError::invalid(
+                "session_cache.coherence",
+                "must be auto, single_process or change_log",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(SettingsError::invalid("log.format", "must be text or json"));
         }
@@ -368,6 +413,18 @@ impl Settings {
             return Err(SettingsError::invalid(
                 "database.max_connections",
                 "must be positive",
+            ));
+        }
+        if self.purge.interval_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "purge.interval_seconds",
+                "must be positive (set purge.enabled = false to turn purging off)",
+            ));
+        }
+        if self.purge.batch_size == 0 || self.purge.batch_size > MAX_PURGE_BATCH_SIZE {
+            return Err(SettingsError::invalid(
+                "purge.batch_size",
+                format!("must be 1 to {MAX_PURGE_BATCH_SIZE}"),
             ));
         }
         Ok(())
@@ -491,6 +548,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http.trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn purge_defaults_and_zero_interval_or_batch_are_refused() {
+        let settings = Settings::with_overrides(&[]).unwrap();
+        assert!(settings.purge.enabled);
+        assert_eq!(settings.purge.interval_seconds, 60);
+        assert_eq!(settings.purge.batch_size, 1000);
+        assert_eq!(settings.purge.retention_seconds, 604_800);
+        for (key, value) in [
+            ("purge.interval_seconds", "0"),
+            ("purge.batch_size", "0"),
+            ("purge.batch_size", "10001"),
+        ] {
+            let err = Settings::with_overrides(&[(key, value)]).unwrap_err().to_string();
+            assert!(err.contains(key), "{key} = {value}: {err}");
+        }
+        // Retention 0: ended sessions go at the next pass.
+        Settings::with_overrides(&[("purge.retention_seconds", "0")]).unwrap();
     }
 
     #[test]

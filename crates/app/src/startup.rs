@@ -8,7 +8,7 @@ use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
 use async_trait::async_trait;
 use chrono::Duration;
-use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
+use latch_core::{AuthConfig, AuthService, CacheCoherence, Ports, SessionCacheConfig, SystemClock};
 use latch_domain::PasswordPolicy;
 use latch_http::{AllowedOrigins, CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
@@ -17,7 +17,8 @@ use latch_store_sql::{SqlStore, StoreError, StoreOptions};
 use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
 
 use crate::keys::{SigningKeyError, signing_key};
-use crate::settings::{RateLimitSettings, Settings};
+use crate::purge::PurgeTask;
+use crate::settings::{RateLimitSettings, SessionCacheSettings, Settings};
 
 /// Why the service could not start. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +67,7 @@ pub struct Application {
     port: u16,
     server: Server,
     shutdown: ShutdownSignals,
+    purge: Option<PurgeTask>,
 }
 
 /// SIGTERM and SIGINT, registered before the service says it is listening, so
@@ -145,6 +147,7 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         sessions: Arc::new(store.sessions()),
         tiers: Arc::new(store.tiers()),
         audit: Arc::new(store.audit()),
+        changes: Arc::new(store.changes()),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         limiter: Arc::new(GovernorRateLimiter::new(rate_limit_config(&settings.rate_limit))),
@@ -165,12 +168,29 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
             reject_personal: settings.passwords.reject_personal_info,
         },
         default_tier: settings.tiers.default.clone(),
+        session_cache: session_cache_config(&settings.session_cache, store),
     };
     let auth = AuthService::new(ports, config);
     auth.ensure_default_tier()
         .await
         .map_err(|err| StartupError::DefaultTier(err.to_string()))?;
     Ok(auth)
+}
+
+/// The session cache's configuration from `[session_cache]`; `auto`
+/// coherence follows the backend.
+fn session_cache_config(cache: &SessionCacheSettings, store: &SqlStore) -> SessionCacheConfig {
+    let coherence = match cache.coherence.as_str() {
+        "single_process" => CacheCoherence::SingleProcess,
+        "change_log" => CacheCoherence::ChangeLog,
+        _ if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
+        _ => CacheCoherence::ChangeLog,
+    };
+    SessionCacheConfig {
+        capacity: usize::try_from(cache.capacity).unwrap_or(usize::MAX),
+        max_age: StdDuration::from_secs(u64::from(cache.max_age_seconds)),
+        coherence,
+    }
 }
 
 /// The limiter's configuration from `[rate_limit]`.
@@ -250,6 +270,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
         tracing::info!(port, backend = store.backend_name(), environment = %settings.environment, "latch is listening");
+        let purge = PurgeTask::new(auth.clone(), &settings.purge);
         let state = HttpState {
             auth,
             cookies,
@@ -269,6 +290,7 @@ impl Application {
             port,
             server,
             shutdown,
+            purge,
         })
     }
 
@@ -279,16 +301,23 @@ impl Application {
 
     /// Serves until SIGTERM/SIGINT, then stops accepting connections and
     /// finishes in-flight requests (for at most 30 s) before returning.
+    /// The background purge (`[purge]`) runs while serving and stops first.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
-            server, mut shutdown, ..
+            server,
+            mut shutdown,
+            purge,
+            ..
         } = self;
+        // Purges while serving; dropping the guard (on any return) stops it.
+        let purging = purge.map(PurgeTask::spawn);
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         tokio::select! {
             result = &mut server => return result,
             () = shutdown.received() => tracing::info!("shutdown signal received; finishing in-flight requests"),
         }
+        drop(purging);
         // The server future processes the stop command: keep polling it meanwhile.
         let ((), result) = tokio::join!(handle.stop(true), server);
         result

@@ -1,8 +1,9 @@
 //! Authenticating a request by its access token.
 
-use latch_domain::{Session, User};
-use latch_ports::{AccessClaims, TokenError};
+use latch_domain::{Session, SessionId, User};
+use latch_ports::{AccessClaims, AuthChange, TokenError};
 
+use crate::session_cache::{CacheCoherence, SessionCache};
 use crate::{AuthService, Unexpected};
 
 /// Who is calling: a verified token whose session and user are live.
@@ -47,28 +48,66 @@ impl AuthService {
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthenticateError> {
         let claims = self.ports.tokens.verify(token)?;
         let now = self.ports.clock.now();
-        let session = self
-            .ports
-            .sessions
-            .find(claims.sid)
-            .await
-            .map_err(Unexpected::from)?;
-        let Some(session) = session.filter(|s| s.is_live(now) && s.user_id == claims.sub) else {
+        let Some((session, user)) = self.session_and_user(claims.sid).await? else {
             return Err(AuthenticateError::Invalid);
         };
-        let user = self
-            .ports
-            .users
-            .find_by_id(claims.sub)
-            .await
-            .map_err(Unexpected::from)?;
-        let Some(user) = user.filter(User::can_authenticate) else {
+        if !session.is_live(now) || session.user_id != claims.sub || !user.can_authenticate() {
             return Err(AuthenticateError::Invalid);
-        };
+        }
         Ok(Principal {
             user,
             session,
             claims,
         })
+    }
+
+    /// The session `id` and its user, from the cache when it holds them.
+    async fn session_and_user(&self, id: SessionId) -> Result<Option<(Session, User)>, Unexpected> {
+        let Some(cache) = &self.cache else {
+            return self.read_session_and_user(id).await;
+        };
+        if self.config.session_cache.coherence == CacheCoherence::ChangeLog {
+            self.catch_up(cache).await?;
+        }
+        if let Some(hit) = cache.get(id) {
+            return Ok(Some(hit));
+        }
+        let ticket = cache.ticket();
+        let found = self.read_session_and_user(id).await?;
+        if let Some((session, user)) = &found {
+            cache.fill(ticket, session.clone(), user.clone());
+        }
+        Ok(found)
+    }
+
+    async fn read_session_and_user(&self, id: SessionId) -> Result<Option<(Session, User)>, Unexpected> {
+        let Some(session) = self.ports.sessions.find(id).await? else {
+            return Ok(None);
+        };
+        let user = self.ports.users.find_by_id(session.user_id).await?;
+        Ok(user.map(|user| (session, user)))
+    }
+
+    /// Applies the changes other instances recorded since this one last looked.
+    async fn catch_up(&self, cache: &SessionCache) -> Result<(), Unexpected> {
+        let latest = self.ports.changes.latest_version().await?;
+        let applied = cache.applied_version();
+        if latest != applied {
+            let changes = if latest > applied {
+                self.ports.changes.changes_between(applied, latest).await?
+            } else {
+                Vec::new()
+            };
+            cache.apply(applied, latest, &changes);
+        }
+        Ok(())
+    }
+
+    /// Drops from this instance's cache what a write of this instance changed,
+    /// before the use case answers. (Other instances learn it from the change log.)
+    pub(crate) fn forget(&self, change: AuthChange) {
+        if let Some(cache) = &self.cache {
+            cache.forget(change);
+        }
     }
 }

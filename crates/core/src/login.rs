@@ -1,7 +1,7 @@
 //! Login: exchange a password for a new session.
 
 use latch_domain::{AuditAction, Password, RefreshTokenRecord, Session, SessionId, User, UserId};
-use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
+use latch_ports::{AuthChange, HashError, LimitedAction, RateLimited, Verification};
 use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
@@ -105,6 +105,9 @@ impl AuthService {
             .record_login(user.id, now)
             .await
             .map_err(Unexpected::from)?;
+        // Not in the change log (logins are frequent); this instance's copies
+        // are refreshed now, other instances' within the cache's max age.
+        self.forget(AuthChange::User(user.id));
         let user = User {
             last_login_at: Some(now),
             ..user
@@ -179,6 +182,7 @@ impl AuthService {
                 .users
                 .set_password_hash(user.id, &hash, self.ports.clock.now())
                 .await
+                .map(|()| self.forget(AuthChange::User(user.id)))
                 .map_err(|err| err.to_string()),
             Err(err) => Err(err.to_string()),
         };

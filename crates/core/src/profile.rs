@@ -1,7 +1,7 @@
 //! The caller's own profile.
 
 use latch_domain::{AvatarUrl, DisplayName, ProfilePatch, User, Username, ValidationError};
-use latch_ports::UpdateUserError;
+use latch_ports::{AuthChange, UpdateUserError};
 
 use crate::{AuthService, Principal, Unexpected};
 
@@ -57,7 +57,8 @@ impl AuthService {
             return Ok(principal.user.clone());
         }
         let now = self.ports.clock.now();
-        self.ports
+        let updated = self
+            .ports
             .users
             .update_profile(principal.user.id, patch, now)
             .await
@@ -71,6 +72,8 @@ impl AuthService {
                     UpdateProfileError::Unexpected(Unexpected("unknown tier".into()))
                 }
                 UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
-            })
+            })?;
+        self.forget(AuthChange::User(principal.user.id));
+        Ok(updated)
     }
 }

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
+
+use crate::session_cache::{SessionCache, SessionCacheConfig};
 use latch_ports::{
-    AuditLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository, TokenCodec,
-    UserRepository,
+    AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
+    TokenCodec, UserRepository,
 };
 
 /// Lifetimes and policies of the authentication rules.
@@ -27,6 +29,8 @@ pub struct AuthConfig {
     pub password_policy: PasswordPolicy,
     /// Tier given to new users.
     pub default_tier: String,
+    /// The in-process cache of sessions that authenticated requests.
+    pub session_cache: SessionCacheConfig,
 }
 
 impl Default for AuthConfig {
@@ -39,6 +43,7 @@ impl Default for AuthConfig {
             session_rotate_before: Duration::seconds(120),
             password_policy: PasswordPolicy::default(),
             default_tier: DEFAULT_TIER.to_owned(),
+            session_cache: SessionCacheConfig::default(),
         }
     }
 }
@@ -54,6 +59,8 @@ pub struct Ports {
     pub tiers: Arc<dyn TierRepository>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// What the users and sessions repositories record of their writes.
+    pub changes: Arc<dyn AuthChangeLog>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Access-token signing.
@@ -69,6 +76,7 @@ pub struct Ports {
 pub struct AuthService {
     pub(crate) ports: Ports,
     pub(crate) config: Arc<AuthConfig>,
+    pub(crate) cache: Option<Arc<SessionCache>>,
 }
 
 impl AuthService {
@@ -76,6 +84,7 @@ impl AuthService {
     pub fn new(ports: Ports, config: AuthConfig) -> Self {
         Self {
             ports,
+            cache: SessionCache::new(&config.session_cache).map(Arc::new),
             config: Arc::new(config),
         }
     }

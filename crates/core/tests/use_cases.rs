@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use latch_core::{
-    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, Client, LoginError, LoginRequest,
-    LogoutError, LogoutScope, ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest,
-    UpdateProfileError,
+    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, CacheCoherence, Client, LoginError,
+    LoginRequest, LogoutError, LogoutScope, ProfileChanges, RefreshError, RevokeSessionError,
+    SessionCacheConfig, SignupError, SignupRequest, UpdateProfileError,
 };
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
 use latch_rate_limit::{ActionBudgets, Budget, RateLimitConfig};
@@ -724,4 +724,77 @@ async fn password_changes_count_against_the_account() {
         matches!(refused, Err(AccountError::RateLimited(_))),
         "{refused:?}"
     );
+}
+
+// ---- the session cache across instances --------------------------------------
+
+/// Two services on one set of stores: two instances sharing a database.
+fn two_instances(coherence: CacheCoherence) -> (AuthService, AuthService) {
+    let fakes = Fakes::new();
+    let config = || AuthConfig {
+        session_cache: SessionCacheConfig {
+            coherence,
+            ..SessionCacheConfig::default()
+        },
+        ..AuthConfig::default()
+    };
+    let a = AuthService::new(fakes.ports(RateLimitConfig::default()), config());
+    let b = AuthService::new(fakes.ports(RateLimitConfig::default()), config());
+    (a, b)
+}
+
+#[tokio::test]
+async fn every_instance_honours_a_logout_on_its_very_next_request() {
+    let (a, b) = two_instances(CacheCoherence::ChangeLog);
+    a.signup(signup_request("ada@example.com")).await.unwrap();
+    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    // Both instances now hold the session in their caches.
+    assert!(a.authenticate(&pair.access_token).await.is_ok());
+    assert!(b.authenticate(&pair.access_token).await.is_ok());
+
+    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
+        .await
+        .unwrap();
+    assert!(b.authenticate(&pair.access_token).await.is_err());
+    assert!(a.authenticate(&pair.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn every_instance_sees_a_profile_change_and_a_deletion_at_once() {
+    let (a, b) = two_instances(CacheCoherence::ChangeLog);
+    a.signup(signup_request("ada@example.com")).await.unwrap();
+    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let on_b = b.authenticate(&pair.access_token).await.unwrap();
+    assert_eq!(on_b.user.name, None);
+
+    let principal = a.authenticate(&pair.access_token).await.unwrap();
+    let rename = ProfileChanges {
+        name: Some(Some("Ada Lovelace".into())),
+        ..ProfileChanges::default()
+    };
+    a.update_profile(&principal, rename).await.unwrap();
+    let on_b = b.authenticate(&pair.access_token).await.unwrap();
+    assert_eq!(on_b.user.name.as_deref(), Some("Ada Lovelace"));
+
+    a.delete_account(&principal, PASSWORD).await.unwrap();
+    assert!(b.authenticate(&pair.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn a_single_process_cache_honours_its_own_writes() {
+    let (a, _) = two_instances(CacheCoherence::SingleProcess);
+    a.signup(signup_request("ada@example.com")).await.unwrap();
+    let first = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let second = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    assert!(a.authenticate(&first.access_token).await.is_ok());
+    assert!(a.authenticate(&second.access_token).await.is_ok());
+    a.logout(Some(&first.access_token), None, LogoutScope::Others)
+        .await
+        .unwrap();
+    assert!(a.authenticate(&first.access_token).await.is_ok());
+    assert!(a.authenticate(&second.access_token).await.is_err());
+    a.logout(Some(&first.access_token), None, LogoutScope::Local)
+        .await
+        .unwrap();
+    assert!(a.authenticate(&first.access_token).await.is_err());
 }

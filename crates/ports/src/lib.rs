@@ -6,6 +6,7 @@
 //! adapter MUST do; `latch-testkit` turns those sentences into contract tests.
 
 mod audit;
+mod changes;
 mod clock;
 mod passwords;
 mod rate_limit;
@@ -15,6 +16,7 @@ mod tokens;
 mod users;
 
 pub use audit::{AuditLog, AuditPage};
+pub use changes::{AuthChange, AuthChangeLog, VersionedChange};
 pub use clock::Clock;
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};

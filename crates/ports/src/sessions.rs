@@ -52,9 +52,11 @@ pub trait SessionRepository: Send + Sync + 'static {
     async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError>;
 
     /// Revokes one session at `at`; revoking a revoked or unknown session is a no-op.
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError>;
 
     /// Revokes every live session of `user` except `keep`; returns how many were revoked.
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn revoke_all_for_user(
         &self,
         user: UserId,
@@ -65,4 +67,24 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// The sessions of `user` that are live at `now`, newest first.
     async fn list_live_for_user(&self, user: UserId, now: Timestamp)
     -> Result<Vec<Session>, RepositoryError>;
+
+    /// Deletes at most `limit` sessions that ended before `cutoff` — expired
+    /// (`expires_at < cutoff`) or revoked (`revoked_at < cutoff`) — together
+    /// with all their refresh tokens; returns how many sessions were deleted.
+    /// Any other session and its tokens MUST be left alone; a further call
+    /// deletes the next ones. Not recorded in the [`crate::AuthChangeLog`]:
+    /// a session that has ended stays ended when its row is gone.
+    async fn purge_ended_sessions(&self, cutoff: Timestamp, limit: u64) -> Result<u64, RepositoryError>;
+
+    /// Deletes at most `limit` refresh tokens whose session ended before
+    /// `cutoff` (as in [`SessionRepository::purge_ended_sessions`]), keeping
+    /// the session rows; returns how many tokens were deleted. Every token of
+    /// any other session — current, expired or rotated — MUST be kept: a
+    /// rotated token presented again revokes its session, as long as the
+    /// session lives.
+    async fn purge_refresh_tokens_of_ended_sessions(
+        &self,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, RepositoryError>;
 }

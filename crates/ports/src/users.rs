@@ -203,6 +203,7 @@ pub trait UserRepository: Send + Sync + 'static {
     /// # Errors
     /// `NotFound` for an unknown id; `UsernameTaken` if the new username
     /// belongs to another user (nothing is written then).
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn update_profile(
         &self,
         id: UserId,
@@ -211,6 +212,7 @@ pub trait UserRepository: Send + Sync + 'static {
     ) -> Result<User, UpdateUserError>;
 
     /// Replaces the stored password hash (rehash on login, password change).
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn set_password_hash(
         &self,
         id: UserId,
@@ -224,6 +226,7 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Applies a profile patch and admin-only flags in one write and bumps
     /// `updated_at`; the errors of [`UserRepository::update_profile`], and
     /// `UnknownTier` (writing nothing) for a tier that does not exist.
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn update_account(
         &self,
         id: UserId,
@@ -240,9 +243,11 @@ pub trait UserRepository: Send + Sync + 'static {
     async fn count_active_superusers(&self) -> Result<u64, RepositoryError>;
 
     /// Clears `deleted_at` (and bumps `updated_at`); a no-op for a user who is not deleted.
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError>;
 
     /// Soft-deletes a user: sets `deleted_at` (and `updated_at`) once, keeping
     /// the row and its data. Deleting a deleted or unknown user is a no-op.
+    /// Recorded in the [`crate::AuthChangeLog`].
     async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
 }

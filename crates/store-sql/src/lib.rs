@@ -6,6 +6,7 @@
 //! adapter or on the web layer.
 
 mod audit;
+mod changes;
 mod entities;
 mod error;
 mod sessions;
@@ -15,6 +16,7 @@ mod unique;
 mod users;
 
 pub use audit::SqlAuditLog;
+pub use changes::SqlAuthChangeLog;
 pub use sessions::SqlSessionRepository;
 pub use store::{SqlStore, StoreError, StoreOptions};
 pub use tiers::SqlTierRepository;

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
-use latch_ports::{RepositoryError, RotateOutcome, SessionRepository};
+use latch_ports::{AuthChange, RepositoryError, RotateOutcome, SessionRepository};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -10,9 +10,12 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::changes::record;
 use crate::entities::{refresh_tokens, sessions};
 use crate::error::unexpected;
 use crate::unique::unique_row;
+
+mod purge;
 
 /// Sessions in `sessions`, refresh tokens (hashed) in `refresh_tokens`.
 #[derive(Debug, Clone)]
@@ -177,14 +180,18 @@ impl SessionRepository for SqlSessionRepository {
     }
 
     async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        record(&txn, AuthChange::Session(id), at)
+            .await
+            .map_err(unexpected)?;
         sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
             .filter(sessions::Column::Id.eq(id.0))
             .filter(sessions::Column::RevokedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(unexpected)?;
-        Ok(())
+        txn.commit().await.map_err(unexpected)
     }
 
     async fn revoke_all_for_user(
@@ -193,6 +200,10 @@ impl SessionRepository for SqlSessionRepository {
         keep: Option<SessionId>,
         at: Timestamp,
     ) -> Result<u64, RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        record(&txn, AuthChange::User(user), at)
+            .await
+            .map_err(unexpected)?;
         let mut update = sessions::Entity::update_many()
             .col_expr(sessions::Column::RevokedAt, Expr::value(Some(at)))
             .filter(sessions::Column::UserId.eq(user.0))
@@ -200,7 +211,9 @@ impl SessionRepository for SqlSessionRepository {
         if let Some(keep) = keep {
             update = update.filter(sessions::Column::Id.ne(keep.0));
         }
-        Ok(update.exec(&self.db).await.map_err(unexpected)?.rows_affected)
+        let revoked = update.exec(&txn).await.map_err(unexpected)?.rows_affected;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(revoked)
     }
 
     async fn list_live_for_user(
@@ -217,5 +230,17 @@ impl SessionRepository for SqlSessionRepository {
             .await
             .map_err(unexpected)?;
         Ok(rows.into_iter().map(session_to_domain).collect())
+    }
+
+    async fn purge_ended_sessions(&self, cutoff: Timestamp, limit: u64) -> Result<u64, RepositoryError> {
+        purge::ended_sessions(&self.db, cutoff, limit).await
+    }
+
+    async fn purge_refresh_tokens_of_ended_sessions(
+        &self,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, RepositoryError> {
+        purge::refresh_tokens_of_ended_sessions(&self.db, cutoff, limit).await
     }
 }

@@ -6,7 +6,7 @@ use latch_migrations::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
-use crate::{SqlAuditLog, SqlSessionRepository, SqlTierRepository, SqlUserRepository};
+use crate::{SqlAuditLog, SqlAuthChangeLog, SqlSessionRepository, SqlTierRepository, SqlUserRepository};
 
 /// Pool settings for [`SqlStore::connect`].
 #[derive(Debug, Clone)]
@@ -105,6 +105,11 @@ impl SqlStore {
     /// The audit trail on this pool.
     pub fn audit(&self) -> SqlAuditLog {
         SqlAuditLog::new(self.db.clone())
+    }
+
+    /// The change log the users and sessions repositories append to.
+    pub fn changes(&self) -> SqlAuthChangeLog {
+        SqlAuthChangeLog::new(self.db.clone())
     }
 
     /// The tiers repository on this pool.

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use latch_domain::{ProfilePatch, Timestamp, User, UserId};
 use latch_ports::{
-    AccountFlags, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash, RepositoryError,
-    UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
+    AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
+    RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -14,6 +14,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
+use crate::changes::record;
 use crate::entities::tiers;
 use crate::entities::users::{self, Column, Entity};
 use crate::error::{foreign_key_violation, unexpected, unique_violation};
@@ -297,9 +298,13 @@ impl UserRepository for SqlUserRepository {
         if let Some(tier) = flags.tier {
             update = update.col_expr(Column::Tier, Expr::value(tier));
         }
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        record(&txn, AuthChange::User(id), now)
+            .await
+            .map_err(unexpected)?;
         let result = update
             .filter(Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(|err| {
                 // The only foreign key on `users` is its tier.
@@ -314,7 +319,12 @@ impl UserRepository for SqlUserRepository {
         if result.rows_affected == 0 {
             return Err(UpdateUserError::NotFound);
         }
-        self.find_by_id(id).await?.ok_or(UpdateUserError::NotFound)
+        let row = unique_row(Entity::find_by_id(id.0), &txn)
+            .await
+            .map_err(unexpected)?
+            .ok_or(UpdateUserError::NotFound)?;
+        txn.commit().await.map_err(unexpected)?;
+        Ok(to_domain(row))
     }
 
     async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError> {
@@ -358,15 +368,19 @@ impl UserRepository for SqlUserRepository {
     }
 
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        record(&txn, AuthChange::User(id), now)
+            .await
+            .map_err(unexpected)?;
         Entity::update_many()
             .col_expr(Column::DeletedAt, Expr::value(Option::<Timestamp>::None))
             .col_expr(Column::UpdatedAt, Expr::value(now))
             .filter(Column::Id.eq(id.0))
             .filter(Column::DeletedAt.is_not_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(unexpected)?;
-        Ok(())
+        txn.commit().await.map_err(unexpected)
     }
 
     async fn set_password_hash(
@@ -375,14 +389,18 @@ impl UserRepository for SqlUserRepository {
         hash: &PasswordHash,
         now: Timestamp,
     ) -> Result<(), RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        record(&txn, AuthChange::User(id), now)
+            .await
+            .map_err(unexpected)?;
         Entity::update_many()
             .col_expr(Column::PasswordHash, Expr::value(hash.0.clone()))
             .col_expr(Column::UpdatedAt, Expr::value(now))
             .filter(Column::Id.eq(id.0))
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(unexpected)?;
-        Ok(())
+        txn.commit().await.map_err(unexpected)
     }
 
     async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
@@ -396,14 +414,16 @@ impl UserRepository for SqlUserRepository {
     }
 
     async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+        let txn = self.db.begin().await.map_err(unexpected)?;
+        record(&txn, AuthChange::User(id), at).await.map_err(unexpected)?;
         Entity::update_many()
             .col_expr(Column::DeletedAt, Expr::value(Some(at)))
             .col_expr(Column::UpdatedAt, Expr::value(at))
             .filter(Column::Id.eq(id.0))
             .filter(Column::DeletedAt.is_null())
-            .exec(&self.db)
+            .exec(&txn)
             .await
             .map_err(unexpected)?;
-        Ok(())
+        txn.commit().await.map_err(unexpected)
     }
 }

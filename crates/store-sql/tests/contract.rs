@@ -17,6 +17,7 @@ async fn stores_on(database: TestDatabase) -> Stores {
         sessions: Arc::new(store.sessions()),
         tiers: Arc::new(store.tiers()),
         audit: Arc::new(store.audit()),
+        changes: Arc::new(store.changes()),
         guard: Some(Box::new(database)),
     }
 }
@@ -43,6 +44,10 @@ mod sqlite {
     mod audit {
         latch_testkit::audit_log_contract!(super::fresh());
     }
+
+    mod changes {
+        latch_testkit::auth_change_log_contract!(super::fresh());
+    }
 }
 
 mod postgres {
@@ -66,5 +71,9 @@ mod postgres {
 
     mod audit {
         latch_testkit::audit_log_contract!(super::fresh());
+    }
+
+    mod changes {
+        latch_testkit::auth_change_log_contract!(super::fresh());
     }
 }

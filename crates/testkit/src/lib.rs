@@ -6,6 +6,7 @@
 //! gives each test its own fresh database. Must never be a normal dependency.
 
 pub mod audit;
+pub mod changes;
 pub mod clock;
 pub mod databases;
 pub mod password_hasher;
@@ -17,6 +18,7 @@ pub mod token_codec;
 pub mod users;
 
 pub use audit::InMemoryAuditLog;
+pub use changes::InMemoryAuthChangeLog;
 pub use clock::FixedClock;
 pub use sessions::InMemorySessionRepository;
 pub use stores::Stores;

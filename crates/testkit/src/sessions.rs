@@ -1,16 +1,20 @@
 //! The `SessionRepository` contract, and an in-memory fake that passes it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
-use latch_ports::{RepositoryError, RotateOutcome, SessionRepository};
+use latch_ports::{AuthChange, RepositoryError, RotateOutcome, SessionRepository};
 use uuid::Uuid;
 
-use crate::{FixedClock, Stores};
+use crate::{FixedClock, InMemoryAuthChangeLog, Stores};
 use latch_ports::Clock;
+
+mod purge;
+
+pub use purge::*;
 
 #[derive(Debug, Default)]
 struct Tables {
@@ -22,9 +26,19 @@ struct Tables {
 #[derive(Debug, Default)]
 pub struct InMemorySessionRepository {
     tables: Mutex<Tables>,
+    /// Where revocations are recorded.
+    changes: Arc<InMemoryAuthChangeLog>,
 }
 
 impl InMemorySessionRepository {
+    /// A repository that records its changes in `changes` (shared with the users fake).
+    pub fn with_change_log(changes: Arc<InMemoryAuthChangeLog>) -> Self {
+        Self {
+            changes,
+            ..Self::default()
+        }
+    }
+
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables
             .lock()
@@ -117,9 +131,11 @@ impl SessionRepository for InMemorySessionRepository {
     }
 
     async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
-        if let Some(session) = self.tables().sessions.get_mut(&id) {
+        let mut tables = self.tables();
+        if let Some(session) = tables.sessions.get_mut(&id) {
             session.revoked_at.get_or_insert(at);
         }
+        self.changes.record(AuthChange::Session(id), at);
         Ok(())
     }
 
@@ -130,12 +146,14 @@ impl SessionRepository for InMemorySessionRepository {
         at: Timestamp,
     ) -> Result<u64, RepositoryError> {
         let mut revoked = 0;
-        for session in self.tables().sessions.values_mut() {
+        let mut tables = self.tables();
+        for session in tables.sessions.values_mut() {
             if session.user_id == user && Some(session.id) != keep && session.revoked_at.is_none() {
                 session.revoked_at = Some(at);
                 revoked += 1;
             }
         }
+        self.changes.record(AuthChange::User(user), at);
         Ok(revoked)
     }
 
@@ -153,6 +171,20 @@ impl SessionRepository for InMemorySessionRepository {
             .collect();
         live.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         Ok(live)
+    }
+
+    async fn purge_ended_sessions(&self, cutoff: Timestamp, limit: u64) -> Result<u64, RepositoryError> {
+        Ok(self.tables().purge_ended_sessions(cutoff, limit))
+    }
+
+    async fn purge_refresh_tokens_of_ended_sessions(
+        &self,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, RepositoryError> {
+        Ok(self
+            .tables()
+            .purge_refresh_tokens_of_ended_sessions(cutoff, limit))
     }
 }
 
@@ -176,6 +208,10 @@ macro_rules! session_repository_contract {
             touch_sets_last_used_at,
             duplicate_token_hash_is_refused_and_writes_nothing,
             list_live_for_user_is_newest_first_and_only_live,
+            purge_ended_sessions_deletes_only_those_ended_before_the_cutoff,
+            purge_ended_sessions_honours_the_limit_and_continues,
+            purge_refresh_tokens_keeps_every_token_of_live_sessions,
+            purge_refresh_tokens_honours_the_limit_and_continues,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -3,9 +3,12 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use latch_ports::{AuditLog, SessionRepository, TierRepository, UserRepository};
+use latch_ports::{AuditLog, AuthChangeLog, SessionRepository, TierRepository, UserRepository};
 
-use crate::{InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository};
+use crate::{
+    InMemoryAuditLog, InMemoryAuthChangeLog, InMemorySessionRepository, InMemoryTierRepository,
+    InMemoryUserRepository,
+};
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
 /// reference users), plus whatever must live as long as they do.
@@ -18,6 +21,8 @@ pub struct Stores {
     pub tiers: Arc<dyn TierRepository>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
+    /// The log the users and sessions repositories record their changes in.
+    pub changes: Arc<dyn AuthChangeLog>,
     /// Kept alive until the test ends (a temporary database, say).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -25,12 +30,14 @@ pub struct Stores {
 impl Stores {
     /// The in-memory fakes.
     pub fn in_memory() -> Self {
-        let users = Arc::new(InMemoryUserRepository::default());
+        let changes = Arc::new(InMemoryAuthChangeLog::default());
+        let users = Arc::new(InMemoryUserRepository::with_change_log(changes.clone()));
         Self {
             tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
             users,
-            sessions: Arc::new(InMemorySessionRepository::default()),
+            sessions: Arc::new(InMemorySessionRepository::with_change_log(changes.clone())),
             audit: Arc::new(InMemoryAuditLog::default()),
+            changes,
             guard: None,
         }
     }

@@ -1,17 +1,17 @@
 //! The `UserRepository` contract, and an in-memory fake that passes it.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
 use latch_ports::{
-    AccountFlags, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash, RepositoryError,
-    UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
+    AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
+    RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
 };
 
-use crate::{FixedClock, Stores};
+use crate::{FixedClock, InMemoryAuthChangeLog, Stores};
 use latch_ports::Clock;
 
 /// Users in a `HashMap`, with the same uniqueness rules as the SQL store.
@@ -22,9 +22,19 @@ pub struct InMemoryUserRepository {
     /// over this repository, as the SQL store's foreign key sees `tiers`.
     /// `None` (no tier repository): every tier is taken to exist.
     tiers: Mutex<Option<HashSet<String>>>,
+    /// Where the writes the change-log contract names are recorded.
+    changes: Arc<InMemoryAuthChangeLog>,
 }
 
 impl InMemoryUserRepository {
+    /// A repository that records its changes in `changes` (shared with the sessions fake).
+    pub fn with_change_log(changes: Arc<InMemoryAuthChangeLog>) -> Self {
+        Self {
+            changes,
+            ..Self::default()
+        }
+    }
+
     /// Records that tier `name` now exists (`true`) or no longer does.
     pub(crate) fn set_tier_exists(&self, name: &str, exists: bool) {
         let mut tiers = self.tiers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -193,7 +203,10 @@ impl UserRepository for InMemoryUserRepository {
             user.tier = tier;
         }
         user.updated_at = now;
-        Ok(user.clone())
+        let user = user.clone();
+        self.changes.record(AuthChange::User(id), now);
+        drop(rows);
+        Ok(user)
     }
 
     async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError> {
@@ -238,12 +251,14 @@ impl UserRepository for InMemoryUserRepository {
     }
 
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
-        if let Some((user, _)) = self.rows().get_mut(&id)
+        let mut rows = self.rows();
+        if let Some((user, _)) = rows.get_mut(&id)
             && user.deleted_at.is_some()
         {
             user.deleted_at = None;
             user.updated_at = now;
         }
+        self.changes.record(AuthChange::User(id), now);
         Ok(())
     }
 
@@ -253,10 +268,12 @@ impl UserRepository for InMemoryUserRepository {
         hash: &PasswordHash,
         now: Timestamp,
     ) -> Result<(), RepositoryError> {
-        if let Some((user, stored)) = self.rows().get_mut(&id) {
+        let mut rows = self.rows();
+        if let Some((user, stored)) = rows.get_mut(&id) {
             *stored = hash.clone();
             user.updated_at = now;
         }
+        self.changes.record(AuthChange::User(id), now);
         Ok(())
     }
 
@@ -268,12 +285,14 @@ impl UserRepository for InMemoryUserRepository {
     }
 
     async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
-        if let Some((user, _)) = self.rows().get_mut(&id)
+        let mut rows = self.rows();
+        if let Some((user, _)) = rows.get_mut(&id)
             && user.deleted_at.is_none()
         {
             user.deleted_at = Some(at);
             user.updated_at = at;
         }
+        self.changes.record(AuthChange::User(id), at);
         Ok(())
     }
 }

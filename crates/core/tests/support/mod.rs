@@ -8,7 +8,8 @@ use latch_core::Ports;
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{GovernorRateLimiter, RateLimitConfig};
 use latch_testkit::{
-    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryTierRepository, InMemoryUserRepository,
+    FixedClock, InMemoryAuditLog, InMemoryAuthChangeLog, InMemorySessionRepository, InMemoryTierRepository,
+    InMemoryUserRepository,
 };
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
 
@@ -19,18 +20,21 @@ pub struct Fakes {
     pub sessions: Arc<InMemorySessionRepository>,
     pub tiers: Arc<InMemoryTierRepository>,
     pub audit: Arc<InMemoryAuditLog>,
+    pub changes: Arc<InMemoryAuthChangeLog>,
 }
 
 impl Fakes {
     pub fn new() -> Self {
-        let users = Arc::new(InMemoryUserRepository::default());
+        let changes = Arc::new(InMemoryAuthChangeLog::default());
+        let users = Arc::new(InMemoryUserRepository::with_change_log(changes.clone()));
         Self {
             // Token expiry is checked by the codec against the wall clock: start there.
             clock: Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0))),
             tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
             users,
-            sessions: Arc::new(InMemorySessionRepository::default()),
+            sessions: Arc::new(InMemorySessionRepository::with_change_log(changes.clone())),
             audit: Arc::new(InMemoryAuditLog::default()),
+            changes,
         }
     }
 
@@ -50,6 +54,7 @@ impl Fakes {
             sessions: self.sessions.clone(),
             tiers: self.tiers.clone(),
             audit: self.audit.clone(),
+            changes: self.changes.clone(),
             hasher: Arc::new(hasher),
             tokens: Arc::new(codec),
             limiter: Arc::new(GovernorRateLimiter::new(limits)),

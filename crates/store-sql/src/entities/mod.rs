@@ -1,6 +1,8 @@
 //! sea-orm entities: one module per table, private to this crate.
 
 pub(crate) mod audit_events;
+pub(crate) mod auth_changes;
+pub(crate) mod auth_version;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
 pub(crate) mod tiers;
