@@ -45,7 +45,9 @@ impl Argon2Hasher {
             .map_err(|err| HashError::Unexpected(format!("invalid argon2 parameters: {err}")))?;
         let limiter = Limiter::new(config.max_concurrent, config.max_queue)?;
         let memory = Arc::new(BlockPool::new(params.block_count(), config.max_concurrent));
-        let dummy = StoredHash::parse(&hash_argon2id(&params, DUMMY_PASSWORD, &memory)?)?;
+        // Not in the pool: a server that never sees a login keeps no block resident.
+        let unpooled = BlockPool::new(params.block_count(), 0);
+        let dummy = StoredHash::parse(&hash_argon2id(&params, DUMMY_PASSWORD, &unpooled)?)?;
         Ok(Self {
             params,
             limiter,

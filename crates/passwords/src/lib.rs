@@ -15,6 +15,7 @@ mod limiter;
 mod memory;
 mod pbkdf2_sha256;
 mod stored_hash;
+mod threads;
 
 pub use config::HasherConfig;
 pub use hasher::Argon2Hasher;

@@ -8,31 +8,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use latch_ports::HashError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
-/// Runs closures on tokio's blocking pool under a semaphore and a queue limit.
+use crate::threads::HashingThreads;
+
+/// Runs closures on the hashing threads under a semaphore and a queue limit.
 #[derive(Debug)]
 pub(crate) struct Limiter {
     permits: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_queue: usize,
+    threads: HashingThreads,
 }
 
 impl Limiter {
     /// A limiter with `max_concurrent` slots (at least one) and room for `max_queue` waiters.
     pub(crate) fn new(max_concurrent: usize, max_queue: usize) -> Result<Self, HashError> {
-        if !(1..=Semaphore::MAX_PERMITS).contains(&max_concurrent) {
-            return Err(HashError::Unexpected(format!(
-                "max_concurrent must be between 1 and {}, not {max_concurrent}",
-                Semaphore::MAX_PERMITS
-            )));
-        }
+        // One thread per slot: a job never waits for a thread once it has a slot.
+        let threads = HashingThreads::start(max_concurrent)?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(max_concurrent)),
             waiting: AtomicUsize::new(0),
             max_queue,
+            threads,
         })
     }
 
-    /// Runs `work` on a blocking thread once a slot is free.
+    /// Runs `work` on a hashing thread once a slot is free.
     ///
     /// The slot is released only when `work` returns, even if the caller stops
     /// waiting: a cancelled request must not let more hashes run than allowed.
@@ -42,12 +42,13 @@ impl Limiter {
         T: Send + 'static,
     {
         let permit = self.acquire().await?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|err| HashError::Unexpected(format!("hashing task failed: {err}")))
+        self.threads
+            .run(move || {
+                let _permit = permit;
+                work()
+            })
+            .await
+            .map_err(|_| HashError::Unexpected("hashing task failed".to_owned()))
     }
 
     async fn acquire(&self) -> Result<OwnedSemaphorePermit, HashError> {
