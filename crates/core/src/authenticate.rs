@@ -90,7 +90,11 @@ impl AuthService {
 
     /// Applies the changes other instances recorded since this one last looked.
     async fn catch_up(&self, cache: &SessionCache) -> Result<(), Unexpected> {
-        let latest = self.ports.changes.latest_version().await?;
+        // Shared with concurrent requests, but always a read that started after this one arrived.
+        let latest = self
+            .versions
+            .latest(|| self.ports.changes.latest_version())
+            .await?;
         let applied = cache.applied_version();
         if latest != applied {
             let changes = if latest > applied {

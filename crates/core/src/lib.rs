@@ -24,6 +24,7 @@ mod session_check;
 mod signup;
 mod throttle;
 mod tiers;
+mod version_reads;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
 pub use admin::{AdminChanges, AdminError, MAX_PER_PAGE};

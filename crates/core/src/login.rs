@@ -105,9 +105,9 @@ impl AuthService {
             .record_login(user.id, now)
             .await
             .map_err(Unexpected::from)?;
-        // Not in the change log (logins are frequent); this instance's copies
-        // are refreshed now, other instances' within the cache's max age.
-        self.forget(AuthChange::User(user.id));
+        // Neither recorded nor forgotten: logins are frequent, and forgetting a
+        // user scans the cache. Cached copies of this user's other sessions
+        // show the new `last_login_at` within the cache's max age.
         let user = User {
             last_login_at: Some(now),
             ..user

@@ -7,6 +7,7 @@ use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
 
 use crate::session_cache::{SessionCache, SessionCacheConfig};
+use crate::version_reads::VersionReads;
 use latch_ports::{
     AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
     TokenCodec, UserRepository,
@@ -77,6 +78,7 @@ pub struct AuthService {
     pub(crate) ports: Ports,
     pub(crate) config: Arc<AuthConfig>,
     pub(crate) cache: Option<Arc<SessionCache>>,
+    pub(crate) versions: Arc<VersionReads>,
 }
 
 impl AuthService {
@@ -85,6 +87,7 @@ impl AuthService {
         Self {
             ports,
             cache: SessionCache::new(&config.session_cache).map(Arc::new),
+            versions: Arc::new(VersionReads::default()),
             config: Arc::new(config),
         }
     }

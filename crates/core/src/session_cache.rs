@@ -35,7 +35,7 @@ pub struct SessionCacheConfig {
     /// Most sessions kept; 0 switches the cache off (two reads per request).
     pub capacity: usize,
     /// An entry is read again once this old, bounding how stale the fields
-    /// no change is recorded for (`last_login_at`) can be on other instances.
+    /// no change is recorded for (`last_login_at`) can be.
     pub max_age: Duration,
     /// How instances learn of each other's writes.
     pub coherence: CacheCoherence,
@@ -182,6 +182,7 @@ fn forget(inner: &mut Inner, change: AuthChange) {
         AuthChange::Session(id) => {
             inner.entries.remove(&id);
         }
+        // A scan: user-level changes are rare (logins do not forget).
         AuthChange::User(user) => inner.entries.retain(|_, entry| entry.user.id != user),
     }
 }
