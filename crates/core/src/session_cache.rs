@@ -24,8 +24,9 @@ pub enum CacheCoherence {
     /// forgets is all there is to forget.
     SingleProcess,
     /// Several instances may share the database (PostgreSQL): each request
-    /// reads the change log's latest version (one single-row query) and
-    /// applies what is new before using the cache.
+    /// learns the change log's latest version from a read that started after
+    /// it arrived (shared with concurrent requests) and applies what is new
+    /// before using the cache.
     ChangeLog,
 }
 
