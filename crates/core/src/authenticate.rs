@@ -96,12 +96,9 @@ impl AuthService {
             .latest(|| self.ports.changes.latest_version())
             .await?;
         let applied = cache.applied_version();
-        if latest != applied {
-            let changes = if latest > applied {
-                self.ports.changes.changes_between(applied, latest).await?
-            } else {
-                Vec::new()
-            };
+        // Lower than applied: a concurrent request applied a newer read already.
+        if latest > applied {
+            let changes = self.ports.changes.changes_between(applied, latest).await?;
             cache.apply(applied, latest, &changes);
         }
         Ok(())
