@@ -43,6 +43,10 @@ struct Cli {
     /// login, refresh and /users/me with the empty database and checks plans.
     #[arg(long)]
     scale: bool,
+    /// Run only these scenarios (repeatable, e.g. `--only refresh`); `idle`
+    /// always runs, since it starts the server the others load.
+    #[arg(long, value_name = "SCENARIO", value_parser = ["users_me", "login", "signup", "refresh", "storm"])]
+    only: Vec<String>,
     /// The Latch binary to load; default: `latch` next to this binary.
     #[arg(long, value_name = "PATH")]
     latch: Option<PathBuf>,
@@ -54,6 +58,15 @@ pub(crate) struct Plan {
     pub duration: Duration,
     pub warmup: Duration,
     pub cores: usize,
+    /// Scenarios picked with `--only`; empty means all.
+    pub only: Vec<String>,
+}
+
+impl Plan {
+    /// Whether the scenario called `name` should run.
+    pub(crate) fn runs(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|picked| picked == name)
+    }
 }
 
 fn main() -> ExitCode {
@@ -86,6 +99,7 @@ fn run(cli: Cli) -> Result<(), BenchError> {
         duration: Duration::from_secs(if cli.quick { 3 } else { 10 }),
         warmup: Duration::from_secs(1),
         cores: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+        only: cli.only,
     };
     println!(
         "latch-bench: {} with wrk, {} s per load test, {} cores; rate limits disabled \

@@ -265,37 +265,45 @@ pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
             return results;
         }
     };
-    println!("[{label}] users_me: Latch, then the actix-web hello-world ceiling");
-    results.push(users_me::run(&running).unwrap_or_else(|err| Scenario::failed("users_me", label, &err)));
-    let hash_time = hashing::median_hash_time(20);
-    println!("[{label}] login");
-    results.push(
-        hash_time
-            .as_ref()
-            .map_err(|err| err.to_string())
-            .and_then(|one| login::run(&running, *one).map_err(|err| err.to_string()))
-            .unwrap_or_else(|err| Scenario::failed("login", label, &err)),
-    );
-    println!("[{label}] signup");
-    results.push(
-        hash_time
-            .as_ref()
-            .map_err(|err| err.to_string())
-            .and_then(|one| signup::run(&running, *one).map_err(|err| err.to_string()))
-            .unwrap_or_else(|err| Scenario::failed("signup", label, &err)),
-    );
-    println!("[{label}] refresh: Latch, then its statements replayed with sqlx");
-    let target = matches!(backend, Backend::Postgres(_)).then_some(Target::RatioAtLeast(0.5));
-    results
-        .push(refresh::run(&running, target).unwrap_or_else(|err| Scenario::failed("refresh", label, &err)));
-    println!("[{label}] storm: /users/me alone, then during a login storm");
-    results.push(
-        hash_time
-            .as_ref()
-            .map_err(|err| err.to_string())
-            .and_then(|one| storm::run(&running, *one).map_err(|err| err.to_string()))
-            .unwrap_or_else(|err| Scenario::failed("storm", label, &err)),
-    );
+    if plan.runs("users_me") {
+        println!("[{label}] users_me: Latch, then the actix-web hello-world ceiling");
+        results.push(users_me::run(&running).unwrap_or_else(|err| Scenario::failed("users_me", label, &err)));
+    }
+    let hashes = ["login", "signup", "storm"].iter().any(|name| plan.runs(name));
+    let hash_time = if hashes {
+        hashing::median_hash_time(20).map_err(|err| err.to_string())
+    } else {
+        Err("not measured".to_owned())
+    };
+    // The scenarios measured against the hashing ceiling.
+    let hashing_scenarios: [(&str, fn(&Running<'_>, Duration) -> Result<Scenario, BenchError>); 2] =
+        [("login", login::run), ("signup", signup::run)];
+    for (name, run) in hashing_scenarios {
+        if plan.runs(name) {
+            println!("[{label}] {name}");
+            results.push(
+                hash_time
+                    .clone()
+                    .and_then(|one| run(&running, one).map_err(|err| err.to_string()))
+                    .unwrap_or_else(|err| Scenario::failed(name, label, &err)),
+            );
+        }
+    }
+    if plan.runs("refresh") {
+        println!("[{label}] refresh: Latch, then its statements replayed with sqlx");
+        let target = matches!(backend, Backend::Postgres(_)).then_some(Target::RatioAtLeast(0.5));
+        results.push(
+            refresh::run(&running, target).unwrap_or_else(|err| Scenario::failed("refresh", label, &err)),
+        );
+    }
+    if plan.runs("storm") {
+        println!("[{label}] storm: /users/me alone, then during a login storm");
+        results.push(
+            hash_time
+                .and_then(|one| storm::run(&running, one).map_err(|err| err.to_string()))
+                .unwrap_or_else(|err| Scenario::failed("storm", label, &err)),
+        );
+    }
     drop(running);
     latch.stop();
     drop(database);
