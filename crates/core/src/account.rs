@@ -2,7 +2,7 @@
 //! the caller's own sessions.
 
 use latch_domain::{AuditAction, Password, PersonalInfo, Session, SessionId, ValidationError};
-use latch_ports::{AuthChange, HashError, LimitedAction, RateLimited, Verification};
+use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
 
 use crate::{AuthService, Client, Principal, Unexpected};
 
@@ -86,14 +86,12 @@ impl AuthService {
             .set_password_hash(principal.user.id, &hash, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(principal.user.id));
         let ended = self
             .ports
             .sessions
             .revoke_all_for_user(principal.user.id, Some(principal.session.id), now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(principal.user.id));
         tracing::info!(ended, "password changed; other sessions revoked");
         self.audit_own(AuditAction::PasswordChanged, principal).await;
         Ok(())
@@ -110,13 +108,11 @@ impl AuthService {
             .soft_delete(principal.user.id, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(principal.user.id));
         self.ports
             .sessions
             .revoke_all_for_user(principal.user.id, None, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(principal.user.id));
         tracing::info!("account soft-deleted; all sessions revoked");
         self.audit_own(AuditAction::AccountDeleted, principal).await;
         Ok(())
@@ -161,7 +157,6 @@ impl AuthService {
             .revoke(session_id, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::Session(session_id));
         tracing::info!("session revoked by its owner");
         self.audit_own(AuditAction::SessionRevoked, principal).await;
         Ok(())

@@ -6,7 +6,7 @@ use latch_domain::{
     AuditAction, AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, TierName, User,
     UserId, Username, ValidationError, check_standing_change, require_administrator,
 };
-use latch_ports::{AccountFlags, AuthChange, UpdateUserError, UserPage, UserQuery};
+use latch_ports::{AccountFlags, UpdateUserError, UserPage, UserQuery};
 
 use crate::profile::parse_field;
 use crate::{AuthService, Client, Principal, ProfileChanges, Unexpected};
@@ -158,14 +158,12 @@ impl AuthService {
                 UpdateUserError::UnknownTier => ValidationError::new("tier", "no such tier").into(),
                 UpdateUserError::Repository(err) => AdminError::Unexpected(err.into()),
             })?;
-        self.forget(AuthChange::User(id));
         if target.is_active && !updated.is_active {
             self.ports
                 .sessions
                 .revoke_all_for_user(id, None, now)
                 .await
                 .map_err(Unexpected::from)?;
-            self.forget(AuthChange::User(id));
         }
         tracing::info!("user changed by an administrator");
         self.audit_admin(AuditAction::AdminUserChanged, actor, id).await;
@@ -190,13 +188,11 @@ impl AuthService {
             .soft_delete(id, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(id));
         self.ports
             .sessions
             .revoke_all_for_user(id, None, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(id));
         tracing::info!("user soft-deleted by an administrator");
         self.audit_admin(AuditAction::AdminUserDeleted, actor, id).await;
         Ok(())
@@ -211,7 +207,6 @@ impl AuthService {
             .restore(id, self.ports.clock.now())
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::User(id));
         tracing::info!("user restored by an administrator");
         self.audit_admin(AuditAction::AdminUserRestored, actor, id).await;
         self.admin_get_user(actor, id).await

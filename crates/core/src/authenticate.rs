@@ -1,7 +1,7 @@
 //! Authenticating a request by its access token.
 
 use latch_domain::{Session, SessionId, User};
-use latch_ports::{AccessClaims, AuthChange, TokenError};
+use latch_ports::{AccessClaims, TokenError};
 
 use crate::session_cache::{CacheCoherence, SessionCache};
 use crate::{AuthService, Unexpected};
@@ -102,13 +102,5 @@ impl AuthService {
             cache.apply(applied, latest, &changes);
         }
         Ok(())
-    }
-
-    /// Drops from this instance's cache what a write of this instance changed,
-    /// before the use case answers. (Other instances learn it from the change log.)
-    pub(crate) fn forget(&self, change: AuthChange) {
-        if let Some(cache) = &self.cache {
-            cache.forget(change);
-        }
     }
 }

@@ -11,6 +11,7 @@ mod audit;
 mod authenticate;
 mod clock;
 mod error;
+mod forgetting;
 mod issue;
 mod login;
 mod logout;

@@ -1,7 +1,7 @@
 //! Login: exchange a password for a new session.
 
 use latch_domain::{AuditAction, Password, RefreshTokenRecord, Session, SessionId, User, UserId};
-use latch_ports::{AuthChange, HashError, LimitedAction, RateLimited, Verification};
+use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
 use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
@@ -182,7 +182,6 @@ impl AuthService {
                 .users
                 .set_password_hash(user.id, &hash, self.ports.clock.now())
                 .await
-                .map(|()| self.forget(AuthChange::User(user.id)))
                 .map_err(|err| err.to_string()),
             Err(err) => Err(err.to_string()),
         };

@@ -1,7 +1,6 @@
 //! Logout: end this session, the others, or all of them.
 
 use latch_domain::{AuditAction, Session};
-use latch_ports::AuthChange;
 
 use crate::refresh_token::RefreshSecret;
 use crate::{AuthService, Client, Unexpected};
@@ -57,7 +56,6 @@ impl AuthService {
             (LogoutScope::Local, None) => {}
             (LogoutScope::Local, Some(session)) => {
                 sessions.revoke(session.id, now).await.map_err(Unexpected::from)?;
-                self.forget(AuthChange::Session(session.id));
                 tracing::info!(user_id = %session.user_id, session_id = %session.id, "logged out");
                 self.audit(
                     AuditAction::Logout,
@@ -72,7 +70,6 @@ impl AuthService {
                     .revoke_all_for_user(session.user_id, Some(session.id), now)
                     .await
                     .map_err(Unexpected::from)?;
-                self.forget(AuthChange::User(session.user_id));
                 tracing::info!(user_id = %session.user_id, ended, "logged out other sessions");
                 self.audit(
                     AuditAction::Logout,
@@ -87,7 +84,6 @@ impl AuthService {
                     .revoke_all_for_user(session.user_id, None, now)
                     .await
                     .map_err(Unexpected::from)?;
-                self.forget(AuthChange::User(session.user_id));
                 tracing::info!(user_id = %session.user_id, ended, "logged out everywhere");
                 self.audit(
                     AuditAction::Logout,

@@ -1,7 +1,7 @@
 //! The caller's own profile.
 
 use latch_domain::{AvatarUrl, DisplayName, ProfilePatch, User, Username, ValidationError};
-use latch_ports::{AuthChange, UpdateUserError};
+use latch_ports::UpdateUserError;
 
 use crate::{AuthService, Principal, Unexpected};
 
@@ -73,7 +73,6 @@ impl AuthService {
                 }
                 UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
             })?;
-        self.forget(AuthChange::User(principal.user.id));
         Ok(updated)
     }
 }

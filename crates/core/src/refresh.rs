@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use latch_domain::{AuditAction, RefreshTokenRecord, Session, Timestamp, User};
-use latch_ports::{AuthChange, LimitedAction, RateLimited, RotateOutcome};
+use latch_ports::{LimitedAction, RateLimited, RotateOutcome};
 use subtle::ConstantTimeEq;
 
 use crate::refresh_token::RefreshSecret;
@@ -127,7 +127,6 @@ impl AuthService {
             .revoke(session.id, now)
             .await
             .map_err(Unexpected::from)?;
-        self.forget(AuthChange::Session(session.id));
         tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse detected: session revoked");
         self.audit(
             AuditAction::RefreshReuseDetected,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
 
+use crate::forgetting;
 use crate::session_cache::{SessionCache, SessionCacheConfig};
 use crate::version_reads::VersionReads;
 use latch_ports::{
@@ -83,10 +84,14 @@ pub struct AuthService {
 
 impl AuthService {
     /// Wires the use cases to their adapters.
-    pub fn new(ports: Ports, config: AuthConfig) -> Self {
+    pub fn new(mut ports: Ports, config: AuthConfig) -> Self {
+        let cache = SessionCache::new(&config.session_cache).map(Arc::new);
+        if let Some(cache) = &cache {
+            (ports.users, ports.sessions) = forgetting::wrap(ports.users, ports.sessions, cache);
+        }
         Self {
             ports,
-            cache: SessionCache::new(&config.session_cache).map(Arc::new),
+            cache,
             versions: Arc::new(VersionReads::default()),
             config: Arc::new(config),
         }

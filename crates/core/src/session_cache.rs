@@ -3,8 +3,9 @@
 //!
 //! Staleness is the danger: a logout, revocation, deactivation or deletion
 //! must be honoured on the very next request. Three rules keep it out:
-//! - the use cases [`SessionCache::forget`] what they change before they
-//!   answer (this instance);
+//! - every recorded write through the users and sessions repositories
+//!   [`SessionCache::forget`]s what it changed as it returns, before the use
+//!   case answers (this instance; see `forgetting.rs`);
 //! - in change-log mode every request first applies the changes other
 //!   instances recorded since the last one it saw (see `AuthChangeLog`);
 //! - a read that started before any forgetting is not stored (the epoch): it
@@ -184,13 +185,13 @@ fn forget(inner: &mut Inner, change: AuthChange) {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use chrono::{Duration as Days, Utc};
     use latch_domain::UserId;
 
     use super::*;
 
-    fn cache(capacity: usize) -> SessionCache {
+    pub(crate) fn cache(capacity: usize) -> SessionCache {
         SessionCache::new(&SessionCacheConfig {
             capacity,
             ..SessionCacheConfig::default()
@@ -198,7 +199,7 @@ mod tests {
         .unwrap()
     }
 
-    fn principal(user: UserId) -> (Session, User) {
+    pub(crate) fn principal(user: UserId) -> (Session, User) {
         let now = Utc::now();
         let session = Session {
             id: SessionId::generate(),
@@ -229,7 +230,7 @@ mod tests {
         (session, user)
     }
 
-    fn cached(cache: &SessionCache, user: UserId) -> SessionId {
+    pub(crate) fn cached(cache: &SessionCache, user: UserId) -> SessionId {
         let (session, user) = principal(user);
         let id = session.id;
         cache.fill(cache.ticket(), session, user);

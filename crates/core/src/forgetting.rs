@@ -1,0 +1,313 @@
+//! The users and sessions repositories as the use cases see them when the
+//! session cache is on: every write the store records in the change log also
+//! drops what it changed from this instance's cache, once the write returns.
+//!
+//! Keeping this at the repository edge, rather than in each use case, means a
+//! new write path cannot forget to forget. The cache is dropped from whether
+//! or not the write reports success: an error may still have committed.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use latch_domain::{
+    ProfilePatch, RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, User, UserId,
+};
+use latch_ports::{
+    AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
+    RepositoryError, RotateOutcome, SessionRepository, UpdateUserError, UserCredentials, UserPage, UserQuery,
+    UserRepository,
+};
+use uuid::Uuid;
+
+use crate::session_cache::SessionCache;
+
+/// Wraps `users` and `sessions` so their recorded writes forget from `cache`.
+pub(crate) fn wrap(
+    users: Arc<dyn UserRepository>,
+    sessions: Arc<dyn SessionRepository>,
+    cache: &Arc<SessionCache>,
+) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
+    (
+        Arc::new(ForgettingUsers {
+            inner: users,
+            cache: Arc::clone(cache),
+        }),
+        Arc::new(ForgettingSessions {
+            inner: sessions,
+            cache: Arc::clone(cache),
+        }),
+    )
+}
+
+/// A [`UserRepository`] whose recorded writes forget the user's sessions.
+struct ForgettingUsers {
+    inner: Arc<dyn UserRepository>,
+    cache: Arc<SessionCache>,
+}
+
+impl ForgettingUsers {
+    /// Forgets `id`'s cached sessions and passes `result` through.
+    fn forgetting<T>(&self, id: UserId, result: T) -> T {
+        self.cache.forget(AuthChange::User(id));
+        result
+    }
+}
+
+#[async_trait]
+impl UserRepository for ForgettingUsers {
+    async fn create(&self, user: NewUser) -> Result<User, CreateUserError> {
+        self.inner.create(user).await
+    }
+
+    async fn import_batch(&self, users: &[ImportedUser]) -> Result<(), ImportError> {
+        self.inner.import_batch(users).await
+    }
+
+    async fn find_by_id(&self, id: UserId) -> Result<Option<User>, RepositoryError> {
+        self.inner.find_by_id(id).await
+    }
+
+    async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, RepositoryError> {
+        self.inner.find_credentials(login).await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
+        self.forgetting(id, self.inner.update_profile(id, patch, now).await)
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &PasswordHash,
+        now: Timestamp,
+    ) -> Result<(), RepositoryError> {
+        self.forgetting(id, self.inner.set_password_hash(id, hash, now).await)
+    }
+
+    /// Not recorded, so not forgotten: logins are frequent, and a cached
+    /// `last_login_at` lags by at most the cache's `max_age`.
+    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+        self.inner.record_login(id, at).await
+    }
+
+    async fn update_account(
+        &self,
+        id: UserId,
+        patch: ProfilePatch,
+        flags: AccountFlags,
+        now: Timestamp,
+    ) -> Result<User, UpdateUserError> {
+        self.forgetting(id, self.inner.update_account(id, patch, flags, now).await)
+    }
+
+    async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError> {
+        self.inner.list(query).await
+    }
+
+    async fn count_active_superusers(&self) -> Result<u64, RepositoryError> {
+        self.inner.count_active_superusers().await
+    }
+
+    async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
+        self.forgetting(id, self.inner.restore(id, now).await)
+    }
+
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+        self.forgetting(id, self.inner.soft_delete(id, at).await)
+    }
+}
+
+/// A [`SessionRepository`] whose revocations forget the sessions they end.
+struct ForgettingSessions {
+    inner: Arc<dyn SessionRepository>,
+    cache: Arc<SessionCache>,
+}
+
+#[async_trait]
+impl SessionRepository for ForgettingSessions {
+    async fn create(
+        &self,
+        session: &Session,
+        first_token: &RefreshTokenRecord,
+    ) -> Result<(), RepositoryError> {
+        self.inner.create(session, first_token).await
+    }
+
+    async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
+        self.inner.find(id).await
+    }
+
+    async fn find_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        self.inner.find_refresh_token(hash).await
+    }
+
+    async fn find_refresh_token_by_id(
+        &self,
+        id: Uuid,
+    ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
+        self.inner.find_refresh_token_by_id(id).await
+    }
+
+    /// Changes only the session's `last_used_at`, which no check depends on.
+    async fn rotate(
+        &self,
+        parent_id: Uuid,
+        sealed_successor: &[u8],
+        successor: &RefreshTokenRecord,
+    ) -> Result<RotateOutcome, RepositoryError> {
+        self.inner.rotate(parent_id, sealed_successor, successor).await
+    }
+
+    async fn touch(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        self.inner.touch(id, at).await
+    }
+
+    async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
+        let result = self.inner.revoke(id, at).await;
+        self.cache.forget(AuthChange::Session(id));
+        result
+    }
+
+    async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: Timestamp,
+    ) -> Result<u64, RepositoryError> {
+        let result = self.inner.revoke_all_for_user(user, keep, at).await;
+        self.cache.forget(AuthChange::User(user));
+        result
+    }
+
+    async fn list_live_for_user(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<Session>, RepositoryError> {
+        self.inner.list_live_for_user(user, now).await
+    }
+
+    /// Only sessions that have ended go, and an ended session fails its
+    /// check whether or not it is still cached.
+    async fn purge_ended_sessions(&self, cutoff: Timestamp, limit: u64) -> Result<u64, RepositoryError> {
+        self.inner.purge_ended_sessions(cutoff, limit).await
+    }
+
+    async fn purge_refresh_tokens_of_ended_sessions(
+        &self,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, RepositoryError> {
+        self.inner
+            .purge_refresh_tokens_of_ended_sessions(cutoff, limit)
+            .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::Utc;
+    use latch_testkit::{InMemorySessionRepository, InMemoryUserRepository};
+
+    use super::*;
+    use crate::session_cache::tests::{cache, cached};
+
+    fn wrapped(cache: &Arc<SessionCache>) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
+        wrap(
+            Arc::new(InMemoryUserRepository::default()),
+            Arc::new(InMemorySessionRepository::default()),
+            cache,
+        )
+    }
+
+    fn token(session_id: SessionId) -> RefreshTokenRecord {
+        let now = Utc::now();
+        RefreshTokenRecord {
+            id: Uuid::now_v7(),
+            session_id,
+            token_hash: TokenHash([7; 32]),
+            parent_id: None,
+            created_at: now,
+            expires_at: now,
+            rotated_at: None,
+            successor_id: None,
+            successor_sealed: None,
+        }
+    }
+
+    // The writes hit an empty store (most are then no-ops or `NotFound`):
+    // what is checked is the cache, which is dropped from either way.
+    #[tokio::test]
+    async fn every_recorded_user_write_forgets_the_users_sessions() {
+        let cache = Arc::new(cache(10));
+        let (users, _) = wrapped(&cache);
+        let now = Utc::now();
+        let ada = UserId::generate();
+        let id = cached(&cache, ada);
+        let _ = users.update_profile(ada, ProfilePatch::default(), now).await;
+        assert!(cache.get(id).is_none(), "update_profile");
+
+        let id = cached(&cache, ada);
+        let _ = users.set_password_hash(ada, &PasswordHash("x".into()), now).await;
+        assert!(cache.get(id).is_none(), "set_password_hash");
+
+        let id = cached(&cache, ada);
+        let _ = users
+            .update_account(ada, ProfilePatch::default(), AccountFlags::default(), now)
+            .await;
+        assert!(cache.get(id).is_none(), "update_account");
+
+        let id = cached(&cache, ada);
+        let _ = users.restore(ada, now).await;
+        assert!(cache.get(id).is_none(), "restore");
+
+        let id = cached(&cache, ada);
+        let _ = users.soft_delete(ada, now).await;
+        assert!(cache.get(id).is_none(), "soft_delete");
+    }
+
+    #[tokio::test]
+    async fn every_revocation_forgets_what_it_ends() {
+        let cache = Arc::new(cache(10));
+        let (_, sessions) = wrapped(&cache);
+        let now = Utc::now();
+        let ada = UserId::generate();
+
+        let id = cached(&cache, ada);
+        let other = cached(&cache, UserId::generate());
+        sessions.revoke(id, now).await.unwrap();
+        assert!(cache.get(id).is_none(), "revoke");
+        assert!(cache.get(other).is_some(), "revoke drops that session only");
+
+        let first = cached(&cache, ada);
+        let second = cached(&cache, ada);
+        sessions.revoke_all_for_user(ada, Some(first), now).await.unwrap();
+        assert!(
+            cache.get(first).is_none() && cache.get(second).is_none(),
+            "revoke_all_for_user"
+        );
+    }
+
+    #[tokio::test]
+    async fn unrecorded_writes_keep_the_cache() {
+        let cache = Arc::new(cache(10));
+        let (users, sessions) = wrapped(&cache);
+        let now = Utc::now();
+        let ada = UserId::generate();
+        let id = cached(&cache, ada);
+
+        let _ = users.record_login(ada, now).await;
+        let _ = sessions.touch(id, now).await;
+        let _ = sessions.rotate(Uuid::now_v7(), b"sealed", &token(id)).await;
+        assert!(cache.get(id).is_some());
+    }
+}
