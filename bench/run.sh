@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds Latch and the bench in release mode, then runs the bench.
-# Usage: bench/run.sh [--quick] [--json FILE] [--postgres URL] [--scale]
+# Usage: bench/run.sh [--quick] [--json FILE] [--postgres URL] [--scale] [--only SCENARIO]...
 # Honours CARGO_TARGET_DIR (builds and runs from there; default target/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
