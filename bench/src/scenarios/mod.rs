@@ -225,8 +225,12 @@ fn load(
     wrk::run(&load, scratch)
 }
 
+/// A scenario measured against the hashing ceiling, given the time of one hash.
+type HashingScenario = fn(&Running<'_>, Duration) -> Result<Scenario, BenchError>;
+
 /// Every measured scenario on one backend, in order: idle (which starts the
-/// Latch the others load), users_me, login, signup, refresh, storm.
+/// Latch the others load), users_me, login, signup, refresh, storm; with
+/// `--only`, just the picked ones after idle.
 pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
     let label = backend.label();
     let fail_all = |err: &BenchError| -> Vec<Scenario> {
@@ -276,8 +280,7 @@ pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
         Err("not measured".to_owned())
     };
     // The scenarios measured against the hashing ceiling.
-    let hashing_scenarios: [(&str, fn(&Running<'_>, Duration) -> Result<Scenario, BenchError>); 2] =
-        [("login", login::run), ("signup", signup::run)];
+    let hashing_scenarios: [(&str, HashingScenario); 2] = [("login", login::run), ("signup", signup::run)];
     for (name, run) in hashing_scenarios {
         if plan.runs(name) {
             println!("[{label}] {name}");
