@@ -3,6 +3,7 @@
 //!
 //! The only crate that sees every adapter. Holds no business rules.
 
+mod cache_lease;
 mod cli;
 mod keys;
 mod production;
@@ -11,6 +12,7 @@ mod settings;
 pub mod startup;
 mod telemetry;
 
+pub use cache_lease::{CacheLeaseGuard, CacheLeaseTask};
 pub use cli::{Cli, Command, run};
 pub use keys::{GENERATED_KEY_FILE, SigningKeyError, signing_key};
 pub use purge::{PurgeGuard, PurgeTask};

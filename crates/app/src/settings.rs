@@ -230,8 +230,11 @@ pub struct SessionCacheSettings {
     /// An entry is read again after this long.
     pub max_age_seconds: u32,
     /// `auto` (SQLite: `single_process`, PostgreSQL: `change_log`),
-    /// `single_process` or `change_log`.
+    /// `single_process`, `change_log` or `lease`.
     pub coherence: String,
+    /// How long a `lease` lasts: the longest a write waits for an instance
+    /// that stopped without releasing its lease.
+    pub lease_millis: u32,
 }
 
 /// `[purge]`: the background task that deletes ended sessions and the
@@ -248,6 +251,11 @@ pub struct PurgeSettings {
     /// How long an ended session is kept after it ended.
     pub retention_seconds: u32,
 }
+
+/// `session_cache.lease_millis` bounds: renewals run every quarter lease, and
+/// a write may wait up to one lease for an instance that died.
+const MIN_LEASE_MILLIS: u32 = 100;
+const MAX_LEASE_MILLIS: u32 = 60_000;
 
 /// The largest `purge.batch_size`: one pass's ids fit in one statement on every backend.
 const MAX_PURGE_BATCH_SIZE: u32 = 10_000;
@@ -337,11 +345,17 @@ impl Settings {
         }
         if !matches!(
             self.session_cache.coherence.as_str(),
-            "auto" | "single_process" | "change_log"
+            "auto" | "single_process" | "change_log" | "lease"
         ) {
             return Err(SettingsError::invalid(
                 "session_cache.coherence",
-                "must be auto, single_process or change_log",
+                "must be auto, single_process, change_log or lease",
+            ));
+        }
+        if !(MIN_LEASE_MILLIS..=MAX_LEASE_MILLIS).contains(&self.session_cache.lease_millis) {
+            return Err(SettingsError::invalid(
+                "session_cache.lease_millis",
+                "must be between 100 and 60000",
             ));
         }
         if !matches!(self.log.format.as_str(), "text" | "json") {

@@ -16,6 +16,7 @@ use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConf
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
 use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
 
+use crate::cache_lease::CacheLeaseTask;
 use crate::keys::{SigningKeyError, signing_key};
 use crate::purge::PurgeTask;
 use crate::settings::{RateLimitSettings, SessionCacheSettings, Settings};
@@ -68,6 +69,7 @@ pub struct Application {
     server: Server,
     shutdown: ShutdownSignals,
     purge: Option<PurgeTask>,
+    lease: CacheLeaseTask,
 }
 
 /// SIGTERM and SIGINT, registered before the service says it is listening, so
@@ -148,6 +150,7 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         tiers: Arc::new(store.tiers()),
         audit: Arc::new(store.audit()),
         changes: Arc::new(store.changes()),
+        leases: Arc::new(store.leases()),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         limiter: Arc::new(GovernorRateLimiter::new(rate_limit_config(&settings.rate_limit))),
@@ -183,13 +186,16 @@ fn session_cache_config(cache: &SessionCacheSettings, store: &SqlStore) -> Sessi
     let coherence = match cache.coherence.as_str() {
         "single_process" => CacheCoherence::SingleProcess,
         "change_log" => CacheCoherence::ChangeLog,
+        "lease" => CacheCoherence::Lease,
         _ if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
+        // `lease` is opt-in until it has been benchmarked and run across instances over HTTP.
         _ => CacheCoherence::ChangeLog,
     };
     SessionCacheConfig {
         capacity: usize::try_from(cache.capacity).unwrap_or(usize::MAX),
         max_age: StdDuration::from_secs(u64::from(cache.max_age_seconds)),
         coherence,
+        lease: StdDuration::from_millis(u64::from(cache.lease_millis)),
     }
 }
 
@@ -271,6 +277,7 @@ impl Application {
             .port();
         tracing::info!(port, backend = store.backend_name(), environment = %settings.environment, "latch is listening");
         let purge = PurgeTask::new(auth.clone(), &settings.purge);
+        let lease = CacheLeaseTask::new(auth.clone(), store.change_signal());
         let state = HttpState {
             auth,
             cookies,
@@ -291,6 +298,7 @@ impl Application {
             server,
             shutdown,
             purge,
+            lease,
         })
     }
 
@@ -307,10 +315,12 @@ impl Application {
             server,
             mut shutdown,
             purge,
+            lease,
             ..
         } = self;
-        // Purges while serving; dropping the guard (on any return) stops it.
+        // Purges and holds the cache lease while serving; dropping a guard (on any return) stops its task.
         let purging = purge.map(PurgeTask::spawn);
+        let leasing = lease.clone().spawn();
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         tokio::select! {
@@ -318,6 +328,9 @@ impl Application {
             () = shutdown.received() => tracing::info!("shutdown signal received; finishing in-flight requests"),
         }
         drop(purging);
+        drop(leasing);
+        // Writers elsewhere stop waiting for this instance; its requests read the log meanwhile.
+        lease.release().await;
         // The server future processes the stop command: keep polling it meanwhile.
         let ((), result) = tokio::join!(handle.stop(true), server);
         result

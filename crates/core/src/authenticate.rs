@@ -66,7 +66,13 @@ impl AuthService {
         let Some(cache) = &self.cache else {
             return self.read_session_and_user(id).await;
         };
-        if self.config.session_cache.coherence == CacheCoherence::ChangeLog {
+        let read_version = match self.config.session_cache.coherence {
+            CacheCoherence::SingleProcess => false,
+            CacheCoherence::ChangeLog => true,
+            // The lease keeper applies changes as they come; without a live lease, read.
+            CacheCoherence::Lease => !self.lease.as_ref().is_some_and(|lease| lease.held()),
+        };
+        if read_version {
             self.catch_up(cache).await?;
         }
         if let Some(hit) = cache.get(id) {
@@ -89,7 +95,7 @@ impl AuthService {
     }
 
     /// Applies the changes other instances recorded since this one last looked.
-    async fn catch_up(&self, cache: &SessionCache) -> Result<(), Unexpected> {
+    pub(crate) async fn catch_up(&self, cache: &SessionCache) -> Result<(), Unexpected> {
         // Shared with concurrent requests, but always a read that started after this one arrived.
         let latest = self
             .versions

@@ -1,10 +1,12 @@
 //! The users and sessions repositories as the use cases see them when the
-//! session cache is on: every write the store records in the change log also
-//! drops what it changed from this instance's cache, once the write returns.
+//! session cache is on (or in lease coherence): every write the store records
+//! in the change log also drops what it changed from this instance's cache
+//! once the write returns, and in lease coherence then waits until every
+//! other instance holding a lease has applied it (see `cache_lease.rs`).
 //!
 //! Keeping this at the repository edge, rather than in each use case, means a
-//! new write path cannot forget to forget. The cache is dropped from whether
-//! or not the write reports success: an error may still have committed.
+//! new write path cannot forget to forget. It happens whether or not the
+//! write reports success: an error may still have committed.
 
 use std::sync::Arc;
 
@@ -19,37 +21,61 @@ use latch_ports::{
 };
 use uuid::Uuid;
 
+use crate::cache_lease::CacheLease;
 use crate::session_cache::SessionCache;
 
-/// Wraps `users` and `sessions` so their recorded writes forget from `cache`.
+/// Wraps `users` and `sessions` so their recorded writes forget from `cache`
+/// and wait for the other instances' `lease`s.
 pub(crate) fn wrap(
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
-    cache: &Arc<SessionCache>,
+    cache: Option<Arc<SessionCache>>,
+    lease: Option<Arc<CacheLease>>,
 ) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
+    let after_write = AfterWrite { cache, lease };
     (
         Arc::new(ForgettingUsers {
             inner: users,
-            cache: Arc::clone(cache),
+            after_write: after_write.clone(),
         }),
         Arc::new(ForgettingSessions {
             inner: sessions,
-            cache: Arc::clone(cache),
+            after_write,
         }),
     )
+}
+
+/// What follows every recorded write.
+#[derive(Clone)]
+struct AfterWrite {
+    cache: Option<Arc<SessionCache>>,
+    lease: Option<Arc<CacheLease>>,
+}
+
+impl AfterWrite {
+    /// Forgets what `change` made stale here, waits for the other
+    /// instances to have applied it, and passes `result` through.
+    async fn written<T>(&self, change: AuthChange, result: T) -> T {
+        if let Some(cache) = &self.cache {
+            cache.forget(change);
+        }
+        if let Some(lease) = &self.lease {
+            lease.wait_for_others().await;
+        }
+        result
+    }
 }
 
 /// A [`UserRepository`] whose recorded writes forget the user's sessions.
 struct ForgettingUsers {
     inner: Arc<dyn UserRepository>,
-    cache: Arc<SessionCache>,
+    after_write: AfterWrite,
 }
 
 impl ForgettingUsers {
     /// Forgets `id`'s cached sessions and passes `result` through.
-    fn forgetting<T>(&self, id: UserId, result: T) -> T {
-        self.cache.forget(AuthChange::User(id));
-        result
+    async fn forgetting<T>(&self, id: UserId, result: T) -> T {
+        self.after_write.written(AuthChange::User(id), result).await
     }
 }
 
@@ -78,6 +104,7 @@ impl UserRepository for ForgettingUsers {
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
         self.forgetting(id, self.inner.update_profile(id, patch, now).await)
+            .await
     }
 
     async fn set_password_hash(
@@ -87,6 +114,7 @@ impl UserRepository for ForgettingUsers {
         now: Timestamp,
     ) -> Result<(), RepositoryError> {
         self.forgetting(id, self.inner.set_password_hash(id, hash, now).await)
+            .await
     }
 
     /// Not recorded, so not forgotten: logins are frequent, and a cached
@@ -103,6 +131,7 @@ impl UserRepository for ForgettingUsers {
         now: Timestamp,
     ) -> Result<User, UpdateUserError> {
         self.forgetting(id, self.inner.update_account(id, patch, flags, now).await)
+            .await
     }
 
     async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError> {
@@ -114,18 +143,18 @@ impl UserRepository for ForgettingUsers {
     }
 
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
-        self.forgetting(id, self.inner.restore(id, now).await)
+        self.forgetting(id, self.inner.restore(id, now).await).await
     }
 
     async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
-        self.forgetting(id, self.inner.soft_delete(id, at).await)
+        self.forgetting(id, self.inner.soft_delete(id, at).await).await
     }
 }
 
 /// A [`SessionRepository`] whose revocations forget the sessions they end.
 struct ForgettingSessions {
     inner: Arc<dyn SessionRepository>,
-    cache: Arc<SessionCache>,
+    after_write: AfterWrite,
 }
 
 #[async_trait]
@@ -172,8 +201,7 @@ impl SessionRepository for ForgettingSessions {
 
     async fn revoke(&self, id: SessionId, at: Timestamp) -> Result<(), RepositoryError> {
         let result = self.inner.revoke(id, at).await;
-        self.cache.forget(AuthChange::Session(id));
-        result
+        self.after_write.written(AuthChange::Session(id), result).await
     }
 
     async fn revoke_all_for_user(
@@ -183,8 +211,7 @@ impl SessionRepository for ForgettingSessions {
         at: Timestamp,
     ) -> Result<u64, RepositoryError> {
         let result = self.inner.revoke_all_for_user(user, keep, at).await;
-        self.cache.forget(AuthChange::User(user));
-        result
+        self.after_write.written(AuthChange::User(user), result).await
     }
 
     async fn list_live_for_user(
@@ -225,7 +252,8 @@ mod tests {
         wrap(
             Arc::new(InMemoryUserRepository::default()),
             Arc::new(InMemorySessionRepository::default()),
-            cache,
+            Some(Arc::clone(cache)),
+            None,
         )
     }
 

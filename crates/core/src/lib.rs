@@ -9,6 +9,7 @@ mod account;
 mod admin;
 mod audit;
 mod authenticate;
+mod cache_lease;
 mod clock;
 mod error;
 mod forgetting;

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
 
+use crate::cache_lease::CacheLease;
 use crate::forgetting;
-use crate::session_cache::{SessionCache, SessionCacheConfig};
+use crate::session_cache::{CacheCoherence, SessionCache, SessionCacheConfig};
 use crate::version_reads::VersionReads;
 use latch_ports::{
-    AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
-    TokenCodec, UserRepository,
+    AuditLog, AuthChangeLog, CacheLeases, Clock, PasswordHasher, RateLimiter, SessionRepository,
+    TierRepository, TokenCodec, UserRepository,
 };
 
 /// Lifetimes and policies of the authentication rules.
@@ -63,6 +64,8 @@ pub struct Ports {
     pub audit: Arc<dyn AuditLog>,
     /// What the users and sessions repositories record of their writes.
     pub changes: Arc<dyn AuthChangeLog>,
+    /// Which instances serve from their session cache without per-request reads.
+    pub leases: Arc<dyn CacheLeases>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Access-token signing.
@@ -79,6 +82,9 @@ pub struct AuthService {
     pub(crate) ports: Ports,
     pub(crate) config: Arc<AuthConfig>,
     pub(crate) cache: Option<Arc<SessionCache>>,
+    /// Present in `Lease` coherence, whether or not this instance caches:
+    /// its writes must still wait for the instances that do.
+    pub(crate) lease: Option<Arc<CacheLease>>,
     pub(crate) versions: Arc<VersionReads>,
 }
 
@@ -86,12 +92,21 @@ impl AuthService {
     /// Wires the use cases to their adapters.
     pub fn new(mut ports: Ports, config: AuthConfig) -> Self {
         let cache = SessionCache::new(&config.session_cache).map(Arc::new);
-        if let Some(cache) = &cache {
-            (ports.users, ports.sessions) = forgetting::wrap(ports.users, ports.sessions, cache);
+        let lease = (config.session_cache.coherence == CacheCoherence::Lease).then(|| {
+            Arc::new(CacheLease::new(
+                config.session_cache.lease,
+                Arc::clone(&ports.leases),
+                Arc::clone(&ports.changes),
+            ))
+        });
+        if cache.is_some() || lease.is_some() {
+            (ports.users, ports.sessions) =
+                forgetting::wrap(ports.users, ports.sessions, cache.clone(), lease.clone());
         }
         Self {
             ports,
             cache,
+            lease,
             versions: Arc::new(VersionReads::default()),
             config: Arc::new(config),
         }

@@ -7,7 +7,9 @@
 //!   [`SessionCache::forget`]s what it changed as it returns, before the use
 //!   case answers (this instance; see `forgetting.rs`);
 //! - in change-log mode every request first applies the changes other
-//!   instances recorded since the last one it saw (see `AuthChangeLog`);
+//!   instances recorded since the last one it saw (see `AuthChangeLog`); in
+//!   lease mode the instance does that as changes are signalled, and writes
+//!   wait for every instance to have done it (see `cache_lease.rs`);
 //! - a read that started before any forgetting is not stored (the epoch): it
 //!   may have seen the row from before the write.
 
@@ -29,6 +31,11 @@ pub enum CacheCoherence {
     /// it arrived (shared with concurrent requests) and applies what is new
     /// before using the cache.
     ChangeLog,
+    /// Like `ChangeLog`, but while this instance holds a lease (see
+    /// `cache_lease.rs`) requests skip the version read: the instance applies
+    /// changes as they are signalled, and writes wait until every instance
+    /// holding a lease has applied them.
+    Lease,
 }
 
 /// The session cache's settings.
@@ -41,6 +48,9 @@ pub struct SessionCacheConfig {
     pub max_age: Duration,
     /// How instances learn of each other's writes.
     pub coherence: CacheCoherence,
+    /// How long a lease lasts (`Lease` coherence): the longest a write waits
+    /// for an instance that stopped without releasing its lease.
+    pub lease: Duration,
 }
 
 impl Default for SessionCacheConfig {
@@ -49,6 +59,7 @@ impl Default for SessionCacheConfig {
             capacity: 100_000,
             max_age: Duration::from_secs(60),
             coherence: CacheCoherence::ChangeLog,
+            lease: Duration::from_secs(2),
         }
     }
 }

@@ -14,7 +14,9 @@ use latch_core::{
 };
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
 use latch_rate_limit::{ActionBudgets, Budget, RateLimitConfig};
-use latch_testkit::{FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryUserRepository};
+use latch_testkit::{
+    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryUserRepository, ManualChangeSignal,
+};
 
 mod support;
 
@@ -728,12 +730,16 @@ async fn password_changes_count_against_the_account() {
 
 // ---- the session cache across instances --------------------------------------
 
+/// A lease short enough for tests to wait out.
+const TEST_LEASE: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// Two services on one set of stores: two instances sharing a database.
 fn two_instances(coherence: CacheCoherence) -> (AuthService, AuthService) {
     let fakes = Fakes::new();
     let config = || AuthConfig {
         session_cache: SessionCacheConfig {
             coherence,
+            lease: TEST_LEASE,
             ..SessionCacheConfig::default()
         },
         ..AuthConfig::default()
@@ -797,4 +803,80 @@ async fn a_single_process_cache_honours_its_own_writes() {
         .await
         .unwrap();
     assert!(a.authenticate(&first.access_token).await.is_err());
+}
+
+/// Starts `instance`'s lease keeper and waits until it holds its lease.
+async fn holding_a_lease(instance: &AuthService) -> tokio::task::JoinHandle<()> {
+    let keeper = instance.clone();
+    let task = tokio::spawn(async move {
+        keeper
+            .keep_cache_lease(Arc::new(ManualChangeSignal::default()))
+            .await;
+    });
+    for _ in 0..200 {
+        if instance.holds_cache_lease() {
+            return task;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the lease keeper never took its lease");
+}
+
+#[tokio::test]
+async fn in_lease_mode_every_instance_honours_a_logout_on_its_very_next_request() {
+    let (a, b) = two_instances(CacheCoherence::Lease);
+    let _keepers = (holding_a_lease(&a).await, holding_a_lease(&b).await);
+    a.signup(signup_request("ada@example.com")).await.unwrap();
+    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    assert!(a.authenticate(&pair.access_token).await.is_ok());
+    assert!(b.authenticate(&pair.access_token).await.is_ok());
+
+    // The logout returns once B has applied it (B learns at its next renewal).
+    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
+        .await
+        .unwrap();
+    assert!(b.holds_cache_lease(), "B renewed: it was not merely waited out");
+    assert!(b.authenticate(&pair.access_token).await.is_err());
+    assert!(a.authenticate(&pair.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn in_lease_mode_a_write_waits_out_an_instance_that_stopped_renewing() {
+    let (a, b) = two_instances(CacheCoherence::Lease);
+    let b_keeper = holding_a_lease(&b).await;
+    a.signup(signup_request("ada@example.com")).await.unwrap();
+    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    assert!(b.authenticate(&pair.access_token).await.is_ok());
+
+    // B stops renewing while its lease (and its cached session) is live.
+    b_keeper.abort();
+    let started = std::time::Instant::now();
+    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < TEST_LEASE * 5,
+        "the wait is bounded by a lease"
+    );
+    // B's lease has ended by now, so B reads the log before using its cache.
+    assert!(!b.holds_cache_lease());
+    assert!(b.authenticate(&pair.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn in_lease_mode_a_released_instance_is_not_waited_for() {
+    let (a, b) = two_instances(CacheCoherence::Lease);
+    let b_keeper = holding_a_lease(&b).await;
+    b_keeper.abort();
+    b.release_cache_lease().await;
+    assert!(!b.holds_cache_lease());
+    a.signup(signup_request("ada@example.com")).await.unwrap();
+    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    assert!(b.authenticate(&pair.access_token).await.is_ok());
+    let started = std::time::Instant::now();
+    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
+        .await
+        .unwrap();
+    assert!(started.elapsed() < TEST_LEASE / 2, "waited for a released lease");
+    assert!(b.authenticate(&pair.access_token).await.is_err());
 }

@@ -8,6 +8,7 @@
 mod audit;
 mod changes;
 mod clock;
+mod leases;
 mod passwords;
 mod rate_limit;
 mod sessions;
@@ -18,6 +19,7 @@ mod users;
 pub use audit::{AuditLog, AuditPage};
 pub use changes::{AuthChange, AuthChangeLog, VersionedChange};
 pub use clock::Clock;
+pub use leases::{CacheLeases, ChangeSignal};
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
 pub use sessions::{RotateOutcome, SessionRepository};

@@ -6,12 +6,13 @@ use latch_domain::{SessionId, Timestamp, UserId};
 use latch_ports::{AuthChange, AuthChangeLog, RepositoryError, VersionedChange};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 
 use crate::entities::{auth_changes, auth_version};
 use crate::error::unexpected;
+use crate::leases::CHANGES_CHANNEL;
 use crate::unique::unique_row;
 
 /// The id of the one row of `auth_version`.
@@ -62,6 +63,11 @@ pub(crate) async fn record<C: ConnectionTrait>(
     })
     .exec_without_returning(txn)
     .await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        // Delivered when the transaction commits, to every instance's `PgChangeSignal`.
+        txn.execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}"))
+            .await?;
+    }
     Ok(())
 }
 
@@ -88,7 +94,7 @@ fn version_from(stored: i64) -> u64 {
 }
 
 /// A version as stored (saturating: no log gets near 2^63 writes).
-fn version_to(version: u64) -> i64 {
+pub(crate) fn version_to(version: u64) -> i64 {
     i64::try_from(version).unwrap_or(i64::MAX)
 }
 

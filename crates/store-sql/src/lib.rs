@@ -9,6 +9,7 @@ mod audit;
 mod changes;
 mod entities;
 mod error;
+mod leases;
 mod sessions;
 mod store;
 mod tiers;
@@ -17,6 +18,7 @@ mod users;
 
 pub use audit::SqlAuditLog;
 pub use changes::SqlAuthChangeLog;
+pub use leases::{NoChangeSignal, PgChangeSignal, SqlCacheLeases};
 pub use sessions::SqlSessionRepository;
 pub use store::{SqlStore, StoreError, StoreOptions};
 pub use tiers::SqlTierRepository;

@@ -1,12 +1,17 @@
 //! Connecting to the database and running migrations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use latch_migrations::{Migrator, MigratorTrait};
+use latch_ports::ChangeSignal;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
 
-use crate::{SqlAuditLog, SqlAuthChangeLog, SqlSessionRepository, SqlTierRepository, SqlUserRepository};
+use crate::{
+    NoChangeSignal, PgChangeSignal, SqlAuditLog, SqlAuthChangeLog, SqlCacheLeases, SqlSessionRepository,
+    SqlTierRepository, SqlUserRepository,
+};
 
 /// Pool settings for [`SqlStore::connect`].
 #[derive(Debug, Clone)]
@@ -110,6 +115,20 @@ impl SqlStore {
     /// The change log the users and sessions repositories append to.
     pub fn changes(&self) -> SqlAuthChangeLog {
         SqlAuthChangeLog::new(self.db.clone())
+    }
+
+    /// The session-cache leases on this pool.
+    pub fn leases(&self) -> SqlCacheLeases {
+        SqlCacheLeases::new(self.db.clone())
+    }
+
+    /// What wakes this instance when another records a change: `LISTEN` on
+    /// PostgreSQL, nothing on SQLite (lease renewals only).
+    pub fn change_signal(&self) -> Arc<dyn ChangeSignal> {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => Arc::new(PgChangeSignal::new(self.db.clone())),
+            _ => Arc::new(NoChangeSignal),
+        }
     }
 
     /// The tiers repository on this pool.

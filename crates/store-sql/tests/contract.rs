@@ -18,6 +18,7 @@ async fn stores_on(database: TestDatabase) -> Stores {
         tiers: Arc::new(store.tiers()),
         audit: Arc::new(store.audit()),
         changes: Arc::new(store.changes()),
+        leases: Arc::new(store.leases()),
         guard: Some(Box::new(database)),
     }
 }
@@ -48,6 +49,10 @@ mod sqlite {
     mod changes {
         latch_testkit::auth_change_log_contract!(super::fresh());
     }
+
+    mod leases {
+        latch_testkit::cache_leases_contract!(super::fresh());
+    }
 }
 
 mod postgres {
@@ -75,5 +80,9 @@ mod postgres {
 
     mod changes {
         latch_testkit::auth_change_log_contract!(super::fresh());
+    }
+
+    mod leases {
+        latch_testkit::cache_leases_contract!(super::fresh());
     }
 }

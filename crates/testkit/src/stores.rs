@@ -3,11 +3,11 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use latch_ports::{AuditLog, AuthChangeLog, SessionRepository, TierRepository, UserRepository};
+use latch_ports::{AuditLog, AuthChangeLog, CacheLeases, SessionRepository, TierRepository, UserRepository};
 
 use crate::{
-    InMemoryAuditLog, InMemoryAuthChangeLog, InMemorySessionRepository, InMemoryTierRepository,
-    InMemoryUserRepository,
+    InMemoryAuditLog, InMemoryAuthChangeLog, InMemoryCacheLeases, InMemorySessionRepository,
+    InMemoryTierRepository, InMemoryUserRepository,
 };
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
@@ -23,6 +23,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditLog>,
     /// The log the users and sessions repositories record their changes in.
     pub changes: Arc<dyn AuthChangeLog>,
+    /// The session-cache leases.
+    pub leases: Arc<dyn CacheLeases>,
     /// Kept alive until the test ends (a temporary database, say).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -38,6 +40,7 @@ impl Stores {
             sessions: Arc::new(InMemorySessionRepository::with_change_log(changes.clone())),
             audit: Arc::new(InMemoryAuditLog::default()),
             changes,
+            leases: Arc::new(InMemoryCacheLeases::default()),
             guard: None,
         }
     }

@@ -8,8 +8,8 @@ use latch_core::Ports;
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{GovernorRateLimiter, RateLimitConfig};
 use latch_testkit::{
-    FixedClock, InMemoryAuditLog, InMemoryAuthChangeLog, InMemorySessionRepository, InMemoryTierRepository,
-    InMemoryUserRepository,
+    FixedClock, InMemoryAuditLog, InMemoryAuthChangeLog, InMemoryCacheLeases, InMemorySessionRepository,
+    InMemoryTierRepository, InMemoryUserRepository,
 };
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
 
@@ -21,6 +21,7 @@ pub struct Fakes {
     pub tiers: Arc<InMemoryTierRepository>,
     pub audit: Arc<InMemoryAuditLog>,
     pub changes: Arc<InMemoryAuthChangeLog>,
+    pub leases: Arc<InMemoryCacheLeases>,
 }
 
 impl Fakes {
@@ -35,6 +36,7 @@ impl Fakes {
             sessions: Arc::new(InMemorySessionRepository::with_change_log(changes.clone())),
             audit: Arc::new(InMemoryAuditLog::default()),
             changes,
+            leases: Arc::new(InMemoryCacheLeases::default()),
         }
     }
 
@@ -55,6 +57,7 @@ impl Fakes {
             tiers: self.tiers.clone(),
             audit: self.audit.clone(),
             changes: self.changes.clone(),
+            leases: self.leases.clone(),
             hasher: Arc::new(hasher),
             tokens: Arc::new(codec),
             limiter: Arc::new(GovernorRateLimiter::new(limits)),

@@ -3,6 +3,7 @@
 pub(crate) mod audit_events;
 pub(crate) mod auth_changes;
 pub(crate) mod auth_version;
+pub(crate) mod cache_leases;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
 pub(crate) mod tiers;

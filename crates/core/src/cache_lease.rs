@@ -1,0 +1,184 @@
+//! Serving authenticated requests from the session cache with no query at
+//! all, while a logout is still honoured on the very next request on every
+//! instance (`coherence = "lease"`).
+//!
+//! The protocol:
+//! - each instance keeps a row in the lease table: the change-log version it
+//!   has applied, and when its lease ends by the database's clock. It renews
+//!   every quarter lease, and at once when the change signal wakes it: apply
+//!   what is new, publish the applied version, then read the log's version
+//!   again. Only when that read shows nothing unapplied does the renewal
+//!   count: the instance may then skip the per-request version read until
+//!   nine tenths of a lease after the moment it started renewing;
+//! - a recorded write, once it has returned, waits until no other instance
+//!   holds a live lease below the version the log had reached, or until one
+//!   lease has passed, whichever comes first.
+//!
+//! Why that is strict: take a request on instance B that starts after such a
+//! write answered, and the renewal that lets B skip the read. If that renewal
+//! committed before the writer's last look at the table, the writer saw B's
+//! row: with the change applied, or with a lease already ended (and B's own
+//! view of its lease ends earlier still). If it committed after, its check
+//! read saw the change in the log, so B had applied it. If the writer gave up
+//! waiting after a lease, B's renewal started after the write committed, and
+//! so, again, its check saw the change. Without a live lease an instance
+//! reads the version per request, as in `change_log` mode.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use latch_ports::{AuthChangeLog, CacheLeases, ChangeSignal};
+use uuid::Uuid;
+
+use crate::session_cache::SessionCache;
+use crate::{AuthService, Unexpected};
+
+/// Rows of leases that ended longer ago than this are deleted at start-up.
+const FORGET_ENDED_AFTER: Duration = Duration::from_secs(3600);
+
+/// This instance's lease, and what a write needs to wait for the others'.
+pub(crate) struct CacheLease {
+    /// This process's row in the lease table.
+    instance: Uuid,
+    /// How long a renewal lasts.
+    duration: Duration,
+    /// Until when this instance may skip the per-request version read.
+    held_until: Mutex<Option<Instant>>,
+    leases: Arc<dyn CacheLeases>,
+    changes: Arc<dyn AuthChangeLog>,
+}
+
+impl CacheLease {
+    pub(crate) fn new(
+        duration: Duration,
+        leases: Arc<dyn CacheLeases>,
+        changes: Arc<dyn AuthChangeLog>,
+    ) -> Self {
+        Self {
+            instance: Uuid::new_v4(),
+            duration,
+            held_until: Mutex::new(None),
+            leases,
+            changes,
+        }
+    }
+
+    fn held_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.held_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a checked renewal still covers now.
+    pub(crate) fn held(&self) -> bool {
+        self.held_until().is_some_and(|until| Instant::now() < until)
+    }
+
+    /// Extends the lease after a checked renewal that started at `started`.
+    fn hold_from(&self, started: Instant) {
+        // A tenth of a lease to spare for clocks that tick at slightly different rates.
+        let until = started + self.duration - self.duration / 10;
+        let mut held = self.held_until();
+        *held = Some(held.map_or(until, |current| current.max(until)));
+    }
+
+    /// After a recorded write has returned: waits until every other instance
+    /// holding a lease has applied the log up to where it is now, or until a
+    /// lease has passed (see the module comment: either way, the change is
+    /// honoured everywhere afterwards).
+    pub(crate) async fn wait_for_others(&self) {
+        let give_up = Instant::now() + self.duration;
+        let version = loop {
+            match self.changes.latest_version().await {
+                Ok(version) => break version,
+                Err(err) => tracing::warn!(error = %err, "reading the change log's version after a write"),
+            }
+            if !pause_until(give_up, Duration::from_millis(50)).await {
+                return;
+            }
+        };
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self.leases.lagging(self.instance, version).await {
+                Ok(0) => return,
+                Ok(lagging) => tracing::debug!(lagging, version, "waiting for instances to apply a change"),
+                Err(err) => tracing::warn!(error = %err, "reading the cache leases after a write"),
+            }
+            if !pause_until(give_up, pause).await {
+                tracing::warn!(
+                    version,
+                    "instances did not confirm a change within a lease; waited it out"
+                );
+                return;
+            }
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Sleeps for `pause`, or until `deadline` if that comes first; false once
+/// the deadline has passed.
+async fn pause_until(deadline: Instant, pause: Duration) -> bool {
+    let now = Instant::now();
+    if now >= deadline {
+        return false;
+    }
+    tokio::time::sleep(pause.min(deadline - now)).await;
+    Instant::now() < deadline
+}
+
+impl AuthService {
+    /// Holds this instance's cache lease for as long as the returned future
+    /// runs (spawn it): renews every quarter lease and whenever `signal`
+    /// fires. Returns at once unless `session_cache.coherence` is `lease`.
+    pub async fn keep_cache_lease(&self, signal: Arc<dyn ChangeSignal>) {
+        let (Some(cache), Some(lease)) = (&self.cache, &self.lease) else {
+            return;
+        };
+        if let Err(err) = self.ports.leases.purge_ended(FORGET_ENDED_AFTER).await {
+            tracing::warn!(error = %err, "deleting ended cache leases");
+        }
+        loop {
+            let started = Instant::now();
+            match self.renew_lease(cache, lease).await {
+                Ok(true) => lease.hold_from(started),
+                // A change landed while renewing: apply it and renew again at once.
+                Ok(false) => continue,
+                Err(err) => tracing::warn!(error = %err, "renewing the session-cache lease"),
+            }
+            tokio::select! {
+                () = signal.changed() => {}
+                () = tokio::time::sleep(lease.duration / 4) => {}
+            }
+        }
+    }
+
+    /// Whether this instance holds its cache lease now (skipping the
+    /// per-request version read).
+    pub fn holds_cache_lease(&self) -> bool {
+        self.lease.as_ref().is_some_and(|lease| lease.held())
+    }
+
+    /// Ends this instance's lease (a clean shutdown), so writers stop waiting for it.
+    pub async fn release_cache_lease(&self) {
+        if let Some(lease) = &self.lease {
+            *lease.held_until() = None;
+            if let Err(err) = self.ports.leases.release(lease.instance).await {
+                tracing::warn!(error = %err, "releasing the session-cache lease");
+            }
+        }
+    }
+
+    /// Applies what is new, publishes it, and tells whether the log had
+    /// nothing newer once the renewal committed.
+    async fn renew_lease(&self, cache: &SessionCache, lease: &CacheLease) -> Result<bool, Unexpected> {
+        self.catch_up(cache).await?;
+        let applied = cache.applied_version();
+        self.ports
+            .leases
+            .renew(lease.instance, applied, lease.duration)
+            .await?;
+        let latest = self.ports.changes.latest_version().await?;
+        Ok(latest <= applied)
+    }
+}
