@@ -24,7 +24,8 @@
 //! so, again, its check saw the change. Without a live lease an instance
 //! reads the version per request, as in `change_log` mode.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use latch_ports::{AuthChangeLog, CacheLeases, ChangeSignal};
@@ -42,8 +43,12 @@ pub(crate) struct CacheLease {
     instance: Uuid,
     /// How long a renewal lasts.
     duration: Duration,
-    /// Until when this instance may skip the per-request version read.
-    held_until: Mutex<Option<Instant>>,
+    /// When this value was made: `held_until` counts from here.
+    base: Instant,
+    /// Until when (nanoseconds after `base`) this instance may skip the
+    /// per-request version read; 0 when it holds no lease. An atomic, as
+    /// every authenticated request reads it.
+    held_until: AtomicU64,
     leases: Arc<dyn CacheLeases>,
     changes: Arc<dyn AuthChangeLog>,
 }
@@ -57,29 +62,35 @@ impl CacheLease {
         Self {
             instance: Uuid::new_v4(),
             duration,
-            held_until: Mutex::new(None),
+            base: Instant::now(),
+            held_until: AtomicU64::new(0),
             leases,
             changes,
         }
     }
 
-    fn held_until(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
-        self.held_until
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Nanoseconds from `base` to `at` (saturating; 0 is "not held").
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Whether a checked renewal still covers now.
     pub(crate) fn held(&self) -> bool {
-        self.held_until().is_some_and(|until| Instant::now() < until)
+        // Acquire: pairs with `hold_from`, so the changes applied before it are seen.
+        let until = self.held_until.load(Ordering::Acquire);
+        until != 0 && self.nanos(Instant::now()) < until
     }
 
     /// Extends the lease after a checked renewal that started at `started`.
     fn hold_from(&self, started: Instant) {
         // A tenth of a lease to spare for clocks that tick at slightly different rates.
-        let until = started + self.duration - self.duration / 10;
-        let mut held = self.held_until();
-        *held = Some(held.map_or(until, |current| current.max(until)));
+        let until = self.nanos(started + self.duration - self.duration / 10);
+        self.held_until.fetch_max(until, Ordering::Release);
+    }
+
+    /// Gives the lease up at once.
+    fn drop_hold(&self) {
+        self.held_until.store(0, Ordering::Release);
     }
 
     /// After a recorded write has returned: waits until every other instance
@@ -162,7 +173,7 @@ impl AuthService {
     /// Ends this instance's lease (a clean shutdown), so writers stop waiting for it.
     pub async fn release_cache_lease(&self) {
         if let Some(lease) = &self.lease {
-            *lease.held_until() = None;
+            lease.drop_hold();
             if let Err(err) = self.ports.leases.release(lease.instance).await {
                 tracing::warn!(error = %err, "releasing the session-cache lease");
             }

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::entities::{auth_changes, auth_version};
 use crate::error::unexpected;
-use crate::leases::CHANGES_CHANNEL;
+use crate::leases::NOTIFY_CHANGES;
 use crate::unique::unique_row;
 
 /// The id of the one row of `auth_version`.
@@ -65,8 +65,7 @@ pub(crate) async fn record<C: ConnectionTrait>(
     .await?;
     if txn.get_database_backend() == DbBackend::Postgres {
         // Delivered when the transaction commits, to every instance's `PgChangeSignal`.
-        txn.execute_unprepared(&format!("NOTIFY {CHANGES_CHANNEL}"))
-            .await?;
+        txn.execute_unprepared(NOTIFY_CHANGES).await?;
     }
     Ok(())
 }

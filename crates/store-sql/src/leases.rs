@@ -20,7 +20,10 @@ use crate::entities::cache_leases::{self, Column};
 use crate::error::unexpected;
 
 /// The channel every recorded write notifies on PostgreSQL.
-pub(crate) const CHANGES_CHANNEL: &str = "latch_auth_changes";
+const CHANGES_CHANNEL: &str = "latch_auth_changes";
+
+/// What a recorded write runs in its transaction on PostgreSQL (the same channel).
+pub(crate) const NOTIFY_CHANGES: &str = "NOTIFY latch_auth_changes";
 
 /// The leases in `cache_leases`.
 #[derive(Debug, Clone)]
