@@ -15,7 +15,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -280,7 +280,11 @@ pub(crate) fn refresh_ceiling(
             pool.close().await;
             outcomes
         } else {
-            let options = PgConnectOptions::from_str(database_url)?;
+            let mut options = PgConnectOptions::from_str(database_url)?;
+            // As crates/store-sql/src/store.rs connects (a server refusing plain TCP would fail here).
+            if latch_store_sql::plaintext_on_loopback(database_url) {
+                options = options.ssl_mode(PgSslMode::Disable);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(tasks)
                 .connect_with(options)

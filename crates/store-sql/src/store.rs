@@ -5,13 +5,18 @@ use std::time::Duration;
 
 use latch_migrations::{Migrator, MigratorTrait};
 use latch_ports::ChangeSignal;
+use sea_orm::sqlx::postgres::PgSslMode;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
+use crate::loopback::plaintext_on_loopback;
 use crate::{
     NoChangeSignal, PgChangeSignal, SqlAuditLog, SqlAuthChangeLog, SqlCacheLeases, SqlSessionRepository,
     SqlTierRepository, SqlUserRepository,
 };
+
+/// Over plain TCP, a pooled connection idle this long is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Pool settings for [`SqlStore::connect`].
 #[derive(Debug, Clone)]
@@ -54,7 +59,8 @@ pub struct SqlStore {
 impl SqlStore {
     /// Opens a pool for `url` (`postgres://...` or `sqlite://path?mode=rwc`).
     /// SQLite gets WAL and `synchronous=NORMAL`: the durable-enough setting
-    /// that keeps concurrent logins from queueing on fsync.
+    /// that keeps concurrent logins from queueing on fsync. A PostgreSQL on a
+    /// loopback address with no `sslmode` gets plain TCP (see `loopback.rs`).
     pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         let is_sqlite = url.starts_with("sqlite:");
         if !is_sqlite && !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
@@ -66,6 +72,8 @@ impl SqlStore {
             .acquire_timeout(options.acquire_timeout)
             .sqlx_logging(false);
         if is_sqlite {
+            // A connection to a file cannot drop: no ping before each statement.
+            connect.test_before_acquire(false);
             connect.map_sqlx_sqlite_opts(|opts| {
                 opts.journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
@@ -73,6 +81,23 @@ impl SqlStore {
                     .foreign_keys(true)
                     .create_if_missing(true)
             });
+        }
+        if !is_sqlite && plaintext_on_loopback(url) {
+            let mut plain = connect.clone();
+            plain
+                .map_sqlx_postgres_opts(|opts| opts.ssl_mode(PgSslMode::Disable))
+                // sqlx pings every connection it hands out: a round trip per statement. Over
+                // plain TCP to this host only a connection idle for a while is worth the check.
+                // (Over TLS the ping stays: without it, a query split over two TLS records
+                // waits for the server's delayed ACK; see docs/performance.md.)
+                .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+            match Database::connect(plain).await {
+                Ok(db) => return Ok(Self { db }),
+                // E.g. a server that takes only TLS, even here: connect as the driver would.
+                Err(err) => {
+                    tracing::debug!(error = %err, "plain TCP to the loopback database failed; trying the driver's TLS mode")
+                }
+            }
         }
         let db = Database::connect(connect).await.map_err(StoreError::Connect)?;
         Ok(Self { db })
@@ -86,6 +111,20 @@ impl SqlStore {
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> bool {
         self.db.ping().await.is_ok()
+    }
+
+    /// Whether this pool's PostgreSQL connections use TLS (`None` on SQLite),
+    /// for the start-up log.
+    pub async fn uses_tls(&self) -> Result<Option<bool>, sea_orm::DbErr> {
+        if self.db.get_database_backend() != DbBackend::Postgres {
+            return Ok(None);
+        }
+        let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await?;
+        row.map(|row| row.try_get_by_index::<bool>(0)).transpose()
     }
 
     /// `"postgres"` or `"sqlite"`, for logs.

@@ -86,6 +86,48 @@ mod postgres {
         latch_testkit::cache_leases_contract!(super::fresh());
     }
 
+    /// A server on a loopback address, with no `sslmode` named, is reached
+    /// over plain TCP (see `loopback.rs`); a named mode is obeyed.
+    #[allow(clippy::expect_used)]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn loopback_goes_plain_unless_a_mode_is_named() {
+        let Some(database) = TestDatabase::postgres().await else {
+            return;
+        };
+        if !latch_store_sql::plaintext_on_loopback(database.url()) {
+            eprintln!("SKIPPED: the test database URL is not a loopback one without sslmode");
+            return;
+        }
+        let plain = SqlStore::connect(database.url(), &StoreOptions::default())
+            .await
+            .expect("connect");
+        assert_eq!(plain.uses_tls().await.expect("pg_stat_ssl"), Some(false));
+
+        let separator = if database.url().contains('?') { '&' } else { '?' };
+        let named = format!("{}{separator}sslmode=prefer", database.url());
+        if !server_offers_tls(&named).await {
+            eprintln!("the server has TLS off: only the plain connection was checked");
+            return;
+        }
+        let preferred = SqlStore::connect(&named, &StoreOptions::default())
+            .await
+            .expect("connect with sslmode=prefer");
+        assert_eq!(preferred.uses_tls().await.expect("pg_stat_ssl"), Some(true));
+    }
+
+    /// `SHOW ssl` on the server at `url`.
+    #[allow(clippy::expect_used)]
+    async fn server_offers_tls(url: &str) -> bool {
+        use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
+        let db = Database::connect(url).await.expect("connect");
+        let row = db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW ssl"))
+            .await
+            .expect("SHOW ssl")
+            .expect("a row");
+        row.try_get_by_index::<String>(0).expect("text") == "on"
+    }
+
     /// `PgChangeSignal` wakes on a recorded write made through another connection.
     #[allow(clippy::expect_used, clippy::unwrap_used)]
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
