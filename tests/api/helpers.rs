@@ -1,6 +1,7 @@
 //! `spawn_app` and typed request helpers.
 
 use latch::{Application, Settings};
+use latch_core::AuthService;
 use latch_testkit::databases::TestDatabase;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -17,6 +18,8 @@ pub enum Backend {
 /// A running Latch and a cookie-keeping client pointed at it.
 pub struct TestApp {
     pub address: String,
+    /// The service behind `address` (to look at its state, e.g. its cache lease).
+    pub auth: AuthService,
     pub client: Client,
     pub data_dir: tempfile::TempDir,
     settings: Settings,
@@ -74,10 +77,12 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
         .await
         .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let auth = app.auth().clone();
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
         client: browser(&address),
         address,
+        auth,
         data_dir,
         settings,
         _database: database,
@@ -88,6 +93,8 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
 /// replica behind the same load balancer.
 pub struct Replica {
     pub address: String,
+    /// The replica's service.
+    pub auth: AuthService,
 }
 
 impl TestApp {
@@ -96,8 +103,9 @@ impl TestApp {
         let settings = self.settings.clone();
         let app = Application::build(settings).await.expect("the replica starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let auth = app.auth().clone();
         tokio::spawn(app.run_until_stopped());
-        Replica { address }
+        Replica { address, auth }
     }
 }
 

@@ -1,24 +1,92 @@
-//! The session cache across instances: two Latch processes on one database,
-//! a write on one honoured by the very next request on the other.
+//! The session cache across instances: two Latch instances on one database,
+//! a write on one honoured by the very next request on the other, in both
+//! coherences that allow several instances (`change_log` and `lease`).
 
+use std::time::{Duration, Instant};
+
+use latch_core::AuthService;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, spawn_app_with};
+use crate::helpers::{Backend, Replica, TestApp, spawn_app_with};
 
 crate::on_both_backends!(
     a_logout_on_one_instance_is_honoured_by_the_next_request_on_another,
     a_profile_change_on_one_instance_is_served_by_the_other,
+    with_leases_a_logout_is_honoured_by_the_next_request_on_another,
+    with_leases_a_profile_change_is_served_by_the_other,
+    auto_coherence_holds_a_lease_on_postgres_only,
 );
 
 /// SQLite's `auto` is `single_process`; two processes on one file need the log too.
-const SHARED: &[(&str, &str)] = &[("session_cache.coherence", "change_log")];
+const CHANGE_LOG: &[(&str, &str)] = &[("session_cache.coherence", "change_log")];
+
+/// Lease coherence, with a short lease so that a lagging instance costs a
+/// write at most a second.
+const LEASE: &[(&str, &str)] = &[
+    ("session_cache.coherence", "lease"),
+    ("session_cache.lease_millis", "1000"),
+];
 
 async fn a_logout_on_one_instance_is_honoured_by_the_next_request_on_another(backend: Backend) {
-    let Some(a) = spawn_app_with(backend, SHARED).await else {
+    if let Some((a, b)) = two_instances(backend, CHANGE_LOG).await {
+        a_logout_is_honoured_by_the_next_request(&a, &b, false).await;
+    }
+}
+
+async fn a_profile_change_on_one_instance_is_served_by_the_other(backend: Backend) {
+    if let Some((a, b)) = two_instances(backend, CHANGE_LOG).await {
+        a_profile_change_is_served(&a, &b, false).await;
+    }
+}
+
+async fn with_leases_a_logout_is_honoured_by_the_next_request_on_another(backend: Backend) {
+    if let Some((a, b)) = two_instances(backend, LEASE).await {
+        a_logout_is_honoured_by_the_next_request(&a, &b, true).await;
+    }
+}
+
+async fn with_leases_a_profile_change_is_served_by_the_other(backend: Backend) {
+    if let Some((a, b)) = two_instances(backend, LEASE).await {
+        a_profile_change_is_served(&a, &b, true).await;
+    }
+}
+
+/// `auto` is `lease` on PostgreSQL and `single_process` (no lease) on SQLite.
+async fn auto_coherence_holds_a_lease_on_postgres_only(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[]).await else {
         return;
     };
+    match backend {
+        Backend::Postgres => wait_for_lease(&app.auth).await,
+        // In single_process there is no lease to wait for: the answer is final at once.
+        Backend::Sqlite => assert!(!app.auth.holds_cache_lease()),
+    }
+}
+
+/// Two instances on one database with `overrides`; in lease coherence, once
+/// both hold their lease (so the test exercises the path with no query).
+async fn two_instances(backend: Backend, overrides: &[(&str, &str)]) -> Option<(TestApp, Replica)> {
+    let a = spawn_app_with(backend, overrides).await?;
     let b = a.replica().await;
+    if overrides == LEASE {
+        wait_for_lease(&a.auth).await;
+        wait_for_lease(&b.auth).await;
+    }
+    Some((a, b))
+}
+
+async fn wait_for_lease(auth: &AuthService) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !auth.holds_cache_lease() {
+        assert!(Instant::now() < deadline, "no cache lease within 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// `leased`: whether `b` must answer the decisive request from its lease,
+/// with no version read (lease coherence) or not (change-log coherence).
+async fn a_logout_is_honoured_by_the_next_request(a: &TestApp, b: &Replica, leased: bool) {
     let tokens = a.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     // Both instances hold the session in their caches now.
@@ -32,15 +100,12 @@ async fn a_logout_on_one_instance_is_honoured_by_the_next_request_on_another(bac
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    assert_eq!(b.auth.holds_cache_lease(), leased);
     assert_eq!(b.me(access).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(a.me(access).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-async fn a_profile_change_on_one_instance_is_served_by_the_other(backend: Backend) {
-    let Some(a) = spawn_app_with(backend, SHARED).await else {
-        return;
-    };
-    let b = a.replica().await;
+async fn a_profile_change_is_served(a: &TestApp, b: &Replica, leased: bool) {
     let tokens = a.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     let before: serde_json::Value = b.me(access).await.json().await.unwrap();
@@ -55,6 +120,7 @@ async fn a_profile_change_on_one_instance_is_served_by_the_other(backend: Backen
         )
         .await;
     assert_eq!(patch.status(), StatusCode::OK);
+    assert_eq!(b.auth.holds_cache_lease(), leased);
     let after: serde_json::Value = b.me(access).await.json().await.unwrap();
     assert_eq!(after["name"], "Ada Lovelace");
 }

@@ -229,7 +229,7 @@ pub struct SessionCacheSettings {
     pub capacity: u32,
     /// An entry is read again after this long.
     pub max_age_seconds: u32,
-    /// `auto` (SQLite: `single_process`, PostgreSQL: `change_log`),
+    /// `auto` (SQLite: `single_process`, PostgreSQL: `lease`),
     /// `single_process`, `change_log` or `lease`.
     pub coherence: String,
     /// How long a `lease` lasts: the longest a write waits for an instance

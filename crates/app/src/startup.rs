@@ -188,8 +188,8 @@ fn session_cache_config(cache: &SessionCacheSettings, store: &SqlStore) -> Sessi
         "change_log" => CacheCoherence::ChangeLog,
         "lease" => CacheCoherence::Lease,
         _ if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
-        // `lease` is opt-in until it has been benchmarked and run across instances over HTTP.
-        _ => CacheCoherence::ChangeLog,
+        // No query per authenticated request, and a logout still honoured everywhere at once.
+        _ => CacheCoherence::Lease,
     };
     SessionCacheConfig {
         capacity: usize::try_from(cache.capacity).unwrap_or(usize::MAX),
@@ -275,7 +275,9 @@ impl Application {
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?
             .port();
-        tracing::info!(port, backend = store.backend_name(), environment = %settings.environment, "latch is listening");
+        // Shown because a loopback PostgreSQL URL without `sslmode` is reached without TLS.
+        let database_tls = store.uses_tls().await.ok().flatten();
+        tracing::info!(port, backend = store.backend_name(), database_tls, environment = %settings.environment, "latch is listening");
         let purge = PurgeTask::new(auth.clone(), &settings.purge);
         let lease = CacheLeaseTask::new(auth.clone(), store.change_signal());
         let state = HttpState {
@@ -305,6 +307,12 @@ impl Application {
     /// The port actually bound (useful with `http.port = 0`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The service behind the HTTP layer, e.g. to ask whether this instance
+    /// holds its session-cache lease.
+    pub fn auth(&self) -> &AuthService {
+        self.lease.auth()
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting connections and
