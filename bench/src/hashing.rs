@@ -10,6 +10,25 @@ use crate::error::BenchError;
 
 /// Median time of one argon2id hash at the default parameters, over `samples` hashes.
 pub(crate) fn median_hash_time(samples: usize) -> Result<Duration, BenchError> {
+    median(hash_times(samples)?)
+}
+
+/// Runs `load` between two sets of `samples` hash timings, and returns its
+/// outcome with the median of all of them: a ceiling taken around the load
+/// it is compared with, as this host's hash time drifts by a third within
+/// minutes (14.9 to 28.1 ms in one run).
+pub(crate) fn around<T>(
+    samples: usize,
+    load: impl FnOnce() -> Result<T, BenchError>,
+) -> Result<(T, Duration), BenchError> {
+    let mut times = hash_times(samples)?;
+    let outcome = load()?;
+    times.extend(hash_times(samples)?);
+    Ok((outcome, median(times)?))
+}
+
+/// `samples` timings of one argon2id hash at the default parameters.
+fn hash_times(samples: usize) -> Result<Vec<Duration>, BenchError> {
     let params = Params::new(
         Params::DEFAULT_M_COST,
         Params::DEFAULT_T_COST,
@@ -29,6 +48,10 @@ pub(crate) fn median_hash_time(samples: usize) -> Result<Duration, BenchError> {
             times.push(started.elapsed());
         }
     }
+    Ok(times)
+}
+
+fn median(mut times: Vec<Duration>) -> Result<Duration, BenchError> {
     times.sort();
     times
         .get(times.len() / 2)

@@ -1,8 +1,6 @@
 //! `login`: `POST /api/v1/auth/login` at 16 connections against the hashing
 //! ceiling (cores ÷ one argon2id hash).
 
-use std::time::Duration;
-
 use super::{Figure, Running, Scenario, Target, login_body, millis};
 use crate::error::BenchError;
 use crate::hashing;
@@ -11,13 +9,15 @@ use crate::wrk::Script;
 /// wrk connections (also the scale test's login load).
 pub(crate) const CONNECTIONS: u32 = 16;
 
-pub(crate) fn run(running: &Running<'_>, one_hash: Duration) -> Result<Scenario, BenchError> {
-    let result = running.load(
-        "/api/v1/auth/login",
-        CONNECTIONS,
-        &Script::PostJson(login_body(&running.email)),
-        false,
-    )?;
+pub(crate) fn run(running: &Running<'_>) -> Result<Scenario, BenchError> {
+    let (result, one_hash) = hashing::around(10, || {
+        running.load(
+            "/api/v1/auth/login",
+            CONNECTIONS,
+            &Script::PostJson(login_body(&running.email)),
+            false,
+        )
+    })?;
     let ceiling = hashing::ceiling_per_second(running.plan.cores, one_hash);
     Ok(Scenario::measured(
         "login",
@@ -35,7 +35,7 @@ pub(crate) fn run(running: &Running<'_>, one_hash: Duration) -> Result<Scenario,
         ],
     )
     .note(format!(
-        "wrk -t1 -c{CONNECTIONS} -d{}s; ceiling = {} cores / {:.1} ms (median argon2id m=19456 t=2 p=1 hash here)",
+        "wrk -t1 -c{CONNECTIONS} -d{}s; ceiling = {} cores / {:.1} ms (median argon2id m=19456 t=2 p=1 hash here, 10 before the load and 10 after)",
         running.plan.duration.as_secs(),
         running.plan.cores,
         millis(one_hash)
