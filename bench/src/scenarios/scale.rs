@@ -16,10 +16,10 @@ use uuid::Uuid;
 use super::{Figure, Running, Scenario, Target, login_body, refresh, sign_up_and_log_in};
 use crate::Plan;
 use crate::error::BenchError;
+use crate::http;
 use crate::latch::{LatchConfig, LatchProcess};
 use crate::postgres::FreshDatabase;
 use crate::wrk::{Script, WrkResult};
-use crate::{hashing, http};
 
 /// Rows of each table the load adds.
 const ROWS: u64 = 1_000_000;
@@ -31,8 +31,6 @@ const USER_AGENT: &str = "latch-bench scale";
 /// The three loads, at the connection counts of their own scenarios.
 struct Loads {
     login: WrkResult,
-    /// One argon2id hash, timed around the login load (its ceiling).
-    one_hash: Duration,
     refresh: WrkResult,
     users_me: WrkResult,
 }
@@ -97,23 +95,7 @@ pub(crate) fn run(plan: &Plan, admin_url: &str) -> Result<Scenario, BenchError> 
         "scale_1m",
         "postgres",
         vec![
-            // Login is bound by hashing, whose speed drifts on this host more than a
-            // table size could move it: compared as a share of the hashing ceiling
-            // timed around each load, with the raw rates beside it.
-            Figure::new(
-                "login / hashing ceiling",
-                Some(full.login.ok_per_second() / hashing::ceiling_per_second(plan.cores, full.one_hash)),
-                "share",
-                Some(empty.login.ok_per_second() / hashing::ceiling_per_second(plan.cores, empty.one_hash)),
-                Some(Target::RatioAtLeast(0.9)),
-            ),
-            Figure::new(
-                "login vs empty db",
-                Some(full.login.ok_per_second()),
-                "req/s",
-                Some(empty.login.ok_per_second()),
-                None,
-            ),
+            throughput("login vs empty db", &full.login, &empty.login),
             throughput("refresh vs empty db", &full.refresh, &empty.refresh),
             throughput("users_me vs empty db", &full.users_me, &empty.users_me),
             p99("login p99 vs empty db", &full.login, &empty.login),
@@ -140,12 +122,6 @@ pub(crate) fn run(plan: &Plan, admin_url: &str) -> Result<Scenario, BenchError> 
         "ceiling = the same figure on the empty database, same Latch process, measured first; \
          target: full / empty throughput >= 0.9 (within 10 %); {} s per load",
         plan.duration.as_secs()
-    ))
-    .note(format!(
-        "login / hashing ceiling: logins/s / (cores / one hash), one hash timed around each load: \
-         {:.1} ms on the empty database, {:.1} ms on the full one",
-        super::millis(empty.one_hash),
-        super::millis(full.one_hash)
     ))
     .note(format!(
         "bulk load: {ROWS} users sharing the bench account's argon2id hash, one live session and \
@@ -175,14 +151,12 @@ pub(crate) fn run(plan: &Plan, admin_url: &str) -> Result<Scenario, BenchError> 
 
 /// Login (16 connections), refresh (32) and `/users/me` (32), as their scenarios run them.
 fn measure(running: &Running<'_>) -> Result<Loads, BenchError> {
-    let (login, one_hash) = hashing::around(10, || {
-        running.load(
-            "/api/v1/auth/login",
-            super::login::CONNECTIONS,
-            &Script::PostJson(login_body(&running.email)),
-            false,
-        )
-    })?;
+    let login = running.load(
+        "/api/v1/auth/login",
+        super::login::CONNECTIONS,
+        &Script::PostJson(login_body(&running.email)),
+        false,
+    )?;
     let refresh = refresh::measure(running)?;
     let users_me = running.load(
         "/api/v1/users/me",
@@ -192,7 +166,6 @@ fn measure(running: &Running<'_>) -> Result<Loads, BenchError> {
     )?;
     Ok(Loads {
         login,
-        one_hash,
         refresh,
         users_me,
     })
