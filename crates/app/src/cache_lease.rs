@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use latch_core::AuthService;
 use latch_ports::ChangeSignal;
-use tokio::task::JoinHandle;
+
+use crate::background::BackgroundTask;
 
 /// The lease keeper, configured and not yet started.
 #[derive(Clone)]
@@ -28,23 +29,14 @@ impl CacheLeaseTask {
 
     /// Starts keeping the lease on its own task (which returns at once when
     /// the coherence is not `lease`). It stops when the guard is dropped.
-    pub fn spawn(self) -> CacheLeaseGuard {
-        CacheLeaseGuard(tokio::spawn(async move {
+    pub fn spawn(self) -> BackgroundTask {
+        BackgroundTask::spawn(async move {
             self.auth.keep_cache_lease(self.signal).await;
-        }))
+        })
     }
 
     /// Ends the lease; call after the guard is dropped.
     pub async fn release(&self) {
         self.auth.release_cache_lease().await;
-    }
-}
-
-/// Stops the lease keeper when dropped.
-pub struct CacheLeaseGuard(JoinHandle<()>);
-
-impl Drop for CacheLeaseGuard {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

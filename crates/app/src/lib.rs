@@ -3,6 +3,7 @@
 //!
 //! The only crate that sees every adapter. Holds no business rules.
 
+mod background;
 mod cache_lease;
 mod cli;
 mod keys;
@@ -12,10 +13,11 @@ mod settings;
 pub mod startup;
 mod telemetry;
 
-pub use cache_lease::{CacheLeaseGuard, CacheLeaseTask};
+pub use background::BackgroundTask;
+pub use cache_lease::CacheLeaseTask;
 pub use cli::{Cli, Command, run};
 pub use keys::{GENERATED_KEY_FILE, SigningKeyError, signing_key};
-pub use purge::{PurgeGuard, PurgeTask};
+pub use purge::PurgeTask;
 pub use settings::{Settings, SettingsError};
 pub use startup::{Application, StartupError};
 pub use telemetry::init_tracing;

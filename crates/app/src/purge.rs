@@ -10,9 +10,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use latch_core::{AuthService, PurgePolicy, PurgeReport};
-use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
+use crate::background::BackgroundTask;
 use crate::settings::PurgeSettings;
 
 /// The purge task, configured and not yet started.
@@ -48,24 +48,14 @@ impl PurgeTask {
     /// Starts the passes on their own task: the first at once, then one per
     /// interval (a slow pass delays the next rather than piling up). The task
     /// ends when the returned guard is dropped.
-    pub fn spawn(self) -> PurgeGuard {
-        PurgeGuard(tokio::spawn(async move {
+    pub fn spawn(self) -> BackgroundTask {
+        BackgroundTask::spawn(async move {
             let mut ticks = tokio::time::interval(self.every);
             ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
                 self.run_once().await;
             }
-        }))
-    }
-}
-
-/// Stops the purge task when dropped (a pass in progress is abandoned; its
-/// open transaction rolls back).
-pub struct PurgeGuard(JoinHandle<()>);
-
-impl Drop for PurgeGuard {
-    fn drop(&mut self) {
-        self.0.abort();
+        })
     }
 }
