@@ -18,37 +18,62 @@ crate::on_both_backends!(
     auto_coherence_holds_a_lease_on_postgres_only,
 );
 
-/// SQLite's `auto` is `single_process`; two processes on one file need the log too.
-const CHANGE_LOG: &[(&str, &str)] = &[("session_cache.coherence", "change_log")];
+/// The two coherences that let several instances share one database.
+#[derive(Clone, Copy)]
+enum Coherence {
+    /// A version read per request (SQLite's `auto` is `single_process`, so
+    /// two processes on one file need this named).
+    ChangeLog,
+    /// No read while the instance holds its lease; a short lease, so that a
+    /// lagging instance costs a write at most a second.
+    Lease,
+}
 
-/// Lease coherence, with a short lease so that a lagging instance costs a
-/// write at most a second.
-const LEASE: &[(&str, &str)] = &[
-    ("session_cache.coherence", "lease"),
-    ("session_cache.lease_millis", "1000"),
-];
+impl Coherence {
+    fn overrides(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::ChangeLog => &[("session_cache.coherence", "change_log")],
+            Self::Lease => &[
+                ("session_cache.coherence", "lease"),
+                ("session_cache.lease_millis", "1000"),
+            ],
+        }
+    }
+
+    /// Whether the second instance must answer from its lease, with no version read.
+    fn leased(self) -> bool {
+        matches!(self, Self::Lease)
+    }
+}
+
+/// Two instances on one database; A writes, B must honour it at once.
+struct Pair {
+    a: TestApp,
+    b: Replica,
+    coherence: Coherence,
+}
 
 async fn a_logout_on_one_instance_is_honoured_by_the_next_request_on_another(backend: Backend) {
-    if let Some((a, b)) = two_instances(backend, CHANGE_LOG).await {
-        a_logout_is_honoured_by_the_next_request(&a, &b, false).await;
+    if let Some(pair) = two_instances(backend, Coherence::ChangeLog).await {
+        a_logout_is_honoured_by_the_next_request(&pair).await;
     }
 }
 
 async fn a_profile_change_on_one_instance_is_served_by_the_other(backend: Backend) {
-    if let Some((a, b)) = two_instances(backend, CHANGE_LOG).await {
-        a_profile_change_is_served(&a, &b, false).await;
+    if let Some(pair) = two_instances(backend, Coherence::ChangeLog).await {
+        a_profile_change_is_served(&pair).await;
     }
 }
 
 async fn with_leases_a_logout_is_honoured_by_the_next_request_on_another(backend: Backend) {
-    if let Some((a, b)) = two_instances(backend, LEASE).await {
-        a_logout_is_honoured_by_the_next_request(&a, &b, true).await;
+    if let Some(pair) = two_instances(backend, Coherence::Lease).await {
+        a_logout_is_honoured_by_the_next_request(&pair).await;
     }
 }
 
 async fn with_leases_a_profile_change_is_served_by_the_other(backend: Backend) {
-    if let Some((a, b)) = two_instances(backend, LEASE).await {
-        a_profile_change_is_served(&a, &b, true).await;
+    if let Some(pair) = two_instances(backend, Coherence::Lease).await {
+        a_profile_change_is_served(&pair).await;
     }
 }
 
@@ -64,16 +89,16 @@ async fn auto_coherence_holds_a_lease_on_postgres_only(backend: Backend) {
     }
 }
 
-/// Two instances on one database with `overrides`; in lease coherence, once
-/// both hold their lease (so the test exercises the path with no query).
-async fn two_instances(backend: Backend, overrides: &[(&str, &str)]) -> Option<(TestApp, Replica)> {
-    let a = spawn_app_with(backend, overrides).await?;
+/// Two instances on one database in `coherence`; with leases, once both
+/// hold theirs (so the test exercises the path with no query).
+async fn two_instances(backend: Backend, coherence: Coherence) -> Option<Pair> {
+    let a = spawn_app_with(backend, coherence.overrides()).await?;
     let b = a.replica().await;
-    if overrides == LEASE {
+    if coherence.leased() {
         wait_for_lease(&a.auth).await;
         wait_for_lease(&b.auth).await;
     }
-    Some((a, b))
+    Some(Pair { a, b, coherence })
 }
 
 async fn wait_for_lease(auth: &AuthService) {
@@ -84,9 +109,7 @@ async fn wait_for_lease(auth: &AuthService) {
     }
 }
 
-/// `leased`: whether `b` must answer the decisive request from its lease,
-/// with no version read (lease coherence) or not (change-log coherence).
-async fn a_logout_is_honoured_by_the_next_request(a: &TestApp, b: &Replica, leased: bool) {
+async fn a_logout_is_honoured_by_the_next_request(Pair { a, b, coherence }: &Pair) {
     let tokens = a.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     // Both instances hold the session in their caches now.
@@ -100,12 +123,12 @@ async fn a_logout_is_honoured_by_the_next_request(a: &TestApp, b: &Replica, leas
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    assert_eq!(b.auth.holds_cache_lease(), leased);
+    assert_eq!(b.auth.holds_cache_lease(), coherence.leased());
     assert_eq!(b.me(access).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(a.me(access).await.status(), StatusCode::UNAUTHORIZED);
 }
 
-async fn a_profile_change_is_served(a: &TestApp, b: &Replica, leased: bool) {
+async fn a_profile_change_is_served(Pair { a, b, coherence }: &Pair) {
     let tokens = a.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     let before: serde_json::Value = b.me(access).await.json().await.unwrap();
@@ -120,7 +143,7 @@ async fn a_profile_change_is_served(a: &TestApp, b: &Replica, leased: bool) {
         )
         .await;
     assert_eq!(patch.status(), StatusCode::OK);
-    assert_eq!(b.auth.holds_cache_lease(), leased);
+    assert_eq!(b.auth.holds_cache_lease(), coherence.leased());
     let after: serde_json::Value = b.me(access).await.json().await.unwrap();
     assert_eq!(after["name"], "Ada Lovelace");
 }

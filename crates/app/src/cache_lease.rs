@@ -22,11 +22,6 @@ impl CacheLeaseTask {
         Self { auth, signal }
     }
 
-    /// The service whose lease this task keeps.
-    pub fn auth(&self) -> &AuthService {
-        &self.auth
-    }
-
     /// Starts keeping the lease on its own task (which returns at once when
     /// the coherence is not `lease`). It stops when the guard is dropped.
     pub fn spawn(self) -> BackgroundTask {

@@ -66,6 +66,7 @@ pub enum StartupError {
 /// A running Latch: the bound port, the server future, and the shutdown signals.
 pub struct Application {
     port: u16,
+    auth: AuthService,
     server: Server,
     shutdown: ShutdownSignals,
     purge: Option<PurgeTask>,
@@ -281,7 +282,7 @@ impl Application {
         let purge = PurgeTask::new(auth.clone(), &settings.purge);
         let lease = CacheLeaseTask::new(auth.clone(), store.change_signal());
         let state = HttpState {
-            auth,
+            auth: auth.clone(),
             cookies,
             security,
             log_request_bodies: settings.log.request_bodies,
@@ -297,6 +298,7 @@ impl Application {
         })?;
         Ok(Self {
             port,
+            auth,
             server,
             shutdown,
             purge,
@@ -312,7 +314,7 @@ impl Application {
     /// The service behind the HTTP layer, e.g. to ask whether this instance
     /// holds its session-cache lease.
     pub fn auth(&self) -> &AuthService {
-        self.lease.auth()
+        &self.auth
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting connections and
