@@ -5,6 +5,7 @@ use jsonwebtoken::{Header, Validation};
 use latch_ports::{AccessClaims, TokenCodec, TokenError};
 
 use crate::claims::{IncomingClaims, OutgoingClaims};
+use crate::signer::TokenSigner;
 use crate::verified::{Known, VerifiedTokens};
 use crate::{Algorithm, KeyError, SigningKey, TokenSettings, jwks};
 
@@ -18,12 +19,13 @@ const ACCESS_TOKEN_MEDIA_TYPE: &str = "application/at+jwt";
 
 /// Signs and verifies Latch access tokens with one key and one algorithm.
 ///
-/// The header, validation rules and JWKS document are built once here; a
-/// `verify` call only parses, checks the signature and compares.
+/// The signer (parsed key and encoded header), validation rules and JWKS
+/// document are built once here; an `issue` call only serialises the claims
+/// and signs, a `verify` call only parses, checks the signature and compares.
 #[derive(Debug)]
 pub struct JwtTokenCodec {
     key: SigningKey,
-    header: Header,
+    signer: TokenSigner,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -64,8 +66,8 @@ impl JwtTokenCodec {
 
         let jwks = jwks::jwks_json(&key)?;
         Ok(Self {
+            signer: TokenSigner::new(&header, &key)?,
             key,
-            header,
             validation,
             issuer: settings.issuer,
             audience: settings.audience,
@@ -104,7 +106,8 @@ impl JwtTokenCodec {
 impl TokenCodec for JwtTokenCodec {
     fn issue(&self, claims: &AccessClaims) -> Result<String, TokenError> {
         let claims = OutgoingClaims::new(&self.issuer, &self.audience, claims);
-        jsonwebtoken::encode(&self.header, &claims, self.key.encoding())
+        self.signer
+            .sign(&claims)
             .map_err(|e| TokenError::Unexpected(format!("signing failed: {e}")))
     }
 

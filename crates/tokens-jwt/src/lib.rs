@@ -13,6 +13,7 @@ mod codec;
 mod jwks;
 mod keys;
 mod settings;
+mod signer;
 mod verified;
 
 pub use codec::JwtTokenCodec;
