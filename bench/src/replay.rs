@@ -98,13 +98,26 @@ struct TaskOutcome {
 
 /// The replay's figures.
 pub(crate) struct ReplayResult {
-    /// Completed rotations (all six statements) per second, over all tasks.
+    /// Completed rotations (all eight statements) per second, over all tasks.
     pub per_second: f64,
     /// 99th percentile of one rotation's time.
     pub p99_ms: f64,
     pub rotations: u64,
     pub errors: u64,
     pub first_error: Option<String>,
+}
+
+impl ReplayResult {
+    /// The mean of two replays' rates and p99s, with their counts added up.
+    pub(crate) fn averaged_with(self, other: Self) -> Self {
+        Self {
+            per_second: (self.per_second + other.per_second) / 2.0,
+            p99_ms: (self.p99_ms + other.p99_ms) / 2.0,
+            rotations: self.rotations + other.rotations,
+            errors: self.errors + other.errors,
+            first_error: self.first_error.or(other.first_error),
+        }
+    }
 }
 
 /// 32 random bytes: a token hash or a sealed successor (their content does not matter here).

@@ -289,7 +289,7 @@ pub(crate) fn run_backend(plan: &Plan, backend: &Backend) -> Vec<Scenario> {
         );
     }
     if plan.runs("storm") {
-        println!("[{label}] storm: /users/me alone, then during a login storm");
+        println!("[{label}] storm: /users/me alone, then during a login storm, three times");
         results.push(
             // The storm paces logins by the hashing capacity, so measures it first.
             hashing::median_hash_time(20)

@@ -1,7 +1,7 @@
 //! `refresh`: `POST /api/v1/auth/refresh` at 32 connections, each request
 //! spending its token and the answer's successor feeding the next one (see
 //! [`Script::RefreshChains`]), against the same statements replayed straight
-//! against the database (crate::replay).
+//! against the database (crate::replay) just before and just after.
 
 use super::{Figure, Running, Scenario, Target, log_in_sessions};
 use crate::error::BenchError;
@@ -15,14 +15,22 @@ const CHAINS: usize = 2 * CONNECTIONS as usize;
 
 /// Latch's figures and their ceiling; `target` is the issue's (Postgres only).
 pub(crate) fn run(running: &Running<'_>, target: Option<Target>) -> Result<Scenario, BenchError> {
+    // The ceiling is replayed before and after Latch's load and averaged: this
+    // host's speed drifts within minutes (one replay gave 2,966 to 4,871 rotations/s).
+    let replay = || {
+        replay::refresh_ceiling(
+            &running.database_url,
+            &running.email,
+            CONNECTIONS,
+            running.plan.warmup,
+            running.plan.duration,
+        )
+    };
+    let before = replay()?;
     let latch = measure(running)?;
-    let ceiling = replay::refresh_ceiling(
-        &running.database_url,
-        &running.email,
-        CONNECTIONS,
-        running.plan.warmup,
-        running.plan.duration,
-    )?;
+    let after = replay()?;
+    let (before_rate, after_rate) = (before.per_second, after.per_second);
+    let ceiling = before.averaged_with(after);
     let mut scenario = Scenario::measured(
         "refresh",
         running.backend,
@@ -53,7 +61,8 @@ pub(crate) fn run(running: &Running<'_>, target: Option<Target>) -> Result<Scena
     .note(format!(
         "ceiling: Latch's refresh statements (token by hash, session, user, then BEGIN; claim UPDATE; \
          INSERT successor RETURNING; session UPDATE; COMMIT) replayed with sqlx from {CONNECTIONS} tasks, \
-         one connection and chain each: {} rotations, {} errors",
+         one connection and chain each, before and after Latch's load: {before_rate:.0} and {after_rate:.0} \
+         rotations/s, the mean is the ceiling; {} rotations, {} errors",
         ceiling.rotations, ceiling.errors
     ))
     .note(format!(
