@@ -36,8 +36,8 @@ struct Round {
     during: WrkResult,
     storm: WrkResult,
     peak_rss: u64,
-    /// False when VmHWM could not be reset before the storm (then it counts since start).
-    peak_reset: bool,
+    /// Why VmHWM could not be reset before the storm (it then counts since start).
+    reset_failed: Option<String>,
 }
 
 impl Round {
@@ -179,10 +179,9 @@ pub(crate) fn run(running: &Running<'_>, one_hash: Duration) -> Result<Scenario,
         median.during.max_us as f64 / 1000.0,
         median.during.other_statuses + median.during.shed
     ))
-    .note(if rounds.iter().all(|r| r.peak_reset) {
-        "peak RSS: the highest VmHWM after a storm, each reset (clear_refs 5) just before it".to_owned()
-    } else {
-        "peak RSS: VmHWM since start (it could not be reset before a storm)".to_owned()
+    .note(match rounds.iter().find_map(|r| r.reset_failed.as_deref()) {
+        None => "peak RSS: the highest VmHWM after a storm, each reset (clear_refs 5) just before it".to_owned(),
+        Some(err) => format!("peak RSS: VmHWM since start (could not reset it before a storm: {err})"),
     });
     Ok(scenario)
 }
@@ -191,7 +190,7 @@ pub(crate) fn run(running: &Running<'_>, one_hash: Duration) -> Result<Scenario,
 fn round(running: &Running<'_>, me_script: &Script, storm: &Storm) -> Result<Round, BenchError> {
     let plan = running.plan;
     let idle = running.load("/api/v1/users/me", ME_CONNECTIONS, me_script, true)?;
-    let peak_reset = running.latch.reset_peak_rss().is_ok();
+    let reset_failed = running.latch.reset_peak_rss().err().map(|err| err.to_string());
     // The storm starts a warm-up earlier (the hashing queue fills) and ends a second later.
     let logins = wrk::spawn(
         &Load {
@@ -220,6 +219,6 @@ fn round(running: &Running<'_>, me_script: &Script, storm: &Storm) -> Result<Rou
         during,
         storm,
         peak_rss: running.latch.peak_rss_bytes()?,
-        peak_reset,
+        reset_failed,
     })
 }

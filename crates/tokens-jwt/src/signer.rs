@@ -40,12 +40,30 @@ enum Key {
     Hs256(Box<hmac::Key>),
 }
 
+impl Key {
+    fn algorithm(&self) -> Algorithm {
+        match self {
+            Self::Ed25519(_) => Algorithm::EdDSA,
+            Self::Rs256 { .. } => Algorithm::RS256,
+            Self::Hs256(_) => Algorithm::HS256,
+        }
+    }
+
+    /// Bytes in a signature: 64 for Ed25519, the modulus for RSA, 32 for HMAC-SHA256.
+    fn signature_len(&self) -> usize {
+        match self {
+            Self::Ed25519(_) => 64,
+            Self::Rs256 { pair, .. } => pair.public_modulus_len(),
+            Self::Hs256(_) => 32,
+        }
+    }
+}
+
 /// A JWS compact serialiser for one header and one key.
 pub(crate) struct TokenSigner {
     /// `BASE64URL(UTF8(JSON(header)))`, the token's first segment.
     encoded_header: String,
     key: Key,
-    algorithm: Algorithm,
 }
 
 impl TokenSigner {
@@ -65,18 +83,26 @@ impl TokenSigner {
             },
             Algorithm::HS256 => Key::Hs256(Box::new(hmac::Key::new(hmac::HMAC_SHA256, der))),
         };
-        let header_json = serde_json::to_vec(header).map_err(|e| invalid(e.to_string()))?;
+        // A header is strings and options only; this cannot fail in practice.
+        let header_json = serde_json::to_vec(header)
+            .map_err(|e| invalid(format!("the JWT header did not serialise: {e}")))?;
         Ok(Self {
             encoded_header: URL_SAFE_NO_PAD.encode(header_json),
             key: parsed,
-            algorithm,
         })
     }
 
     /// `header.claims.signature`, each segment base64url without padding.
     pub(crate) fn sign(&self, claims: &impl Serialize) -> Result<String, SignError> {
         let claims_json = serde_json::to_vec(claims)?;
-        let mut token = String::with_capacity(self.encoded_header.len() + claims_json.len() * 4 / 3 + 360);
+        let b64_len = |bytes: usize| base64::encoded_len(bytes, false).unwrap_or(0);
+        let mut token = String::with_capacity(
+            self.encoded_header.len()
+                + 1
+                + b64_len(claims_json.len())
+                + 1
+                + b64_len(self.key.signature_len()),
+        );
         token.push_str(&self.encoded_header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
@@ -92,7 +118,7 @@ impl TokenSigner {
             Key::Rs256 { pair, rng } => {
                 let mut signature = vec![0; pair.public_modulus_len()];
                 pair.sign(&signature::RSA_PKCS1_SHA256, rng, message, &mut signature)
-                    .map_err(|_| SignError::Crypto(self.algorithm))?;
+                    .map_err(|_| SignError::Crypto(Algorithm::RS256))?;
                 Ok(signature)
             }
             Key::Hs256(key) => Ok(hmac::sign(key, message).as_ref().to_vec()),
@@ -103,7 +129,7 @@ impl TokenSigner {
 impl std::fmt::Debug for TokenSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenSigner")
-            .field("algorithm", &self.algorithm)
+            .field("algorithm", &self.key.algorithm())
             .finish_non_exhaustive()
     }
 }
