@@ -2,14 +2,16 @@
 //! sqlx straight against the database Latch migrated, pgbench-style.
 //!
 //! A refresh (crates/core/src/refresh.rs over crates/store-sql/src/sessions.rs
-//! and users.rs) reads the refresh token by hash, its session by id and the
-//! user by id, then rotates in one transaction: the conditional `UPDATE` that
-//! claims the parent token, the `INSERT ... RETURNING` of the successor and
-//! the `UPDATE` of the session's `last_used_at`. Here each of `tasks` tasks
-//! holds one connection and follows its own chain of rows the bench inserted
-//! for the bench account, with the same statement shapes and bound types as
-//! sea-orm sends. What this leaves out is all Latch adds: HTTP, JSON, the JWT
-//! signature, sea-orm's row mapping and its connection pool.
+//! and sessions/context.rs) reads the refresh token by hash, its session by id
+//! and the user by id on one pooled connection, then rotates in one
+//! transaction: the conditional `UPDATE` that claims the parent token, the
+//! `INSERT ... RETURNING` of the successor and the `UPDATE` of the session's
+//! `last_used_at`. Here each of `tasks` tasks holds one connection and follows
+//! its own chain of rows the bench inserted for the bench account, with the
+//! same statement shapes and bound types as Latch sends. What this leaves out
+//! is all Latch adds: HTTP, JSON, the JWT signature, sea-orm's row mapping and
+//! its connection pool (which pings each connection handed back to it: twice
+//! per refresh, once after the reads and once after the transaction).
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};

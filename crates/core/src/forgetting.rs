@@ -16,8 +16,8 @@ use latch_domain::{
 };
 use latch_ports::{
     AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
-    RepositoryError, RotateOutcome, SessionRepository, UpdateUserError, UserCredentials, UserPage, UserQuery,
-    UserRepository,
+    RefreshContext, RepositoryError, RotateOutcome, SessionRepository, UpdateUserError, UserCredentials,
+    UserPage, UserQuery, UserRepository,
 };
 use uuid::Uuid;
 
@@ -176,6 +176,13 @@ impl SessionRepository for ForgettingSessions {
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
         self.inner.find_refresh_token(hash).await
+    }
+
+    async fn find_refresh_context(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshContext>, RepositoryError> {
+        self.inner.find_refresh_context(hash).await
     }
 
     async fn find_refresh_token_by_id(

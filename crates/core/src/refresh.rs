@@ -3,7 +3,7 @@
 
 use chrono::Duration;
 use latch_domain::{AuditAction, RefreshTokenRecord, Session, Timestamp, User};
-use latch_ports::{LimitedAction, RateLimited, RotateOutcome};
+use latch_ports::{LimitedAction, RateLimited, RefreshContext, RotateOutcome};
 use subtle::ConstantTimeEq;
 
 use crate::refresh_token::RefreshSecret;
@@ -40,27 +40,22 @@ impl AuthService {
         self.admit(LimitedAction::Refresh, client, None).await?;
         let secret = RefreshSecret::parse(token).ok_or(RefreshError::Invalid)?;
         let sessions = &self.ports.sessions;
-        let Some(mut record) = sessions
-            .find_refresh_token(&secret.hash())
+        // One read for the token, its session and its user: on SQL, one connection.
+        let Some(RefreshContext {
+            token: mut record,
+            session,
+            user,
+        }) = sessions
+            .find_refresh_context(&secret.hash())
             .await
             .map_err(Unexpected::from)?
         else {
             return Err(RefreshError::Invalid);
         };
         let now = self.ports.clock.now();
-        let session = sessions.find(record.session_id).await.map_err(Unexpected::from)?;
-        let Some(session) = session.filter(|s| s.is_live(now)) else {
+        if !session.is_live(now) || !user.can_authenticate() {
             return Err(RefreshError::Invalid);
-        };
-        let user = self
-            .ports
-            .users
-            .find_by_id(session.user_id)
-            .await
-            .map_err(Unexpected::from)?;
-        let Some(user) = user.filter(User::can_authenticate) else {
-            return Err(RefreshError::Invalid);
-        };
+        }
 
         if record.rotated_at.is_none() {
             if now >= record.expires_at {

@@ -22,7 +22,7 @@ pub use clock::Clock;
 pub use leases::{CacheLeases, ChangeSignal};
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
-pub use sessions::{RotateOutcome, SessionRepository};
+pub use sessions::{RefreshContext, RotateOutcome, SessionRepository};
 pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
 pub use users::{

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
+use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, User, UserId};
 use uuid::Uuid;
 
 use crate::RepositoryError;
@@ -11,6 +11,18 @@ pub enum RotateOutcome {
     Rotated,
     /// Someone rotated the parent first; nothing was written.
     AlreadyRotated,
+}
+
+/// What a refresh checks, read together: a refresh token, its session and
+/// the session's user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshContext {
+    /// The token, rotated or not.
+    pub token: RefreshTokenRecord,
+    /// Its session, revoked or not.
+    pub session: Session,
+    /// The session's user, whatever its state (inactive, deleted).
+    pub user: User,
 }
 
 /// Where sessions and their refresh-token chains are kept.
@@ -31,6 +43,16 @@ pub trait SessionRepository: Send + Sync + 'static {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, RepositoryError>;
+
+    /// The refresh token with this hash, its session and the session's user,
+    /// in whatever state each is; `None` if the token is unknown (or, in a
+    /// store without foreign keys, its session or user is).
+    ///
+    /// One call so that a store can answer on one connection: on a SQL pool
+    /// every statement given its own connection costs a second round trip
+    /// when the connection is handed back (docs/performance.md).
+    async fn find_refresh_context(&self, hash: &TokenHash)
+    -> Result<Option<RefreshContext>, RepositoryError>;
 
     /// The refresh token with this row id; `None` if unknown.
     async fn find_refresh_token_by_id(&self, id: Uuid)

@@ -1,8 +1,10 @@
 //! `SessionRepository` on SQL: sessions and their refresh-token chains.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
-use latch_ports::{AuthChange, RepositoryError, RotateOutcome, SessionRepository};
+use latch_ports::{AuthChange, RefreshContext, RepositoryError, RotateOutcome, SessionRepository};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -10,22 +12,26 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use self::context::ContextReads;
 use crate::changes::record;
 use crate::entities::{refresh_tokens, sessions};
 use crate::error::unexpected;
 use crate::unique::unique_row;
 
+mod context;
 mod purge;
 
 /// Sessions in `sessions`, refresh tokens (hashed) in `refresh_tokens`.
 #[derive(Debug, Clone)]
 pub struct SqlSessionRepository {
     db: DatabaseConnection,
+    context_reads: Arc<ContextReads>,
 }
 
 impl SqlSessionRepository {
     pub(crate) fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let context_reads = Arc::new(ContextReads::new(db.get_database_backend()));
+        Self { db, context_reads }
     }
 }
 
@@ -114,6 +120,13 @@ impl SessionRepository for SqlSessionRepository {
             refresh_tokens::Entity::find().filter(refresh_tokens::Column::TokenHash.eq(hash.0.to_vec()));
         let row = unique_row(select, &self.db).await.map_err(unexpected)?;
         row.map(token_to_domain).transpose()
+    }
+
+    async fn find_refresh_context(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshContext>, RepositoryError> {
+        self.context_reads.read(&self.db, hash).await
     }
 
     async fn find_refresh_token_by_id(

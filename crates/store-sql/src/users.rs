@@ -32,7 +32,7 @@ impl SqlUserRepository {
     }
 }
 
-fn to_domain(row: users::Model) -> User {
+pub(crate) fn to_domain(row: users::Model) -> User {
     User {
         id: UserId(row.id),
         email: row.email,

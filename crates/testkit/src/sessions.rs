@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
-use latch_ports::{AuthChange, RepositoryError, RotateOutcome, SessionRepository};
+use latch_ports::{AuthChange, RefreshContext, RepositoryError, RotateOutcome, SessionRepository};
 use uuid::Uuid;
 
-use crate::{FixedClock, InMemoryAuthChangeLog, Stores};
+use crate::{FixedClock, InMemoryAuthChangeLog, InMemoryUserRepository, Stores};
 use latch_ports::Clock;
 
 mod purge;
@@ -28,13 +28,16 @@ pub struct InMemorySessionRepository {
     tables: Mutex<Tables>,
     /// Where revocations are recorded.
     changes: Arc<InMemoryAuthChangeLog>,
+    /// The users sessions belong to, for `find_refresh_context` (`None`: it finds no user).
+    users: Option<Arc<InMemoryUserRepository>>,
 }
 
 impl InMemorySessionRepository {
-    /// A repository that records its changes in `changes` (shared with the users fake).
-    pub fn with_change_log(changes: Arc<InMemoryAuthChangeLog>) -> Self {
+    /// A repository over `users` that records its changes in `changes` (shared with the users fake).
+    pub fn new(changes: Arc<InMemoryAuthChangeLog>, users: Arc<InMemoryUserRepository>) -> Self {
         Self {
             changes,
+            users: Some(users),
             ..Self::default()
         }
     }
@@ -80,6 +83,25 @@ impl SessionRepository for InMemorySessionRepository {
             .values()
             .find(|t| &t.token_hash == hash)
             .cloned())
+    }
+
+    async fn find_refresh_context(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshContext>, RepositoryError> {
+        let found = {
+            let tables = self.tables();
+            tables
+                .tokens
+                .values()
+                .find(|t| &t.token_hash == hash)
+                .and_then(|token| Some((token.clone(), tables.sessions.get(&token.session_id)?.clone())))
+        };
+        let Some((token, session)) = found else {
+            return Ok(None);
+        };
+        let user = self.users.as_ref().and_then(|users| users.row(session.user_id));
+        Ok(user.map(|user| RefreshContext { token, session, user }))
     }
 
     async fn find_refresh_token_by_id(
@@ -199,6 +221,7 @@ macro_rules! session_repository_contract {
         $crate::session_repository_contract!(@tests $make;
             create_then_find_session_and_token,
             find_unknown_is_none,
+            refresh_context_is_the_token_its_session_and_its_user,
             rotate_current_token_stores_successor,
             rotate_rotated_token_writes_nothing,
             concurrent_rotations_have_exactly_one_winner,
@@ -329,6 +352,69 @@ mod behaviours {
                 .await
                 .unwrap(),
             None
+        );
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_context(&TokenHash([9; 32]))
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    /// Each part as its own find returns it, in whatever state: a rotated
+    /// token, a revoked session and a deleted user are still returned.
+    pub async fn refresh_context_is_the_token_its_session_and_its_user(stores: &Stores) {
+        let clock = FixedClock::new();
+        let (s, parent) = logged_in(stores, "ada@example.com", clock.now()).await;
+        logged_in(stores, "bob@example.com", clock.now()).await;
+        let expected = |token, session, user| Some(RefreshContext { token, session, user });
+        let ada = stores.users.find_by_id(s.user_id).await.unwrap().unwrap();
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_context(&parent.token_hash)
+                .await
+                .unwrap(),
+            expected(parent.clone(), s.clone(), ada)
+        );
+
+        clock.advance(Duration::minutes(10));
+        let child = token(s.id, Some(parent.id), 201, clock.now());
+        stores
+            .sessions
+            .rotate(parent.id, b"sealed", &child)
+            .await
+            .unwrap();
+        stores.sessions.revoke(s.id, clock.now()).await.unwrap();
+        stores.users.soft_delete(s.user_id, clock.now()).await.unwrap();
+        let (session, user) = (
+            stores.sessions.find(s.id).await.unwrap().unwrap(),
+            stores.users.find_by_id(s.user_id).await.unwrap().unwrap(),
+        );
+        assert!(session.revoked_at.is_some() && user.deleted_at.is_some());
+        let rotated = stores
+            .sessions
+            .find_refresh_token_by_id(parent.id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_context(&parent.token_hash)
+                .await
+                .unwrap(),
+            expected(rotated, session.clone(), user.clone())
+        );
+        assert_eq!(
+            stores
+                .sessions
+                .find_refresh_context(&child.token_hash)
+                .await
+                .unwrap(),
+            expected(child, session, user)
         );
     }
 

@@ -34,10 +34,11 @@ impl Stores {
     pub fn in_memory() -> Self {
         let changes = Arc::new(InMemoryAuthChangeLog::default());
         let users = Arc::new(InMemoryUserRepository::with_change_log(changes.clone()));
+        let sessions = Arc::new(InMemorySessionRepository::new(changes.clone(), users.clone()));
         Self {
             tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
             users,
-            sessions: Arc::new(InMemorySessionRepository::with_change_log(changes.clone())),
+            sessions,
             audit: Arc::new(InMemoryAuditLog::default()),
             changes,
             leases: Arc::new(InMemoryCacheLeases::default()),

@@ -56,6 +56,11 @@ impl InMemoryUserRepository {
         self.rows().values().any(|(user, _)| user.tier == name)
     }
 
+    /// The user with this id, whatever its state (what a foreign key sees).
+    pub(crate) fn row(&self, id: UserId) -> Option<User> {
+        self.rows().get(&id).map(|(user, _)| user.clone())
+    }
+
     fn rows(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (User, PasswordHash)>> {
         self.rows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }

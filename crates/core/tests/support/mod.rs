@@ -28,12 +28,13 @@ impl Fakes {
     pub fn new() -> Self {
         let changes = Arc::new(InMemoryAuthChangeLog::default());
         let users = Arc::new(InMemoryUserRepository::with_change_log(changes.clone()));
+        let sessions = Arc::new(InMemorySessionRepository::new(changes.clone(), users.clone()));
         Self {
             // Token expiry is checked by the codec against the wall clock: start there.
             clock: Arc::new(FixedClock::at(Utc::now().trunc_subsecs(0))),
             tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
             users,
-            sessions: Arc::new(InMemorySessionRepository::with_change_log(changes.clone())),
+            sessions,
             audit: Arc::new(InMemoryAuditLog::default()),
             changes,
             leases: Arc::new(InMemoryCacheLeases::default()),

@@ -1,0 +1,104 @@
+//! `find_refresh_context`: a refresh's three reads on one pooled connection.
+//!
+//! sqlx's pool pings every connection handed back to it (a Sync and its
+//! ReadyForQuery on PostgreSQL), so each statement sea-orm runs on the pool
+//! costs two round trips. Here the three reads share one connection and one
+//! ping. The statements are still sea-query's, rendered once per backend, so
+//! the database sees what `find_by_id` would send.
+
+use latch_domain::TokenHash;
+use latch_ports::{RefreshContext, RepositoryError};
+use sea_orm::sqlx::{self, AssertSqlSafe};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
+    QueryTrait,
+};
+use uuid::Uuid;
+
+use super::{session_to_domain, token_to_domain};
+use crate::entities::{refresh_tokens, sessions, users};
+use crate::users::to_domain as user_to_domain;
+
+/// Runs the three selects on one connection from `$pool` (a sqlx pool of
+/// either backend: the statements are the same, the row types are not).
+/// Evaluates to the three rows, `None` as soon as one is missing.
+macro_rules! read_rows {
+    ($pool:expr, $reads:expr, $hash:expr) => {
+        async {
+            let mut conn = $pool.acquire().await?;
+            let Some(token) = sqlx::query(AssertSqlSafe($reads.token_by_hash.as_str()))
+                .bind($hash.0.as_slice())
+                .fetch_optional(&mut *conn)
+                .await?
+            else {
+                return Ok::<_, sqlx::Error>(None);
+            };
+            let token = QueryResult::from(token);
+            let session_id: Uuid = token.try_get("", "session_id").map_err(decode_error)?;
+            let Some(session) = sqlx::query(AssertSqlSafe($reads.session_by_id.as_str()))
+                .bind(session_id)
+                .fetch_optional(&mut *conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let session = QueryResult::from(session);
+            let user_id: Uuid = session.try_get("", "user_id").map_err(decode_error)?;
+            let user = sqlx::query(AssertSqlSafe($reads.user_by_id.as_str()))
+                .bind(user_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+            Ok::<_, sqlx::Error>(user.map(|user| (token, session, QueryResult::from(user))))
+        }
+        .await
+    };
+}
+
+/// The three selects, in the pool's placeholder syntax.
+#[derive(Debug)]
+pub(super) struct ContextReads {
+    token_by_hash: String,
+    session_by_id: String,
+    user_by_id: String,
+}
+
+impl ContextReads {
+    /// Renders the selects for `backend`; the bound values only stand in for placeholders.
+    pub(super) fn new(backend: DbBackend) -> Self {
+        Self {
+            token_by_hash: refresh_tokens::Entity::find()
+                .filter(refresh_tokens::Column::TokenHash.eq(Vec::<u8>::new()))
+                .build(backend)
+                .sql,
+            session_by_id: sessions::Entity::find_by_id(Uuid::nil()).build(backend).sql,
+            user_by_id: users::Entity::find_by_id(Uuid::nil()).build(backend).sql,
+        }
+    }
+
+    /// The token with `hash`, its session and its user, read on one connection.
+    pub(super) async fn read(
+        &self,
+        db: &DatabaseConnection,
+        hash: &TokenHash,
+    ) -> Result<Option<RefreshContext>, RepositoryError> {
+        let rows = match db.get_database_backend() {
+            DbBackend::Postgres => read_rows!(db.get_postgres_connection_pool(), self, hash),
+            DbBackend::Sqlite => read_rows!(db.get_sqlite_connection_pool(), self, hash),
+            other => return Err(RepositoryError(format!("no refresh reads for {other:?}"))),
+        };
+        let Some((token, session, user)) = rows.map_err(RepositoryError::from_display)? else {
+            return Ok(None);
+        };
+        let decode = |err: sea_orm::DbErr| RepositoryError::from_display(err);
+        Ok(Some(RefreshContext {
+            token: token_to_domain(refresh_tokens::Model::from_query_result(&token, "").map_err(decode)?)?,
+            session: session_to_domain(sessions::Model::from_query_result(&session, "").map_err(decode)?),
+            user: user_to_domain(users::Model::from_query_result(&user, "").map_err(decode)?),
+        }))
+    }
+}
+
+/// A column that would not decode, as the driver's error.
+fn decode_error(err: sea_orm::DbErr) -> sqlx::Error {
+    sqlx::Error::Decode(err.to_string().into())
+}
