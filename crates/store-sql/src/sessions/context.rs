@@ -81,6 +81,7 @@ impl ContextReads {
         db: &DatabaseConnection,
         hash: &TokenHash,
     ) -> Result<Option<RefreshContext>, RepositoryError> {
+        // Our pools are sqlx's on both backends, so the pool getters cannot panic here.
         let rows = match db.get_database_backend() {
             DbBackend::Postgres => read_rows!(db.get_postgres_connection_pool(), self, hash),
             DbBackend::Sqlite => read_rows!(db.get_sqlite_connection_pool(), self, hash),
