@@ -22,14 +22,20 @@ struct Tables {
     tokens: HashMap<Uuid, RefreshTokenRecord>,
 }
 
+impl Tables {
+    fn token_by_hash(&self, hash: &TokenHash) -> Option<&RefreshTokenRecord> {
+        self.tokens.values().find(|t| &t.token_hash == hash)
+    }
+}
+
 /// Sessions and refresh tokens in memory; one lock makes every call atomic.
 #[derive(Debug, Default)]
 pub struct InMemorySessionRepository {
     tables: Mutex<Tables>,
     /// Where revocations are recorded.
     changes: Arc<InMemoryAuthChangeLog>,
-    /// The users sessions belong to, for `find_refresh_context` (`None`: it finds no user).
-    users: Option<Arc<InMemoryUserRepository>>,
+    /// The users sessions belong to, for `find_refresh_context` (by default an empty one).
+    users: Arc<InMemoryUserRepository>,
 }
 
 impl InMemorySessionRepository {
@@ -37,7 +43,7 @@ impl InMemorySessionRepository {
     pub fn new(changes: Arc<InMemoryAuthChangeLog>, users: Arc<InMemoryUserRepository>) -> Self {
         Self {
             changes,
-            users: Some(users),
+            users,
             ..Self::default()
         }
     }
@@ -77,12 +83,7 @@ impl SessionRepository for InMemorySessionRepository {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<RefreshTokenRecord>, RepositoryError> {
-        Ok(self
-            .tables()
-            .tokens
-            .values()
-            .find(|t| &t.token_hash == hash)
-            .cloned())
+        Ok(self.tables().token_by_hash(hash).cloned())
     }
 
     async fn find_refresh_context(
@@ -92,16 +93,13 @@ impl SessionRepository for InMemorySessionRepository {
         let found = {
             let tables = self.tables();
             tables
-                .tokens
-                .values()
-                .find(|t| &t.token_hash == hash)
+                .token_by_hash(hash)
                 .and_then(|token| Some((token.clone(), tables.sessions.get(&token.session_id)?.clone())))
         };
-        let Some((token, session)) = found else {
-            return Ok(None);
-        };
-        let user = self.users.as_ref().and_then(|users| users.row(session.user_id));
-        Ok(user.map(|user| RefreshContext { token, session, user }))
+        Ok(found.and_then(|(token, session)| {
+            let user = self.users.row(session.user_id)?;
+            Some(RefreshContext { token, session, user })
+        }))
     }
 
     async fn find_refresh_token_by_id(
@@ -353,14 +351,11 @@ mod behaviours {
                 .unwrap(),
             None
         );
-        assert_eq!(
-            stores
-                .sessions
-                .find_refresh_context(&TokenHash([9; 32]))
-                .await
-                .unwrap(),
-            None
-        );
+        assert_eq!(context(stores, &TokenHash([9; 32])).await, None);
+    }
+
+    async fn context(stores: &Stores, hash: &TokenHash) -> Option<RefreshContext> {
+        stores.sessions.find_refresh_context(hash).await.unwrap()
     }
 
     /// Each part as its own find returns it, in whatever state: a rotated
@@ -372,11 +367,7 @@ mod behaviours {
         let expected = |token, session, user| Some(RefreshContext { token, session, user });
         let ada = stores.users.find_by_id(s.user_id).await.unwrap().unwrap();
         assert_eq!(
-            stores
-                .sessions
-                .find_refresh_context(&parent.token_hash)
-                .await
-                .unwrap(),
+            context(stores, &parent.token_hash).await,
             expected(parent.clone(), s.clone(), ada)
         );
 
@@ -401,19 +392,11 @@ mod behaviours {
             .unwrap()
             .unwrap();
         assert_eq!(
-            stores
-                .sessions
-                .find_refresh_context(&parent.token_hash)
-                .await
-                .unwrap(),
+            context(stores, &parent.token_hash).await,
             expected(rotated, session.clone(), user.clone())
         );
         assert_eq!(
-            stores
-                .sessions
-                .find_refresh_context(&child.token_hash)
-                .await
-                .unwrap(),
+            context(stores, &child.token_hash).await,
             expected(child, session, user)
         );
     }

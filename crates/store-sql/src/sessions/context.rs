@@ -17,41 +17,54 @@ use uuid::Uuid;
 
 use super::{session_to_domain, token_to_domain};
 use crate::entities::{refresh_tokens, sessions, users};
+use crate::error::unexpected;
 use crate::users::to_domain as user_to_domain;
 
 /// Runs the three selects on one connection from `$pool` (a sqlx pool of
 /// either backend: the statements are the same, the row types are not).
-/// Evaluates to the three rows, `None` as soon as one is missing.
-macro_rules! read_rows {
+/// Evaluates to the three rows as models, `None` as soon as one is missing.
+macro_rules! read_models {
     ($pool:expr, $reads:expr, $hash:expr) => {
         async {
-            let mut conn = $pool.acquire().await?;
-            let Some(token) = sqlx::query(AssertSqlSafe($reads.token_by_hash.as_str()))
+            let driver = RepositoryError::from_display;
+            let mut conn = $pool.acquire().await.map_err(driver)?;
+            let token = sqlx::query(AssertSqlSafe($reads.token_by_hash.as_str()))
                 .bind($hash.0.as_slice())
                 .fetch_optional(&mut *conn)
-                .await?
-            else {
-                return Ok::<_, sqlx::Error>(None);
-            };
-            let token = QueryResult::from(token);
-            let session_id: Uuid = token.try_get("", "session_id").map_err(decode_error)?;
-            let Some(session) = sqlx::query(AssertSqlSafe($reads.session_by_id.as_str()))
-                .bind(session_id)
-                .fetch_optional(&mut *conn)
-                .await?
+                .await
+                .map_err(driver)?;
+            let Some(token) = token
+                .map(|row| model::<refresh_tokens::Model>(row.into()))
+                .transpose()?
             else {
                 return Ok(None);
             };
-            let session = QueryResult::from(session);
-            let user_id: Uuid = session.try_get("", "user_id").map_err(decode_error)?;
-            let user = sqlx::query(AssertSqlSafe($reads.user_by_id.as_str()))
-                .bind(user_id)
+            let session = sqlx::query(AssertSqlSafe($reads.session_by_id.as_str()))
+                .bind(token.session_id)
                 .fetch_optional(&mut *conn)
-                .await?;
-            Ok::<_, sqlx::Error>(user.map(|user| (token, session, QueryResult::from(user))))
+                .await
+                .map_err(driver)?;
+            let Some(session) = session
+                .map(|row| model::<sessions::Model>(row.into()))
+                .transpose()?
+            else {
+                return Ok(None);
+            };
+            let user = sqlx::query(AssertSqlSafe($reads.user_by_id.as_str()))
+                .bind(session.user_id)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(driver)?;
+            let user = user.map(|row| model::<users::Model>(row.into())).transpose()?;
+            Ok::<_, RepositoryError>(user.map(|user| (token, session, user)))
         }
         .await
     };
+}
+
+/// A row as its entity's model, as sea-orm's own selects decode it.
+fn model<M: FromQueryResult>(row: QueryResult) -> Result<M, RepositoryError> {
+    M::from_query_result(&row, "").map_err(unexpected)
 }
 
 /// The three selects, in the pool's placeholder syntax.
@@ -82,24 +95,18 @@ impl ContextReads {
         hash: &TokenHash,
     ) -> Result<Option<RefreshContext>, RepositoryError> {
         // Our pools are sqlx's on both backends, so the pool getters cannot panic here.
-        let rows = match db.get_database_backend() {
-            DbBackend::Postgres => read_rows!(db.get_postgres_connection_pool(), self, hash),
-            DbBackend::Sqlite => read_rows!(db.get_sqlite_connection_pool(), self, hash),
+        let models = match db.get_database_backend() {
+            DbBackend::Postgres => read_models!(db.get_postgres_connection_pool(), self, hash),
+            DbBackend::Sqlite => read_models!(db.get_sqlite_connection_pool(), self, hash),
             other => return Err(RepositoryError(format!("no refresh reads for {other:?}"))),
-        };
-        let Some((token, session, user)) = rows.map_err(RepositoryError::from_display)? else {
+        }?;
+        let Some((token, session, user)) = models else {
             return Ok(None);
         };
-        let decode = |err: sea_orm::DbErr| RepositoryError::from_display(err);
         Ok(Some(RefreshContext {
-            token: token_to_domain(refresh_tokens::Model::from_query_result(&token, "").map_err(decode)?)?,
-            session: session_to_domain(sessions::Model::from_query_result(&session, "").map_err(decode)?),
-            user: user_to_domain(users::Model::from_query_result(&user, "").map_err(decode)?),
+            token: token_to_domain(token)?,
+            session: session_to_domain(session),
+            user: user_to_domain(user),
         }))
     }
-}
-
-/// A column that would not decode, as the driver's error.
-fn decode_error(err: sea_orm::DbErr) -> sqlx::Error {
-    sqlx::Error::Decode(err.to_string().into())
 }
