@@ -2,8 +2,9 @@
 //! the caller's own sessions.
 
 use latch_domain::{AuditAction, Password, PersonalInfo, Session, SessionId, ValidationError};
-use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
+use latch_ports::{DeleteUserError, HashError, LimitedAction, RateLimited, Verification};
 
+use crate::throttle::account_key;
 use crate::{AuthService, Client, Principal, Unexpected};
 
 /// Why a password check on a self-service action failed.
@@ -18,6 +19,9 @@ pub enum AccountError {
     /// A new value breaks a rule.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// The caller is the last active superuser, who may not leave.
+    #[error("this would leave no active superuser")]
+    LastSuperuser,
     /// Too many attempts from this client or for this account; retry later.
     #[error("rate limited")]
     RateLimited(#[from] RateLimited),
@@ -52,10 +56,10 @@ pub enum RevokeSessionError {
 impl AuthService {
     /// Changes the caller's password after checking the current one. Every
     /// other session of the caller is revoked; the calling one keeps working.
-    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
     ///
-    /// Attempts count against the client's and the account's budgets, so a
-    /// stolen access token cannot be used to guess the current password fast.
+    /// The check is budgeted and feeds the account's login backoff
+    /// ([`Self::confirm_password`]).
+    #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
     pub async fn change_password(
         &self,
         principal: &Principal,
@@ -63,9 +67,7 @@ impl AuthService {
         new_password: &str,
         client: &Client,
     ) -> Result<(), AccountError> {
-        let account = principal.user.id.to_string();
-        self.admit(LimitedAction::PasswordChange, client, Some(&account))
-            .await?;
+        let account = self.admit_confirmation(principal, client).await?;
         let user = &principal.user;
         let personal = PersonalInfo {
             email: Some(&user.email),
@@ -77,7 +79,7 @@ impl AuthService {
                 field: "new_password",
                 ..err
             })?;
-        self.confirm_password(principal, current_password, "current_password")
+        self.confirm_password(principal, &account, current_password, "current_password")
             .await?;
         let hash = self.ports.hasher.hash(&new_password).await?;
         let now = self.ports.clock.now();
@@ -99,15 +101,27 @@ impl AuthService {
 
     /// Soft-deletes the caller's account after checking the password: the data
     /// is kept, every session ends, and login fails like a wrong password.
+    /// The check is budgeted and feeds the login backoff, as for a password
+    /// change. The last active superuser may not delete themself.
     #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
-    pub async fn delete_account(&self, principal: &Principal, password: &str) -> Result<(), AccountError> {
-        self.confirm_password(principal, password, "password").await?;
+    pub async fn delete_account(
+        &self,
+        principal: &Principal,
+        password: &str,
+        client: &Client,
+    ) -> Result<(), AccountError> {
+        let account = self.admit_confirmation(principal, client).await?;
+        self.confirm_password(principal, &account, password, "password")
+            .await?;
         let now = self.ports.clock.now();
         self.ports
             .users
             .soft_delete(principal.user.id, now)
             .await
-            .map_err(Unexpected::from)?;
+            .map_err(|err| match err {
+                DeleteUserError::LastSuperuser => AccountError::LastSuperuser,
+                DeleteUserError::Repository(err) => AccountError::Unexpected(err.into()),
+            })?;
         self.ports
             .sessions
             .revoke_all_for_user(principal.user.id, None, now)
@@ -169,8 +183,42 @@ impl AuthService {
             .await;
     }
 
-    /// Checks `password` against the caller's stored hash.
+    /// Lets a password confirmation by the caller go ahead: the account must
+    /// not be backing off, and the attempt must fit the client's and the
+    /// account's budgets. Returns the account's throttle key.
+    async fn admit_confirmation(
+        &self,
+        principal: &Principal,
+        client: &Client,
+    ) -> Result<String, AccountError> {
+        let account = account_key(principal.user.id);
+        self.ports.limiter.login_backoff(&account).await?;
+        self.admit(LimitedAction::PasswordChange, client, Some(&account))
+            .await?;
+        Ok(account)
+    }
+
+    /// Checks `password` against the caller's stored hash. A wrong password
+    /// counts as a failed login of `account` (the same backoff), so a stolen
+    /// access token is no faster a way to guess the password than the login.
     async fn confirm_password(
+        &self,
+        principal: &Principal,
+        account: &str,
+        password: &str,
+        field: &'static str,
+    ) -> Result<(), AccountError> {
+        let checked = self.check_own_password(principal, password, field).await;
+        match &checked {
+            Ok(()) => self.ports.limiter.record_login_success(account).await,
+            Err(AccountError::WrongPassword { .. }) => self.ports.limiter.record_login_failure(account).await,
+            Err(_) => {}
+        }
+        checked
+    }
+
+    /// Whether `password` is the caller's password.
+    async fn check_own_password(
         &self,
         principal: &Principal,
         password: &str,

@@ -3,10 +3,10 @@
 //! `latch_domain::authorization`.
 
 use latch_domain::{
-    AuditAction, AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, StandingChange, TierName, User,
-    UserId, Username, ValidationError, check_standing_change, require_administrator,
+    AuditAction, AvatarUrl, DisplayName, PolicyViolation, ProfilePatch, TierName, User, UserId, Username,
+    ValidationError, require_administrator,
 };
-use latch_ports::{AccountFlags, UpdateUserError, UserPage, UserQuery};
+use latch_ports::{AccountFlags, DeleteUserError, UpdateUserError, UserPage, UserQuery};
 
 use crate::profile::parse_field;
 use crate::{AuthService, Client, Principal, ProfileChanges, Unexpected};
@@ -139,13 +139,7 @@ impl AuthService {
             tier,
         };
         let target = self.admin_get_user(actor, id).await?;
-        let standing = StandingChange {
-            is_superuser: flags.is_superuser,
-            is_active: flags.is_active,
-            delete: false,
-        };
-        self.check_standing(&target, standing).await?;
-
+        // The last-superuser rule is the store's to apply, inside the write.
         let now = self.ports.clock.now();
         let updated = self
             .ports
@@ -156,6 +150,7 @@ impl AuthService {
                 UpdateUserError::NotFound => AdminError::NotFound,
                 UpdateUserError::UsernameTaken => AdminError::UsernameTaken,
                 UpdateUserError::UnknownTier => ValidationError::new("tier", "no such tier").into(),
+                UpdateUserError::LastSuperuser => AdminError::LastSuperuser,
                 UpdateUserError::Repository(err) => AdminError::Unexpected(err.into()),
             })?;
         if target.is_active && !updated.is_active {
@@ -173,21 +168,16 @@ impl AuthService {
     /// Soft-deletes a user and ends their sessions.
     #[tracing::instrument(skip_all, fields(actor = %actor.user.id, target = %id))]
     pub async fn admin_delete_user(&self, actor: &Principal, id: UserId) -> Result<(), AdminError> {
-        let target = self.admin_get_user(actor, id).await?;
-        self.check_standing(
-            &target,
-            StandingChange {
-                delete: true,
-                ..StandingChange::default()
-            },
-        )
-        .await?;
+        self.admin_get_user(actor, id).await?;
         let now = self.ports.clock.now();
         self.ports
             .users
             .soft_delete(id, now)
             .await
-            .map_err(Unexpected::from)?;
+            .map_err(|err| match err {
+                DeleteUserError::LastSuperuser => AdminError::LastSuperuser,
+                DeleteUserError::Repository(err) => AdminError::Unexpected(err.into()),
+            })?;
         self.ports
             .sessions
             .revoke_all_for_user(id, None, now)
@@ -221,19 +211,5 @@ impl AuthService {
             &Client::of_session(&actor.session),
         )
         .await;
-    }
-
-    async fn check_standing(&self, target: &User, change: StandingChange) -> Result<(), AdminError> {
-        // Counted only when it matters: most changes do not touch a superuser.
-        if !latch_domain::is_active_superuser(target) {
-            return Ok(());
-        }
-        let active = self
-            .ports
-            .users
-            .count_active_superusers()
-            .await
-            .map_err(Unexpected::from)?;
-        Ok(check_standing_change(target, change, active)?)
     }
 }

@@ -15,9 +15,9 @@ use latch_domain::{
     ProfilePatch, RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, User, UserId,
 };
 use latch_ports::{
-    AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
-    RefreshContext, RepositoryError, RotateOutcome, SessionRepository, UpdateUserError, UserCredentials,
-    UserPage, UserQuery, UserRepository,
+    AccountFlags, AuthChange, CreateSessionError, CreateUserError, DeleteUserError, ImportError,
+    ImportedUser, NewUser, PasswordHash, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
+    UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository, VerifiedLogin,
 };
 use uuid::Uuid;
 
@@ -117,12 +117,6 @@ impl UserRepository for ForgettingUsers {
             .await
     }
 
-    /// Not recorded, so not forgotten: logins are frequent, and a cached
-    /// `last_login_at` lags by at most the cache's `max_age`.
-    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
-        self.inner.record_login(id, at).await
-    }
-
     async fn update_account(
         &self,
         id: UserId,
@@ -138,15 +132,11 @@ impl UserRepository for ForgettingUsers {
         self.inner.list(query).await
     }
 
-    async fn count_active_superusers(&self) -> Result<u64, RepositoryError> {
-        self.inner.count_active_superusers().await
-    }
-
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
         self.forgetting(id, self.inner.restore(id, now).await).await
     }
 
-    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), DeleteUserError> {
         self.forgetting(id, self.inner.soft_delete(id, at).await).await
     }
 }
@@ -159,12 +149,15 @@ struct ForgettingSessions {
 
 #[async_trait]
 impl SessionRepository for ForgettingSessions {
+    /// Not recorded, so not forgotten: logins are frequent, and a cached
+    /// `last_login_at` lags by at most the cache's `max_age`.
     async fn create(
         &self,
         session: &Session,
         first_token: &RefreshTokenRecord,
-    ) -> Result<(), RepositoryError> {
-        self.inner.create(session, first_token).await
+        login: &VerifiedLogin,
+    ) -> Result<(), CreateSessionError> {
+        self.inner.create(session, first_token, login).await
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
@@ -335,12 +328,26 @@ mod tests {
     #[tokio::test]
     async fn unrecorded_writes_keep_the_cache() {
         let cache = Arc::new(cache(10));
-        let (users, sessions) = wrapped(&cache);
+        let (_, sessions) = wrapped(&cache);
         let now = Utc::now();
         let ada = UserId::generate();
         let id = cached(&cache, ada);
 
-        let _ = users.record_login(ada, now).await;
+        let login = Session {
+            id: SessionId::generate(),
+            user_id: ada,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now,
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+        };
+        let verified = VerifiedLogin {
+            password_hash: PasswordHash(String::new()),
+            rehash: None,
+        };
+        let _ = sessions.create(&login, &token(login.id), &verified).await;
         let _ = sessions.touch(id, now).await;
         let _ = sessions.rotate(Uuid::now_v7(), b"sealed", &token(id)).await;
         assert!(cache.get(id).is_some());

@@ -1,11 +1,14 @@
 //! Login: exchange a password for a new session.
 
 use latch_domain::{AuditAction, Password, RefreshTokenRecord, Session, SessionId, User, UserId};
-use latch_ports::{HashError, LimitedAction, RateLimited, Verification};
+use latch_ports::{
+    CreateSessionError, HashError, LimitedAction, PasswordHash, RateLimited, UserCredentials, Verification,
+    VerifiedLogin,
+};
 use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
-use crate::throttle::account_key;
+use crate::throttle::{account_key, typed_login_key};
 use crate::{AuthService, Client, TokenPair, Unexpected};
 
 /// Longest `User-Agent` kept with a session or an audit event.
@@ -24,10 +27,24 @@ pub struct LoginRequest {
 
 /// The outcome of a password check that did not fail for infrastructure reasons.
 enum CheckedPassword {
-    /// The password matched an account that may log in.
-    Valid(User),
+    /// The password matched an account that may log in, as `VerifiedLogin` saw it.
+    Valid(User, VerifiedLogin),
     /// It did not; `user_id` is the account the login named, if any (for the audit trail only).
     Invalid { user_id: Option<UserId> },
+}
+
+/// Why a checked login's session was not opened.
+enum OpenError {
+    /// The account changed since the check.
+    AccountChanged,
+    /// Not the client's fault.
+    Unexpected(Unexpected),
+}
+
+impl From<Unexpected> for OpenError {
+    fn from(err: Unexpected) -> Self {
+        Self::Unexpected(err)
+    }
 }
 
 /// Why a login failed. Deliberately says nothing about which check failed.
@@ -55,31 +72,89 @@ impl AuthService {
     /// whether the account may log in is only looked at once the password
     /// has matched.
     ///
-    /// Before any of that, the attempt must fit the client IP's and the
-    /// account's budgets and the account must not be backing off after
-    /// repeated failures (`RateLimited`, decided without hashing).
+    /// Before hashing, the attempt must fit the client IP's and the account's
+    /// budgets and the account must not be backing off after repeated
+    /// failures (`RateLimited`). An existing account is budgeted by its id,
+    /// so its email and username share one budget; a login naming no account
+    /// by the text typed.
+    ///
+    /// The session is stored only if the account is still the one checked
+    /// (active, not deleted, same password), atomically with its storage.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
         let client = request.client;
-        let account = account_key(&request.login);
+        let credentials = self.find_credentials(&request.login).await?;
+        let account = credentials.as_ref().map_or_else(
+            || typed_login_key(&request.login),
+            |found| account_key(found.user.id),
+        );
         // The backoff is read first: an attempt it refuses spends no budget.
         self.ports.limiter.login_backoff(&account).await?;
         self.admit(LimitedAction::Login, &client, Some(&account)).await?;
-        let checked = match Password::attempt(&request.password, &self.config.password_policy) {
-            Some(password) => self.check_password(&request.login, &password).await?,
-            None => CheckedPassword::Invalid { user_id: None },
+        let Some(password) = Password::attempt(&request.password, &self.config.password_policy) else {
+            return Err(self.login_failed(&account, None, &client).await);
         };
-        let user = match checked {
-            CheckedPassword::Valid(user) => user,
-            CheckedPassword::Invalid { user_id } => {
-                self.ports.limiter.record_login_failure(&account).await;
-                self.audit(AuditAction::LoginFailed, None, user_id, &client).await;
-                return Err(LoginError::InvalidCredentials);
+        let mut checked = self.check_password(credentials, &password).await?;
+        // A change to the account between the check and the session's storage
+        // voids the check. Once more from a fresh read: a concurrent login's
+        // rehash also replaces the hash, and must not fail this one.
+        let mut retried = false;
+        loop {
+            let (user, verified) = match checked {
+                CheckedPassword::Valid(user, verified) => (user, verified),
+                CheckedPassword::Invalid { user_id } => {
+                    return Err(self.login_failed(&account, user_id, &client).await);
+                }
+            };
+            let user_id = user.id;
+            match self.open_session(user, &verified, &client).await {
+                Err(OpenError::AccountChanged) if !retried => {
+                    tracing::info!("account changed during login; checking again");
+                    retried = true;
+                    let fresh = self.find_credentials(&request.login).await?;
+                    checked = self.check_password(fresh, &password).await?;
+                }
+                Err(OpenError::AccountChanged) => {
+                    return Err(self.login_failed(&account, Some(user_id), &client).await);
+                }
+                Err(OpenError::Unexpected(err)) => return Err(err.into()),
+                Ok(pair) => {
+                    self.ports.limiter.record_login_success(&account).await;
+                    tracing::info!(user_id = %pair.user.id, session_id = %pair.session.id, "login succeeded");
+                    self.audit(
+                        AuditAction::LoginSucceeded,
+                        Some(pair.user.id),
+                        Some(pair.user.id),
+                        &client,
+                    )
+                    .await;
+                    return Ok(pair);
+                }
             }
-        };
-        self.ports.limiter.record_login_success(&account).await;
-        let now = self.ports.clock.now();
+        }
+    }
 
+    /// Counts and records a failed attempt; the error to answer with.
+    async fn login_failed(&self, account: &str, user_id: Option<UserId>, client: &Client) -> LoginError {
+        self.ports.limiter.record_login_failure(account).await;
+        self.audit(AuditAction::LoginFailed, None, user_id, client).await;
+        LoginError::InvalidCredentials
+    }
+
+    /// The account `login` names (email or username), deleted or not.
+    async fn find_credentials(&self, login: &str) -> Result<Option<UserCredentials>, Unexpected> {
+        Ok(self.ports.users.find_credentials(login).await?)
+    }
+
+    /// Stores a new session for `user`, if the account is still as `verified`
+    /// found it, and signs its tokens.
+    async fn open_session(
+        &self,
+        user: User,
+        verified: &VerifiedLogin,
+        client: &Client,
+    ) -> Result<TokenPair, OpenError> {
+        let now = self.ports.clock.now();
         let session = Session {
             id: SessionId::generate(),
             user_id: user.id,
@@ -97,26 +172,19 @@ impl AuthService {
         let first_token = self.refresh_record(&session, &secret, None, now);
         self.ports
             .sessions
-            .create(&session, &first_token)
+            .create(&session, &first_token, verified)
             .await
-            .map_err(Unexpected::from)?;
-        self.ports
-            .users
-            .record_login(user.id, now)
-            .await
-            .map_err(Unexpected::from)?;
-        // Neither recorded nor forgotten: logins are frequent, and forgetting a
-        // user scans the cache. Cached copies of this user's other sessions
-        // show the new `last_login_at` within the cache's max age.
+            .map_err(|err| match err {
+                CreateSessionError::AccountChanged => OpenError::AccountChanged,
+                CreateSessionError::Repository(err) => OpenError::Unexpected(err.into()),
+            })?;
+        // The store set `last_login_at` with the session. Cached copies of
+        // this user's other sessions show it within the cache's max age.
         let user = User {
             last_login_at: Some(now),
             ..user
         };
-
         let (access_token, access_expires_at) = self.sign_access(&user, &session, now)?;
-        tracing::info!(user_id = %user.id, session_id = %session.id, "login succeeded");
-        self.audit(AuditAction::LoginSucceeded, Some(user.id), Some(user.id), &client)
-            .await;
         Ok(TokenPair {
             access_token,
             access_expires_at,
@@ -126,16 +194,15 @@ impl AuthService {
         })
     }
 
-    /// The account `login` names, if `password` is its password and it may
-    /// authenticate. Rehashes outdated hashes on the way.
-    async fn check_password(&self, login: &str, password: &Password) -> Result<CheckedPassword, LoginError> {
-        let Some(credentials) = self
-            .ports
-            .users
-            .find_credentials(login)
-            .await
-            .map_err(Unexpected::from)?
-        else {
+    /// Whether `password` is the password of the account `credentials` hold
+    /// and that account may authenticate. Costs one verification either way;
+    /// computes a fresh hash for an outdated one.
+    async fn check_password(
+        &self,
+        credentials: Option<UserCredentials>,
+        password: &Password,
+    ) -> Result<CheckedPassword, LoginError> {
+        let Some(credentials) = credentials else {
             self.ports.hasher.verify_dummy(password).await?;
             tracing::info!("login failed: unknown account");
             return Ok(CheckedPassword::Invalid { user_id: None });
@@ -168,26 +235,30 @@ impl AuthService {
                 user_id: Some(user.id),
             });
         }
-        if needs_rehash {
-            self.rehash(&user, password).await;
-        }
-        Ok(CheckedPassword::Valid(user))
+        let rehash = if needs_rehash {
+            self.rehash(&user, password).await
+        } else {
+            None
+        };
+        let verified = VerifiedLogin {
+            password_hash: credentials.password_hash,
+            rehash,
+        };
+        Ok(CheckedPassword::Valid(user, verified))
     }
 
-    /// Replaces an outdated hash; a failure here must not fail the login.
-    async fn rehash(&self, user: &User, password: &Password) {
-        let result = match self.ports.hasher.hash(password).await {
-            Ok(hash) => self
-                .ports
-                .users
-                .set_password_hash(user.id, &hash, self.ports.clock.now())
-                .await
-                .map_err(|err| err.to_string()),
-            Err(err) => Err(err.to_string()),
-        };
-        match result {
-            Ok(()) => tracing::info!(user_id = %user.id, "password rehashed to the current scheme"),
-            Err(err) => tracing::warn!(user_id = %user.id, error = %err, "password rehash failed"),
+    /// A hash in the current scheme to replace an outdated one, stored with
+    /// the session; a failure here must not fail the login.
+    async fn rehash(&self, user: &User, password: &Password) -> Option<PasswordHash> {
+        match self.ports.hasher.hash(password).await {
+            Ok(hash) => {
+                tracing::info!(user_id = %user.id, "password rehashed to the current scheme");
+                Some(hash)
+            }
+            Err(err) => {
+                tracing::warn!(user_id = %user.id, error = %err, "password rehash failed");
+                None
+            }
         }
     }
 

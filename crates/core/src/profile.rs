@@ -67,9 +67,12 @@ impl AuthService {
                 UpdateUserError::NotFound => {
                     UpdateProfileError::Unexpected(Unexpected("user vanished".into()))
                 }
-                // A profile update never touches the tier.
+                // A profile update never touches the tier or the flags.
                 UpdateUserError::UnknownTier => {
                     UpdateProfileError::Unexpected(Unexpected("unknown tier".into()))
+                }
+                UpdateUserError::LastSuperuser => {
+                    UpdateProfileError::Unexpected(Unexpected("a profile update changed a flag".into()))
                 }
                 UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
             })?;

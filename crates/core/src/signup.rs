@@ -7,7 +7,7 @@ use latch_ports::{CreateUserError, LimitedAction, NewUser, RateLimited};
 
 use latch_domain::AuditAction;
 
-use crate::throttle::account_key;
+use crate::throttle::typed_login_key;
 use crate::{AuthService, Client, Unexpected};
 
 /// A signup as the client sent it; validated here.
@@ -55,7 +55,7 @@ impl AuthService {
     /// client's and the email's signup budgets.
     #[tracing::instrument(skip_all)]
     pub async fn signup(&self, request: SignupRequest) -> Result<User, SignupError> {
-        let account = account_key(&request.email);
+        let account = typed_login_key(&request.email);
         self.admit(LimitedAction::Signup, &request.client, Some(&account))
             .await?;
         self.create_user(request, false).await

@@ -2,15 +2,22 @@
 //! per account, through the `RateLimiter` port. Checked before any password
 //! hash, so a refused attempt costs almost nothing.
 
+use latch_domain::UserId;
 use latch_ports::{LimitedAction, RateLimited, Subject};
 
 use crate::{AuthService, Client};
 
-/// The key an account's budgets and backoff are kept under: the login as
-/// typed, trimmed and lower-cased, so `Ada@Example.com` and `ada@example.com`
-/// share one budget whether or not the account exists.
-pub(crate) fn account_key(login: &str) -> String {
-    login.trim().to_lowercase()
+/// The key an existing account's budgets and backoff are kept under: its id,
+/// so its email, its username and every spelling of them share one budget.
+pub(crate) fn account_key(id: UserId) -> String {
+    format!("user:{id}")
+}
+
+/// The key for a login or email that names no account (yet): as typed,
+/// trimmed and lower-cased, so `Ada@Example.com` and `ada@example.com` share
+/// one budget. Prefixed so that no typed text can name an account's key.
+pub(crate) fn typed_login_key(login: &str) -> String {
+    format!("login:{}", login.trim().to_lowercase())
 }
 
 impl AuthService {

@@ -482,7 +482,10 @@ async fn a_deleted_account_fails_login_like_a_wrong_password() {
     let h = harness();
     let pair = h.logged_in("ada@example.com").await;
     let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
-    h.auth.delete_account(&principal, PASSWORD).await.unwrap();
+    h.auth
+        .delete_account(&principal, PASSWORD, &Client::default())
+        .await
+        .unwrap();
     assert!(h.auth.authenticate(&pair.access_token).await.is_err());
     let login = h.auth.login(login_request("ada@example.com", PASSWORD)).await;
     assert!(matches!(login, Err(LoginError::InvalidCredentials)), "{login:?}");
@@ -782,7 +785,9 @@ async fn every_instance_sees_a_profile_change_and_a_deletion_at_once() {
     let on_b = b.authenticate(&pair.access_token).await.unwrap();
     assert_eq!(on_b.user.name.as_deref(), Some("Ada Lovelace"));
 
-    a.delete_account(&principal, PASSWORD).await.unwrap();
+    a.delete_account(&principal, PASSWORD, &Client::default())
+        .await
+        .unwrap();
     assert!(b.authenticate(&pair.access_token).await.is_err());
 }
 

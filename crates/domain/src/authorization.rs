@@ -24,6 +24,14 @@ pub struct StandingChange {
     pub delete: bool,
 }
 
+impl StandingChange {
+    /// Whether the change can take a superuser's standing away: a demotion,
+    /// a deactivation or a deletion.
+    pub fn takes_standing(&self) -> bool {
+        self.delete || self.is_superuser == Some(false) || self.is_active == Some(false)
+    }
+}
+
 /// Only active superusers may use the admin API.
 pub fn require_administrator(actor: &User) -> Result<(), PolicyViolation> {
     if actor.is_superuser && actor.can_authenticate() {
@@ -41,14 +49,15 @@ pub fn is_active_superuser(user: &User) -> bool {
 /// Refuses a change that would take away the last active superuser —
 /// demoting, deactivating or deleting them, whoever asks (including themself).
 /// `active_superusers` counts the active superusers before the change.
+///
+/// The count and the write must be one atomic step: stores apply this rule
+/// inside the transaction that writes the change.
 pub fn check_standing_change(
     target: &User,
     change: StandingChange,
     active_superusers: u64,
 ) -> Result<(), PolicyViolation> {
-    let loses_standing =
-        change.delete || change.is_superuser == Some(false) || change.is_active == Some(false);
-    if is_active_superuser(target) && loses_standing && active_superusers <= 1 {
+    if is_active_superuser(target) && change.takes_standing() && active_superusers <= 1 {
         return Err(PolicyViolation::LastSuperuser);
     }
     Ok(())

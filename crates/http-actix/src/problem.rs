@@ -381,6 +381,7 @@ impl From<AccountError> for ApiError {
         match err {
             AccountError::WrongPassword { field } => Self::invalid(field, format!("{field}: is incorrect")),
             AccountError::Invalid(err) => err.into(),
+            AccountError::LastSuperuser => Self::LastSuperuser,
             AccountError::RateLimited(refusal) => Self::RateLimited(refusal),
             AccountError::Overloaded => Self::Overloaded,
             AccountError::Unexpected(err) => internal(err),

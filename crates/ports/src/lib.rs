@@ -22,12 +22,12 @@ pub use clock::Clock;
 pub use leases::{CacheLeases, ChangeSignal};
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
-pub use sessions::{RefreshContext, RotateOutcome, SessionRepository};
+pub use sessions::{CreateSessionError, RefreshContext, RotateOutcome, SessionRepository, VerifiedLogin};
 pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
 pub use users::{
-    AccountFlags, CreateUserError, ImportError, ImportedUser, NewUser, UpdateUserError, UserCredentials,
-    UserPage, UserQuery, UserRepository,
+    AccountFlags, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser, UpdateUserError,
+    UserCredentials, UserPage, UserQuery, UserRepository,
 };
 
 /// An infrastructure failure with no business meaning (database down, ...).

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, User, UserId};
 use uuid::Uuid;
 
-use crate::RepositoryError;
+use crate::{PasswordHash, RepositoryError};
 
 /// What happened when a rotation was attempted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,15 +25,52 @@ pub struct RefreshContext {
     pub user: User,
 }
 
+/// What a login checked about its account, which must still hold when the
+/// session is stored.
+#[derive(Debug, Clone)]
+pub struct VerifiedLogin {
+    /// The stored hash the password matched: a password change since then
+    /// replaced it, and voids this login.
+    pub password_hash: PasswordHash,
+    /// A fresh hash of the same password to store in its place (the stored
+    /// one is of an old scheme or old parameters), if any.
+    pub rehash: Option<PasswordHash>,
+}
+
+/// Why a session was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateSessionError {
+    /// The account is no longer the one the login checked: deactivated,
+    /// deleted, or its password changed. Nothing was written.
+    #[error("the account changed during the login")]
+    AccountChanged,
+    /// Anything else.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
 /// Where sessions and their refresh-token chains are kept.
 #[async_trait]
 pub trait SessionRepository: Send + Sync + 'static {
-    /// Stores a new session and its first refresh token, both or neither.
+    /// Stores a new session and its first refresh token, both or neither,
+    /// only if the session's user is at that moment active, not deleted, and
+    /// still has `login.password_hash`. In the same write it sets the user's
+    /// `last_login_at` to the session's `created_at` and stores
+    /// `login.rehash`, if any (neither is recorded in the change log: no
+    /// cached state depends on them).
+    ///
+    /// Atomic with every write that deactivates, deletes or re-passwords the
+    /// user: such a write either commits first (and the login is refused) or
+    /// waits for the session to be stored (and its revocation then ends it).
+    ///
+    /// # Errors
+    /// `AccountChanged`, writing nothing, when the user no longer qualifies.
     async fn create(
         &self,
         session: &Session,
         first_token: &RefreshTokenRecord,
-    ) -> Result<(), RepositoryError>;
+        login: &VerifiedLogin,
+    ) -> Result<(), CreateSessionError>;
 
     /// The session with this id, revoked or not; `None` if unknown.
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError>;

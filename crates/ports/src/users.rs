@@ -165,6 +165,20 @@ pub enum UpdateUserError {
     /// The tier does not exist.
     #[error("unknown tier")]
     UnknownTier,
+    /// The change would leave no active superuser.
+    #[error("this would leave no active superuser")]
+    LastSuperuser,
+    /// Anything else.
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Why a user could not be soft-deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteUserError {
+    /// The user is the last active superuser.
+    #[error("this would leave no active superuser")]
+    LastSuperuser,
     /// Anything else.
     #[error(transparent)]
     Repository(#[from] RepositoryError),
@@ -220,13 +234,17 @@ pub trait UserRepository: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<(), RepositoryError>;
 
-    /// Records a successful login time.
-    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
-
     /// Applies a profile patch and admin-only flags in one write and bumps
     /// `updated_at`; the errors of [`UserRepository::update_profile`], and
     /// `UnknownTier` (writing nothing) for a tier that does not exist.
     /// Recorded in the [`crate::AuthChangeLog`].
+    ///
+    /// # Errors
+    /// MUST return `LastSuperuser`, writing nothing, when the flags would take
+    /// the last active superuser's standing away
+    /// ([`latch_domain::check_standing_change`]). The rule is decided inside
+    /// the write, atomically: of two concurrent changes that each remove one of
+    /// the last two superusers, at most one succeeds.
     async fn update_account(
         &self,
         id: UserId,
@@ -239,9 +257,6 @@ pub trait UserRepository: Send + Sync + 'static {
     /// A page past the end is empty, not an error.
     async fn list(&self, query: &UserQuery) -> Result<UserPage, RepositoryError>;
 
-    /// How many users are superusers, active and not deleted.
-    async fn count_active_superusers(&self) -> Result<u64, RepositoryError>;
-
     /// Clears `deleted_at` (and bumps `updated_at`); a no-op for a user who is not deleted.
     /// Recorded in the [`crate::AuthChangeLog`].
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError>;
@@ -249,5 +264,10 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Soft-deletes a user: sets `deleted_at` (and `updated_at`) once, keeping
     /// the row and its data. Deleting a deleted or unknown user is a no-op.
     /// Recorded in the [`crate::AuthChangeLog`].
-    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError>;
+    ///
+    /// # Errors
+    /// MUST return `LastSuperuser`, writing nothing, for the last active
+    /// superuser, decided atomically with the write as in
+    /// [`UserRepository::update_account`].
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), DeleteUserError>;
 }

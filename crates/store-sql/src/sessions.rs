@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
-use latch_ports::{AuthChange, RefreshContext, RepositoryError, RotateOutcome, SessionRepository};
+use latch_ports::{
+    AuthChange, CreateSessionError, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
+    VerifiedLogin,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -14,7 +17,7 @@ use uuid::Uuid;
 
 use self::context::ContextReads;
 use crate::changes::record;
-use crate::entities::{refresh_tokens, sessions};
+use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::unexpected;
 use crate::unique::unique_row;
 
@@ -98,11 +101,33 @@ impl SessionRepository for SqlSessionRepository {
         &self,
         session: &Session,
         first_token: &RefreshTokenRecord,
-    ) -> Result<(), RepositoryError> {
+        login: &VerifiedLogin,
+    ) -> Result<(), CreateSessionError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
+        // The user's row first: the conditional update re-checks the account
+        // and holds its row lock until commit, so a deactivation, deletion or
+        // password change either came first (no row matches) or waits for this
+        // session to exist before it revokes the user's sessions.
+        let mut update = users::Entity::update_many()
+            .col_expr(users::Column::LastLoginAt, Expr::value(Some(session.created_at)));
+        if let Some(rehash) = &login.rehash {
+            update = update.col_expr(users::Column::PasswordHash, Expr::value(rehash.0.clone()));
+        }
+        let still_valid = update
+            .filter(users::Column::Id.eq(session.user_id.0))
+            .filter(users::Column::IsActive.eq(true))
+            .filter(users::Column::DeletedAt.is_null())
+            .filter(users::Column::PasswordHash.eq(login.password_hash.0.clone()))
+            .exec(&txn)
+            .await
+            .map_err(unexpected)?;
+        if still_valid.rows_affected == 0 {
+            // Dropping `txn` rolls back.
+            return Err(CreateSessionError::AccountChanged);
+        }
         session_row(session).insert(&txn).await.map_err(unexpected)?;
         token_row(first_token).insert(&txn).await.map_err(unexpected)?;
-        txn.commit().await.map_err(unexpected)
+        Ok(txn.commit().await.map_err(unexpected)?)
     }
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {

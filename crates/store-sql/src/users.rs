@@ -3,10 +3,13 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
-use latch_domain::{ProfilePatch, Timestamp, User, UserId};
+use latch_domain::{
+    PolicyViolation, ProfilePatch, StandingChange, Timestamp, User, UserId, check_standing_change,
+    is_active_superuser,
+};
 use latch_ports::{
-    AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
-    RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
+    AccountFlags, AuthChange, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser,
+    PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -158,6 +161,39 @@ async fn first_conflict<C: ConnectionTrait>(
     Ok(None)
 }
 
+/// How many users are superusers, active and not deleted, as `db` sees them.
+async fn count_active_superusers<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    Entity::find()
+        .filter(Column::IsSuperuser.eq(true))
+        .filter(Column::IsActive.eq(true))
+        .filter(Column::DeletedAt.is_null())
+        .count(db)
+        .await
+}
+
+/// Whether `change` to user `id` keeps an active superuser, read inside the
+/// writing transaction `txn`. It must run after [`record`]: the counter row
+/// that `record` locks queues every recorded write, so two changes that each
+/// remove one of the last two superusers cannot both count two.
+async fn keeps_a_superuser<C: ConnectionTrait>(
+    txn: &C,
+    id: UserId,
+    change: StandingChange,
+) -> Result<Result<(), PolicyViolation>, DbErr> {
+    if !change.takes_standing() {
+        return Ok(Ok(()));
+    }
+    let Some(target) = unique_row(Entity::find_by_id(id.0), txn).await?.map(to_domain) else {
+        return Ok(Ok(()));
+    };
+    // Counted only when it matters: most changes do not touch a superuser.
+    if !is_active_superuser(&target) {
+        return Ok(Ok(()));
+    }
+    let active = count_active_superusers(txn).await?;
+    Ok(check_standing_change(&target, change, active))
+}
+
 #[async_trait]
 impl UserRepository for SqlUserRepository {
     #[tracing::instrument(skip_all, fields(rows = batch.len()))]
@@ -298,10 +334,23 @@ impl UserRepository for SqlUserRepository {
         if let Some(tier) = flags.tier {
             update = update.col_expr(Column::Tier, Expr::value(tier));
         }
+        let standing = StandingChange {
+            is_superuser: flags.is_superuser,
+            is_active: flags.is_active,
+            delete: false,
+        };
         let txn = self.db.begin().await.map_err(unexpected)?;
         record(&txn, AuthChange::User(id), now)
             .await
             .map_err(unexpected)?;
+        // Dropping `txn` on an early return rolls the change record back.
+        if keeps_a_superuser(&txn, id, standing)
+            .await
+            .map_err(unexpected)?
+            .is_err()
+        {
+            return Err(UpdateUserError::LastSuperuser);
+        }
         let result = update
             .filter(Column::Id.eq(id.0))
             .exec(&txn)
@@ -357,16 +406,6 @@ impl UserRepository for SqlUserRepository {
         })
     }
 
-    async fn count_active_superusers(&self) -> Result<u64, RepositoryError> {
-        Entity::find()
-            .filter(Column::IsSuperuser.eq(true))
-            .filter(Column::IsActive.eq(true))
-            .filter(Column::DeletedAt.is_null())
-            .count(&self.db)
-            .await
-            .map_err(unexpected)
-    }
-
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
         record(&txn, AuthChange::User(id), now)
@@ -403,19 +442,20 @@ impl UserRepository for SqlUserRepository {
         txn.commit().await.map_err(unexpected)
     }
 
-    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
-        Entity::update_many()
-            .col_expr(Column::LastLoginAt, Expr::value(Some(at)))
-            .filter(Column::Id.eq(id.0))
-            .exec(&self.db)
-            .await
-            .map_err(unexpected)?;
-        Ok(())
-    }
-
-    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), DeleteUserError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
         record(&txn, AuthChange::User(id), at).await.map_err(unexpected)?;
+        let delete = StandingChange {
+            delete: true,
+            ..StandingChange::default()
+        };
+        if keeps_a_superuser(&txn, id, delete)
+            .await
+            .map_err(unexpected)?
+            .is_err()
+        {
+            return Err(DeleteUserError::LastSuperuser);
+        }
         Entity::update_many()
             .col_expr(Column::DeletedAt, Expr::value(Some(at)))
             .col_expr(Column::UpdatedAt, Expr::value(at))
@@ -424,6 +464,6 @@ impl UserRepository for SqlUserRepository {
             .exec(&txn)
             .await
             .map_err(unexpected)?;
-        txn.commit().await.map_err(unexpected)
+        Ok(txn.commit().await.map_err(unexpected)?)
     }
 }

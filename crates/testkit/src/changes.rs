@@ -103,7 +103,7 @@ mod behaviours {
 
     use super::*;
     use crate::FixedClock;
-    use crate::users::new_user;
+    use crate::users::{new_user, verified_login};
 
     async fn user(stores: &Stores, email: &str, username: Option<&str>) -> UserId {
         let now = FixedClock::new().now();
@@ -139,7 +139,11 @@ mod behaviours {
             successor_id: None,
             successor_sealed: None,
         };
-        stores.sessions.create(&session, &token).await.unwrap();
+        stores
+            .sessions
+            .create(&session, &token, &verified_login())
+            .await
+            .unwrap();
         (session, token)
     }
 
@@ -194,7 +198,6 @@ mod behaviours {
         let now = FixedClock::new().now();
         let ada = user(stores, "ada@example.com", None).await;
         let (s, first) = session(stores, ada, now).await;
-        stores.users.record_login(ada, now).await.unwrap();
         stores.sessions.touch(s.id, now).await.unwrap();
         let mut successor = first.clone();
         successor.id = Uuid::now_v7();

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
-use latch_ports::{AuthChange, RefreshContext, RepositoryError, RotateOutcome, SessionRepository};
+use latch_ports::{
+    AuthChange, CreateSessionError, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
+    VerifiedLogin,
+};
 use uuid::Uuid;
 
 use crate::{FixedClock, InMemoryAuthChangeLog, InMemoryUserRepository, Stores};
@@ -61,14 +64,23 @@ impl SessionRepository for InMemorySessionRepository {
         &self,
         session: &Session,
         first_token: &RefreshTokenRecord,
-    ) -> Result<(), RepositoryError> {
+        login: &VerifiedLogin,
+    ) -> Result<(), CreateSessionError> {
+        // Held until the session is in: a revocation of the user's sessions
+        // that follows a change of the account waits for it.
         let mut tables = self.tables();
         if tables
             .tokens
             .values()
             .any(|t| t.token_hash == first_token.token_hash)
         {
-            return Err(RepositoryError("duplicate refresh token hash".into()));
+            return Err(RepositoryError("duplicate refresh token hash".into()).into());
+        }
+        if !self
+            .users
+            .record_login(session.user_id, login, session.created_at)
+        {
+            return Err(CreateSessionError::AccountChanged);
         }
         tables.sessions.insert(session.id, session.clone());
         tables.tokens.insert(first_token.id, first_token.clone());
@@ -218,6 +230,9 @@ macro_rules! session_repository_contract {
     ($make:expr) => {
         $crate::session_repository_contract!(@tests $make;
             create_then_find_session_and_token,
+            create_records_the_login_and_stores_a_rehash,
+            create_refuses_an_account_that_changed,
+            create_racing_an_account_change_leaves_no_live_session,
             find_unknown_is_none,
             refresh_context_is_the_token_its_session_and_its_user,
             rotate_current_token_stores_successor,
@@ -249,7 +264,10 @@ macro_rules! session_repository_contract {
 #[allow(clippy::unwrap_used, missing_docs)]
 mod behaviours {
     use super::*;
-    use crate::users::new_user;
+    use latch_domain::ProfilePatch;
+    use latch_ports::{AccountFlags, PasswordHash};
+
+    use crate::users::{new_user, verified_login};
 
     async fn user(stores: &Stores, email: &str) -> UserId {
         let now = FixedClock::new().now();
@@ -315,8 +333,120 @@ mod behaviours {
     async fn logged_in(stores: &Stores, email: &str, now: Timestamp) -> (Session, RefreshTokenRecord) {
         let s = session(user(stores, email).await, now);
         let t = token(s.id, None, random_seed(), now);
-        stores.sessions.create(&s, &t).await.unwrap();
+        stores.sessions.create(&s, &t, &verified_login()).await.unwrap();
         (s, t)
+    }
+
+    pub async fn create_records_the_login_and_stores_a_rehash(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let ada = user(stores, "ada@example.com").await;
+        let s = session(ada, now);
+        let t = token(s.id, None, random_seed(), now);
+        let rehash = PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA".into());
+        let login = VerifiedLogin {
+            rehash: Some(rehash.clone()),
+            ..verified_login()
+        };
+        stores.sessions.create(&s, &t, &login).await.unwrap();
+        let found = stores.users.find_by_id(ada).await.unwrap().unwrap();
+        assert_eq!(found.last_login_at, Some(now));
+        let credentials = stores
+            .users
+            .find_credentials("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(credentials.password_hash, rehash);
+    }
+
+    pub async fn create_refuses_an_account_that_changed(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let changes: [(&str, fn(UserId) -> AccountChange); 3] = [
+            ("deactivated", AccountChange::Deactivate),
+            ("deleted", AccountChange::Delete),
+            ("re-passworded", AccountChange::NewPassword),
+        ];
+        for (what, change) in changes {
+            let id = user(stores, &format!("{what}@example.com")).await;
+            change(id).apply(stores, now).await;
+            let s = session(id, now);
+            let t = token(s.id, None, random_seed(), now);
+            let refused = stores.sessions.create(&s, &t, &verified_login()).await;
+            assert!(
+                matches!(refused, Err(CreateSessionError::AccountChanged)),
+                "{what}: {refused:?}"
+            );
+            assert_eq!(stores.sessions.find(s.id).await.unwrap(), None, "{what}");
+            assert_eq!(
+                stores.sessions.find_refresh_token(&t.token_hash).await.unwrap(),
+                None,
+                "{what}"
+            );
+            let found = stores.users.find_by_id(id).await.unwrap().unwrap();
+            assert_eq!(found.last_login_at, None, "{what}: a refused login wrote");
+        }
+    }
+
+    pub async fn create_racing_an_account_change_leaves_no_live_session(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let changes: [fn(UserId) -> AccountChange; 3] = [
+            AccountChange::Deactivate,
+            AccountChange::Delete,
+            AccountChange::NewPassword,
+        ];
+        for round in 0..12 {
+            let id = user(stores, &format!("race{round}@example.com")).await;
+            let s = session(id, now);
+            let t = token(s.id, None, random_seed(), now);
+            let change = changes[round % changes.len()](id);
+            // The change is followed by the revocation its use case makes.
+            let login = verified_login();
+            let (created, ()) = tokio::join!(stores.sessions.create(&s, &t, &login), async {
+                change.apply(stores, now).await;
+                stores.sessions.revoke_all_for_user(id, None, now).await.unwrap();
+            });
+            let live = stores
+                .sessions
+                .find(s.id)
+                .await
+                .unwrap()
+                .is_some_and(|found| found.is_live(now));
+            assert!(
+                !live,
+                "round {round} ({change:?}): created {created:?}, yet the session lives"
+            );
+        }
+    }
+
+    /// A change to an account that must void a login in flight.
+    #[derive(Debug, Clone, Copy)]
+    enum AccountChange {
+        Deactivate(UserId),
+        Delete(UserId),
+        NewPassword(UserId),
+    }
+
+    impl AccountChange {
+        async fn apply(self, stores: &Stores, now: Timestamp) {
+            match self {
+                Self::Deactivate(id) => {
+                    let flags = AccountFlags {
+                        is_active: Some(false),
+                        ..AccountFlags::default()
+                    };
+                    stores
+                        .users
+                        .update_account(id, ProfilePatch::default(), flags, now)
+                        .await
+                        .unwrap();
+                }
+                Self::Delete(id) => stores.users.soft_delete(id, now).await.unwrap(),
+                Self::NewPassword(id) => {
+                    let hash = PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$b3RoZXI$b3RoZXJoYXNo".into());
+                    stores.users.set_password_hash(id, &hash, now).await.unwrap();
+                }
+            }
+        }
     }
 
     pub async fn create_then_find_session_and_token(stores: &Stores) {
@@ -506,13 +636,13 @@ mod behaviours {
         let other = session(keep.user_id, now);
         stores
             .sessions
-            .create(&other, &token(other.id, None, 50, now))
+            .create(&other, &token(other.id, None, 50, now), &verified_login())
             .await
             .unwrap();
         let third = session(keep.user_id, now);
         stores
             .sessions
-            .create(&third, &token(third.id, None, 51, now))
+            .create(&third, &token(third.id, None, 51, now), &verified_login())
             .await
             .unwrap();
         let (stranger, _) = logged_in(stores, "bob@example.com", now).await;
@@ -570,7 +700,13 @@ mod behaviours {
             session_id: other.id,
             ..taken.clone()
         };
-        assert!(stores.sessions.create(&other, &clash).await.is_err());
+        assert!(
+            stores
+                .sessions
+                .create(&other, &clash, &verified_login())
+                .await
+                .is_err()
+        );
         assert_eq!(
             stores.sessions.find(other.id).await.unwrap(),
             None,
@@ -585,14 +721,22 @@ mod behaviours {
         let second = session(first.user_id, clock.now());
         stores
             .sessions
-            .create(&second, &token(second.id, None, 60, clock.now()))
+            .create(
+                &second,
+                &token(second.id, None, 60, clock.now()),
+                &verified_login(),
+            )
             .await
             .unwrap();
         clock.advance(Duration::minutes(1));
         let revoked = session(first.user_id, clock.now());
         stores
             .sessions
-            .create(&revoked, &token(revoked.id, None, 61, clock.now()))
+            .create(
+                &revoked,
+                &token(revoked.id, None, 61, clock.now()),
+                &verified_login(),
+            )
             .await
             .unwrap();
         stores.sessions.revoke(revoked.id, clock.now()).await.unwrap();
@@ -602,7 +746,11 @@ mod behaviours {
         };
         stores
             .sessions
-            .create(&expired, &token(expired.id, None, 62, clock.now()))
+            .create(
+                &expired,
+                &token(expired.id, None, 62, clock.now()),
+                &verified_login(),
+            )
             .await
             .unwrap();
         logged_in(stores, "bob@example.com", clock.now()).await;

@@ -5,10 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Duration;
-use latch_domain::{DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
+use latch_domain::{
+    DisplayName, Email, PolicyViolation, ProfilePatch, StandingChange, Timestamp, User, UserId, Username,
+    check_standing_change,
+};
 use latch_ports::{
-    AccountFlags, AuthChange, CreateUserError, ImportError, ImportedUser, NewUser, PasswordHash,
-    RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
+    AccountFlags, AuthChange, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser,
+    PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
+    VerifiedLogin,
 };
 
 use crate::{FixedClock, InMemoryAuthChangeLog, Stores};
@@ -54,6 +58,24 @@ impl InMemoryUserRepository {
     /// Whether any user, deleted or not, has tier `name`.
     pub(crate) fn any_has_tier(&self, name: &str) -> bool {
         self.rows().values().any(|(user, _)| user.tier == name)
+    }
+
+    /// The login half of `SessionRepository::create`: if user `id` is active,
+    /// not deleted and still has the checked hash, sets `last_login_at` and
+    /// stores the rehash, and says so.
+    pub(crate) fn record_login(&self, id: UserId, login: &VerifiedLogin, at: Timestamp) -> bool {
+        let mut rows = self.rows();
+        let Some((user, stored)) = rows.get_mut(&id) else {
+            return false;
+        };
+        if !user.can_authenticate() || *stored != login.password_hash {
+            return false;
+        }
+        user.last_login_at = Some(at);
+        if let Some(rehash) = &login.rehash {
+            *stored = rehash.clone();
+        }
+        true
     }
 
     /// The user with this id, whatever its state (what a foreign key sees).
@@ -191,6 +213,14 @@ impl UserRepository for InMemoryUserRepository {
         {
             return Err(UpdateUserError::UsernameTaken);
         }
+        let standing = StandingChange {
+            is_superuser: flags.is_superuser,
+            is_active: flags.is_active,
+            delete: false,
+        };
+        if keeps_a_superuser(&rows, id, standing).is_err() {
+            return Err(UpdateUserError::LastSuperuser);
+        }
         let (user, _) = rows.get_mut(&id).ok_or(UpdateUserError::NotFound)?;
         if let Some(name) = patch.name {
             user.name = name.map(|n| n.as_str().to_owned());
@@ -247,14 +277,6 @@ impl UserRepository for InMemoryUserRepository {
         Ok(UserPage { items, total })
     }
 
-    async fn count_active_superusers(&self) -> Result<u64, RepositoryError> {
-        Ok(self
-            .rows()
-            .values()
-            .filter(|(u, _)| u.is_superuser && u.can_authenticate())
-            .count() as u64)
-    }
-
     async fn restore(&self, id: UserId, now: Timestamp) -> Result<(), RepositoryError> {
         let mut rows = self.rows();
         if let Some((user, _)) = rows.get_mut(&id)
@@ -282,15 +304,15 @@ impl UserRepository for InMemoryUserRepository {
         Ok(())
     }
 
-    async fn record_login(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
-        if let Some((user, _)) = self.rows().get_mut(&id) {
-            user.last_login_at = Some(at);
-        }
-        Ok(())
-    }
-
-    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), RepositoryError> {
+    async fn soft_delete(&self, id: UserId, at: Timestamp) -> Result<(), DeleteUserError> {
         let mut rows = self.rows();
+        let delete = StandingChange {
+            delete: true,
+            ..StandingChange::default()
+        };
+        if keeps_a_superuser(&rows, id, delete).is_err() {
+            return Err(DeleteUserError::LastSuperuser);
+        }
         if let Some((user, _)) = rows.get_mut(&id)
             && user.deleted_at.is_none()
         {
@@ -302,7 +324,34 @@ impl UserRepository for InMemoryUserRepository {
     }
 }
 
+/// The last-superuser rule on `rows`, checked under the same lock as the write.
+fn keeps_a_superuser(
+    rows: &HashMap<UserId, (User, PasswordHash)>,
+    id: UserId,
+    change: StandingChange,
+) -> Result<(), PolicyViolation> {
+    let Some((target, _)) = rows.get(&id) else {
+        return Ok(());
+    };
+    let active = rows
+        .values()
+        .filter(|(u, _)| latch_domain::is_active_superuser(u))
+        .count() as u64;
+    check_standing_change(target, change, active)
+}
+
 // ---- the contract ---------------------------------------------------------
+
+/// The password hash [`new_user`] gives every user.
+pub const NEW_USER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+/// What a login that checked a [`new_user`]'s password hands `SessionRepository::create`.
+pub fn verified_login() -> VerifiedLogin {
+    VerifiedLogin {
+        password_hash: PasswordHash(NEW_USER_HASH.into()),
+        rehash: None,
+    }
+}
 
 /// A valid `NewUser` for tests, created at `now`.
 #[allow(clippy::unwrap_used)]
@@ -313,7 +362,7 @@ pub fn new_user(email: &str, username: Option<&str>, now: Timestamp) -> NewUser 
         username: username.map(|u| Username::parse(u).unwrap()),
         name: Some("Ada Lovelace".into()),
         avatar_url: None,
-        password_hash: PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into()),
+        password_hash: PasswordHash(NEW_USER_HASH.into()),
         is_superuser: false,
         is_staff: false,
         tier: latch_domain::DEFAULT_TIER.into(),
@@ -360,13 +409,13 @@ macro_rules! user_repository_contract {
             update_profile_to_taken_username_is_rejected,
             update_profile_of_unknown_user_is_not_found,
             set_password_hash_replaces_it,
-            record_login_sets_last_login_at,
             soft_delete_keeps_the_row_and_its_first_time,
             update_account_changes_flags_and_profile_together,
             list_pages_in_creation_order_with_a_total,
             list_searches_email_username_and_name_ignoring_case,
             list_hides_deleted_users_unless_asked,
-            count_active_superusers_ignores_inactive_and_deleted,
+            the_last_active_superuser_keeps_their_standing,
+            concurrent_removals_leave_one_superuser,
             restore_undoes_a_soft_delete,
             import_batch_inserts_all,
             import_batch_of_nothing_is_a_no_op,
@@ -611,20 +660,6 @@ mod behaviours {
         assert_eq!(found.password_hash, hash);
     }
 
-    pub async fn record_login_sets_last_login_at(stores: &Stores) {
-        let clock = FixedClock::new();
-        let created = stores
-            .users
-            .create(new_user("ada@example.com", None, clock.now()))
-            .await
-            .unwrap();
-        assert_eq!(created.last_login_at, None);
-        clock.advance(Duration::minutes(1));
-        stores.users.record_login(created.id, clock.now()).await.unwrap();
-        let found = stores.users.find_by_id(created.id).await.unwrap().unwrap();
-        assert_eq!(found.last_login_at, Some(clock.now()));
-    }
-
     pub async fn soft_delete_keeps_the_row_and_its_first_time(stores: &Stores) {
         let clock = FixedClock::new();
         let created = stores
@@ -798,25 +833,121 @@ mod behaviours {
         assert_eq!(all.total, 2);
     }
 
-    pub async fn count_active_superusers_ignores_inactive_and_deleted(stores: &Stores) {
-        let now = FixedClock::new().now();
-        let mut ids = Vec::new();
-        for email in ["a@example.com", "b@example.com", "c@example.com", "d@example.com"] {
-            let mut new = new_user(email, None, now);
-            new.is_superuser = email != "d@example.com";
-            ids.push(stores.users.create(new).await.unwrap().id);
+    /// Creates a user with `is_superuser`, returning its id.
+    async fn superuser(stores: &Stores, email: &str, is_superuser: bool) -> UserId {
+        let mut new = new_user(email, None, FixedClock::new().now());
+        new.is_superuser = is_superuser;
+        stores.users.create(new).await.unwrap().id
+    }
+
+    fn flags(is_active: Option<bool>, is_superuser: Option<bool>) -> AccountFlags {
+        AccountFlags {
+            is_active,
+            is_superuser,
+            ..AccountFlags::default()
         }
-        let deactivate = AccountFlags {
-            is_active: Some(false),
-            ..Default::default()
+    }
+
+    pub async fn the_last_active_superuser_keeps_their_standing(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let last = superuser(stores, "a@example.com", true).await;
+        // An inactive and a deleted superuser do not count; an ordinary user does not either.
+        let inactive = superuser(stores, "b@example.com", true).await;
+        stores
+            .users
+            .update_account(inactive, ProfilePatch::default(), flags(Some(false), None), now)
+            .await
+            .unwrap();
+        let deleted = superuser(stores, "c@example.com", true).await;
+        stores.users.soft_delete(deleted, now).await.unwrap();
+        let ordinary = superuser(stores, "d@example.com", false).await;
+        let before = stores.users.find_by_id(last).await.unwrap().unwrap();
+
+        let later = now + Duration::minutes(1);
+        for change in [flags(None, Some(false)), flags(Some(false), None)] {
+            let refused = stores
+                .users
+                .update_account(last, ProfilePatch::default(), change.clone(), later)
+                .await;
+            assert!(
+                matches!(refused, Err(UpdateUserError::LastSuperuser)),
+                "{change:?}: {refused:?}"
+            );
+        }
+        let refused = stores.users.soft_delete(last, later).await;
+        assert!(
+            matches!(refused, Err(DeleteUserError::LastSuperuser)),
+            "{refused:?}"
+        );
+        assert_eq!(
+            stores.users.find_by_id(last).await.unwrap().unwrap(),
+            before,
+            "a refused change wrote something"
+        );
+
+        // Changes that leave the standing alone pass; so does removing a second superuser.
+        let staff = AccountFlags {
+            is_staff: Some(true),
+            ..flags(Some(true), Some(true))
         };
         stores
             .users
-            .update_account(ids[1], ProfilePatch::default(), deactivate, now)
+            .update_account(last, ProfilePatch::default(), staff, later)
             .await
             .unwrap();
-        stores.users.soft_delete(ids[2], now).await.unwrap();
-        assert_eq!(stores.users.count_active_superusers().await.unwrap(), 1);
+        stores.users.soft_delete(ordinary, later).await.unwrap();
+        stores
+            .users
+            .update_account(inactive, ProfilePatch::default(), flags(Some(true), None), later)
+            .await
+            .unwrap();
+        stores
+            .users
+            .update_account(last, ProfilePatch::default(), flags(None, Some(false)), later)
+            .await
+            .unwrap();
+        let refused = stores.users.soft_delete(inactive, later).await;
+        assert!(
+            matches!(refused, Err(DeleteUserError::LastSuperuser)),
+            "{refused:?}"
+        );
+    }
+
+    pub async fn concurrent_removals_leave_one_superuser(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let mut survivor = superuser(stores, "first@example.com", true).await;
+        for round in 0..8 {
+            let newcomer = superuser(stores, &format!("su{round}@example.com"), true).await;
+            // Two superusers, and each is removed at the same moment by a different path.
+            let (demoted, deleted) = tokio::join!(
+                stores
+                    .users
+                    .update_account(survivor, ProfilePatch::default(), flags(None, Some(false)), now),
+                stores.users.soft_delete(newcomer, now),
+            );
+            let outcome = format!("round {round}: demote {demoted:?}, delete {deleted:?}");
+            match (&demoted, &deleted) {
+                (Ok(_), Err(DeleteUserError::LastSuperuser)) => survivor = newcomer,
+                (Err(UpdateUserError::LastSuperuser), Ok(())) => {}
+                _ => panic!("exactly one removal must win: {outcome}"),
+            }
+            let admins = stores
+                .users
+                .list(&UserQuery {
+                    search: None,
+                    include_deleted: false,
+                    page: 1,
+                    per_page: 100,
+                })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(latch_domain::is_active_superuser)
+                .map(|u| u.id)
+                .collect::<Vec<_>>();
+            assert_eq!(admins, [survivor], "{outcome}");
+        }
     }
 
     pub async fn restore_undoes_a_soft_delete(stores: &Stores) {

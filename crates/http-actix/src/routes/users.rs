@@ -50,12 +50,14 @@ pub(crate) async fn change_password(
 /// `DELETE /users/me` → 204: soft delete, every session ends, cookies cleared.
 pub(crate) async fn delete_me(
     state: web::Data<HttpState>,
+    req: HttpRequest,
     caller: Authenticated,
     ApiJson(body): ApiJson<DeleteMeBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let client = client_of(&req, &state);
     state
         .auth
-        .delete_account(&caller.principal, &body.password)
+        .delete_account(&caller.principal, &body.password, &client)
         .await?;
     let mut response = HttpResponse::NoContent();
     state.cookies.clear(&mut response);

@@ -57,7 +57,7 @@ mod behaviours {
     use latch_ports::Clock;
     use uuid::Uuid;
 
-    use crate::users::new_user;
+    use crate::users::{new_user, verified_login};
     use crate::{FixedClock, Stores};
 
     /// A session of a new user, created at `created_at`, ending at `expires_at`,
@@ -85,7 +85,11 @@ mod behaviours {
             ip: None,
         };
         let mut chain = vec![token(&session, None, created_at)];
-        stores.sessions.create(&session, &chain[0]).await.unwrap();
+        stores
+            .sessions
+            .create(&session, &chain[0], &verified_login())
+            .await
+            .unwrap();
         for i in 1..tokens {
             let at = created_at + Duration::minutes(i64::try_from(i).unwrap());
             let child = token(&session, Some(chain[i - 1].id), at);
