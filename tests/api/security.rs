@@ -15,6 +15,8 @@ crate::on_both_backends!(
     bearer_requests_are_exempt_from_the_origin_check,
     cors_preflight_answers_allowed_origins_only,
     forwarded_client_address_is_believed_only_from_trusted_proxies,
+    a_client_forwarded_header_does_not_override_the_proxy_x_forwarded_for,
+    with_forwarded_configured_a_client_x_forwarded_for_is_ignored,
 );
 
 const APP_ORIGIN: &str = "https://app.example.com";
@@ -262,10 +264,16 @@ async fn cors_preflight_answers_allowed_origins_only(backend: Backend) {
 }
 
 async fn session_ip(app: &TestApp, forwarded_for: &str) -> Value {
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", forwarded_for)
+    session_ip_with(app, &[("x-forwarded-for", forwarded_for)]).await
+}
+
+/// Logs in ada with `headers` and returns the address her new session recorded.
+async fn session_ip_with(app: &TestApp, headers: &[(&str, &str)]) -> Value {
+    let mut request = app.client.post(app.url("/api/v1/auth/login"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
         .json(&json!({ "login": "ada@example.com", "password": crate::helpers::PASSWORD }))
         .send()
         .await
@@ -314,4 +322,41 @@ async fn forwarded_client_address_is_believed_only_from_trusted_proxies(backend:
         StatusCode::CREATED
     );
     assert_eq!(session_ip(&proxied, "6.6.6.6, 203.0.113.5").await, "203.0.113.5");
+}
+
+async fn a_client_forwarded_header_does_not_override_the_proxy_x_forwarded_for(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("http.trusted_proxies", "127.0.0.1")]).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    // What nginx forwards: the client's own Forwarded untouched, the real address appended to X-Forwarded-For.
+    let ip = session_ip_with(
+        &app,
+        &[
+            ("forwarded", "for=198.51.100.66"),
+            ("x-forwarded-for", "203.0.113.5"),
+        ],
+    )
+    .await;
+    assert_eq!(ip, "203.0.113.5");
+}
+
+async fn with_forwarded_configured_a_client_x_forwarded_for_is_ignored(backend: Backend) {
+    let overrides = [
+        ("http.trusted_proxies", "127.0.0.1"),
+        ("http.forwarded_header", "forwarded"),
+    ];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let ip = session_ip_with(
+        &app,
+        &[
+            ("x-forwarded-for", "198.51.100.66"),
+            ("forwarded", "for=203.0.113.5"),
+        ],
+    )
+    .await;
+    assert_eq!(ip, "203.0.113.5");
 }

@@ -263,8 +263,11 @@ impl Application {
                 .map_err(|err| StartupError::Settings(format!("cors.allowed_origins: {err}")))?,
             allow_credentials: settings.cors.allow_credentials,
             hsts: settings.cookies.secure,
-            trusted_proxies: TrustedProxies::parse(&settings.http.trusted_proxies)
-                .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
+            trusted_proxies: TrustedProxies::parse(
+                &settings.http.trusted_proxies,
+                settings.http.forwarded_header,
+            )
+            .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
         };
         let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);

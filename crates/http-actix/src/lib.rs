@@ -14,7 +14,7 @@ mod routes;
 mod security;
 mod server;
 
-pub use client_ip::{InvalidProxy, TrustedProxies};
+pub use client_ip::{ForwardedHeader, InvalidForwardedHeader, InvalidProxy, TrustedProxies};
 pub use cookies::CookieSettings;
 pub use problem::ApiError;
 pub use security::{AllowedOrigins, InvalidOrigin, SecuritySettings};
