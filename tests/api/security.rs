@@ -17,6 +17,7 @@ crate::on_both_backends!(
     forwarded_client_address_is_believed_only_from_trusted_proxies,
     a_client_forwarded_header_does_not_override_the_proxy_x_forwarded_for,
     with_forwarded_configured_a_client_x_forwarded_for_is_ignored,
+    an_http_page_of_the_same_host_is_foreign_to_an_https_service,
 );
 
 const APP_ORIGIN: &str = "https://app.example.com";
@@ -359,4 +360,35 @@ async fn with_forwarded_configured_a_client_x_forwarded_for_is_ignored(backend: 
     )
     .await;
     assert_eq!(ip, "203.0.113.5");
+}
+
+async fn an_http_page_of_the_same_host_is_foreign_to_an_https_service(backend: Backend) {
+    // Secure cookies: Latch is served over HTTPS (by a proxy in front of this plain listener).
+    let Some(app) = spawn_app_with(backend, &[("cookies.secure", "true")]).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let tokens: Value = Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "login": "ada@example.com", "password": crate::helpers::PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = access_cookie(&tokens);
+    let session = "/api/v1/auth/session";
+    let http_page = app.address.clone();
+    let https_page = app.address.replacen("http://", "https://", 1);
+
+    let downgraded = with_cookie(&app, Method::POST, session, &cookie, Some(&http_page));
+    assert_problem(
+        downgraded.send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "csrf_failed",
+    )
+    .await;
+    let same = with_cookie(&app, Method::POST, session, &cookie, Some(&https_page));
+    assert_eq!(same.send().await.unwrap().status(), StatusCode::OK);
 }

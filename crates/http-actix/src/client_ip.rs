@@ -54,6 +54,19 @@ impl ForwardedHeader {
                 .collect(),
         }
     }
+
+    /// The scheme the client used to reach the first proxy: `X-Forwarded-Proto`
+    /// beside `X-Forwarded-For`, the `proto=` of `Forwarded`. The first entry
+    /// is the client-facing hop's when proxies append, and the only one when
+    /// they overwrite.
+    fn proto(self, headers: &HeaderMap) -> Option<&str> {
+        match self {
+            Self::Forwarded => {
+                elements(headers, header::FORWARDED).find_map(|element| forwarded_param(element, "proto"))
+            }
+            Self::XForwardedFor => elements(headers, header::X_FORWARDED_PROTO).next(),
+        }
+    }
 }
 
 /// The proxies whose forwarding header is believed, and which header that is.
@@ -94,6 +107,30 @@ impl TrustedProxies {
     pub(crate) fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
         let peer = canonical(req.peer_addr()?.ip());
         Some(self.resolve(peer, req.headers()))
+    }
+
+    /// The scheme the client used: what a trusted proxy says, else the connection's.
+    /// (actix's `connection_info()` believes `X-Forwarded-Proto` from anyone.)
+    pub(crate) fn scheme(&self, req: &HttpRequest) -> &'static str {
+        let connection = if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        };
+        req.peer_addr()
+            .and_then(|peer| self.forwarded_scheme(peer.ip(), req.headers()))
+            .unwrap_or(connection)
+    }
+
+    /// `https` or `http` as a trusted `peer` forwards it; `None` from anyone else.
+    fn forwarded_scheme(&self, peer: IpAddr, headers: &HeaderMap) -> Option<&'static str> {
+        if !self.trusts(peer) {
+            return None;
+        }
+        let proto = self.header.proto(headers)?.trim_matches('"');
+        ["https", "http"]
+            .into_iter()
+            .find(|scheme| proto.eq_ignore_ascii_case(scheme))
     }
 
     fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
@@ -270,6 +307,30 @@ mod tests {
         let trusted = proxies(&["127.0.0.1"]);
         let chain = headers(&[("x-forwarded-for", "203.0.113.9")]);
         assert_eq!(trusted.resolve(ip("::ffff:127.0.0.1"), &chain), ip("203.0.113.9"));
+    }
+
+    #[test]
+    fn the_scheme_is_believed_from_trusted_proxies_only() {
+        let https = headers(&[("x-forwarded-proto", "HTTPS")]);
+        let trusted = proxies(&["10.0.0.1"]);
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &https), Some("https"));
+        assert_eq!(trusted.forwarded_scheme(ip("9.9.9.9"), &https), None);
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &headers(&[])), None);
+        let odd = headers(&[("x-forwarded-proto", "gopher")]);
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &odd), None);
+        // Each header mode reads its own scheme field.
+        let forwarded = headers(&[
+            ("x-forwarded-proto", "http"),
+            (
+                "forwarded",
+                "for=203.0.113.7;proto=https, for=10.0.0.2;proto=http",
+            ),
+        ]);
+        assert_eq!(
+            forwarded_proxies(&["10.0.0.1"]).forwarded_scheme(ip("10.0.0.1"), &forwarded),
+            Some("https")
+        );
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &forwarded), Some("http"));
     }
 
     #[test]
