@@ -5,7 +5,7 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, set_cookies, spawn_app, spawn_app_with};
 
 crate::on_both_backends!(
     security_headers_are_on_success_and_error_responses,
@@ -18,6 +18,9 @@ crate::on_both_backends!(
     a_client_forwarded_header_does_not_override_the_proxy_x_forwarded_for,
     with_forwarded_configured_a_client_x_forwarded_for_is_ignored,
     an_http_page_of_the_same_host_is_foreign_to_an_https_service,
+    a_form_login_from_a_foreign_page_is_refused_without_cookies,
+    a_json_login_from_a_foreign_page_is_refused,
+    logins_from_own_allowed_or_no_page_succeed,
 );
 
 const APP_ORIGIN: &str = "https://app.example.com";
@@ -275,7 +278,7 @@ async fn session_ip_with(app: &TestApp, headers: &[(&str, &str)]) -> Value {
         request = request.header(*name, *value);
     }
     let response = request
-        .json(&json!({ "login": "ada@example.com", "password": crate::helpers::PASSWORD }))
+        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
         .send()
         .await
         .unwrap();
@@ -370,7 +373,7 @@ async fn an_http_page_of_the_same_host_is_foreign_to_an_https_service(backend: B
     assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
     let tokens: Value = Client::new()
         .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "login": "ada@example.com", "password": crate::helpers::PASSWORD }))
+        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
         .send()
         .await
         .unwrap()
@@ -391,4 +394,67 @@ async fn an_http_page_of_the_same_host_is_foreign_to_an_https_service(backend: B
     .await;
     let same = with_cookie(&app, Method::POST, session, &cookie, Some(&https_page));
     assert_eq!(same.send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// The OAuth2 password form a page would post, sent with `origin` (none if `None`).
+async fn form_login(app: &TestApp, origin: Option<&str>) -> Response {
+    let request = Client::new().post(app.url("/api/v1/auth/login")).form(&[
+        ("grant_type", "password"),
+        ("username", "ada@example.com"),
+        ("password", PASSWORD),
+    ]);
+    match origin {
+        Some(origin) => request.header(header::ORIGIN, origin),
+        None => request,
+    }
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn a_form_login_from_a_foreign_page_is_refused_without_cookies(backend: Backend) {
+    let Some(app) = spawn_with_frontend(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let foreign = form_login(&app, Some(EVIL_ORIGIN)).await;
+    assert!(set_cookies(&foreign).is_empty(), "{:?}", set_cookies(&foreign));
+    assert_problem(foreign, StatusCode::FORBIDDEN, "csrf_failed").await;
+    let foreign_referer = Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .header(header::REFERER, format!("{EVIL_ORIGIN}/login"))
+        .form(&[("username", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&foreign_referer).is_empty());
+    assert_problem(foreign_referer, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+async fn a_json_login_from_a_foreign_page_is_refused(backend: Backend) {
+    let Some(app) = spawn_with_frontend(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let foreign = Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .header(header::ORIGIN, EVIL_ORIGIN)
+        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&foreign).is_empty());
+    assert_problem(foreign, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+async fn logins_from_own_allowed_or_no_page_succeed(backend: Backend) {
+    let Some(app) = spawn_with_frontend(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    for origin in [Some(app.address.as_str()), Some(APP_ORIGIN), None] {
+        let response = form_login(&app, origin).await;
+        assert_eq!(response.status(), StatusCode::OK, "from {origin:?}");
+        assert_eq!(set_cookies(&response).len(), 2, "from {origin:?}");
+    }
 }

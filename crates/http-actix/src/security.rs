@@ -134,6 +134,19 @@ pub(crate) fn check_csrf(req: &HttpRequest, settings: &SecuritySettings) -> Resu
     check_origin(req, settings)
 }
 
+/// Login CSRF defence: a foreign page must not sign the browser into the
+/// attacker's account. A login that names where it comes from (`Origin`, else
+/// `Referer`) must come from an allowed origin or Latch's own. One that names
+/// nothing is a non-browser client (curl, a backend) and passes: browsers
+/// always send `Origin` on a cross-site POST.
+pub(crate) fn check_login_origin(req: &HttpRequest, settings: &SecuritySettings) -> Result<(), ApiError> {
+    let headers = req.headers();
+    if !headers.contains_key(header::ORIGIN) && !headers.contains_key(header::REFERER) {
+        return Ok(());
+    }
+    check_origin(req, settings)
+}
+
 /// The request's `Origin` (else its `Referer`'s origin) is allowed or is Latch's own.
 fn check_origin(req: &HttpRequest, settings: &SecuritySettings) -> Result<(), ApiError> {
     let headers = req.headers();
@@ -344,6 +357,40 @@ mod tests {
             .insert_header((header::ORIGIN, "https://evil.example"))
             .insert_header((header::REFERER, "https://app.example.com/"));
         assert!(refused(both));
+    }
+
+    fn login_refused(req: TestRequest) -> bool {
+        matches!(
+            check_login_origin(&req.to_http_request(), &settings()),
+            Err(ApiError::CsrfFailed)
+        )
+    }
+
+    #[test]
+    fn a_login_from_a_foreign_page_is_refused() {
+        assert!(login_refused(
+            post().insert_header((header::ORIGIN, "https://evil.example"))
+        ));
+        assert!(login_refused(
+            post().insert_header((header::REFERER, "https://evil.example/login"))
+        ));
+        assert!(login_refused(post().insert_header((header::ORIGIN, "null"))));
+        // An Authorization header does not exempt a login.
+        let with_authorization = post()
+            .insert_header((header::ORIGIN, "https://evil.example"))
+            .insert_header((header::AUTHORIZATION, "Bearer x"));
+        assert!(login_refused(with_authorization));
+    }
+
+    #[test]
+    fn a_login_from_an_allowed_or_own_page_or_no_page_passes() {
+        assert!(!login_refused(
+            post().insert_header((header::ORIGIN, "https://app.example.com"))
+        ));
+        assert!(!login_refused(
+            post().insert_header((header::ORIGIN, "http://auth.example.com"))
+        ));
+        assert!(!login_refused(post()), "curl and backends send no Origin");
     }
 
     #[test]

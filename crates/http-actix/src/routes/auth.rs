@@ -6,6 +6,7 @@ use latch_core::{LoginRequest, LogoutScope, TokenPair};
 use crate::body::{ApiJson, media_type, parse_form, parse_json, parse_optional_json};
 use crate::dto::{LoginForm, LoginJson, LogoutQuery, RefreshBody, SignupBody, TokenBody, UserBody};
 use crate::extract::{access_token, client_of, refresh_cookie};
+use crate::security::check_login_origin;
 use crate::{ApiError, HttpState};
 
 /// The token response, with both cookies set.
@@ -29,12 +30,14 @@ pub(crate) async fn signup(
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
-/// `POST /auth/login`: JSON `{login, password}` or the OAuth2 password form.
+/// `POST /auth/login`: JSON `{login, password}` or the OAuth2 password form,
+/// from a page of an allowed origin or from a client that names no page.
 pub(crate) async fn login(
     state: web::Data<HttpState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    check_login_origin(&req, &state.security)?;
     let (login, password) = match media_type(&req).as_deref() {
         Some("application/x-www-form-urlencoded") => {
             let form: LoginForm = parse_form(&req, &body)?;
