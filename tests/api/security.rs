@@ -21,6 +21,7 @@ crate::on_both_backends!(
     a_form_login_from_a_foreign_page_is_refused_without_cookies,
     a_json_login_from_a_foreign_page_is_refused,
     logins_from_own_allowed_or_no_page_succeed,
+    token_responses_forbid_caching,
 );
 
 const APP_ORIGIN: &str = "https://app.example.com";
@@ -457,4 +458,37 @@ async fn logins_from_own_allowed_or_no_page_succeed(backend: Backend) {
         assert_eq!(response.status(), StatusCode::OK, "from {origin:?}");
         assert_eq!(set_cookies(&response).len(), 2, "from {origin:?}");
     }
+}
+
+fn assert_not_cacheable(response: &Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::OK, "{what}");
+    let headers = response.headers();
+    assert_eq!(headers.get("cache-control").unwrap(), "no-store", "{what}");
+    assert_eq!(
+        headers.get("pragma").map(|v| v.to_str().unwrap()),
+        Some("no-cache"),
+        "{what}"
+    );
+}
+
+async fn token_responses_forbid_caching(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let login = app.login("ada@example.com", PASSWORD).await;
+    assert_not_cacheable(&login, "login");
+    let tokens: Value = login.json().await.unwrap();
+    let refresh = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
+    assert_not_cacheable(&refresh, "refresh");
+    let tokens: Value = refresh.json().await.unwrap();
+    let session = app
+        .bearer_request(
+            Method::POST,
+            "/api/v1/auth/session",
+            tokens["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_not_cacheable(&session, "session check");
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/auth/*`: signup, login, refresh, session check, logout.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use latch_core::{LoginRequest, LogoutScope, TokenPair};
 
@@ -9,10 +10,13 @@ use crate::extract::{access_token, client_of, refresh_cookie};
 use crate::security::check_login_origin;
 use crate::{ApiError, HttpState};
 
-/// The token response, with both cookies set.
+/// The token response, with both cookies set. `Cache-Control: no-store` is on
+/// every response; RFC 6749 §5.1 asks token responses for `Pragma: no-cache`
+/// too, for HTTP/1.0 caches.
 fn token_response(state: &HttpState, pair: TokenPair) -> HttpResponse {
     let now = state.auth.now();
     let mut response = HttpResponse::Ok();
+    response.insert_header((header::PRAGMA, "no-cache"));
     state.cookies.set(&mut response, &pair, now);
     response.json(TokenBody::new(pair, now))
 }
