@@ -10,6 +10,7 @@ mod cookies;
 mod dto;
 mod extract;
 mod problem;
+mod request_span;
 mod routes;
 mod security;
 mod server;
