@@ -1,9 +1,12 @@
 //! The root span of every request, as `tracing-actix-web` would build it but
-//! with the client address and scheme under Latch's trusted-proxy rules.
+//! with the client address and scheme under Latch's trusted-proxy rules, and
+//! credentials cut out of the logged query string.
 //!
 //! The library's `root_span!` takes both from actix's `connection_info()`,
 //! which believes `X-Forwarded-For` and `X-Forwarded-Proto` from any peer, and
 //! a span cannot declare a field twice; so the fields are declared here.
+
+use std::borrow::Cow;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,6 +16,7 @@ use tracing::Span;
 use tracing::field::Empty;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
+use crate::body::{REDACTED, is_secret};
 use crate::client_ip::TrustedProxies;
 
 /// Builds the request span (`TracingLogger::<RequestSpan>`). Reads the
@@ -44,7 +48,7 @@ impl RootSpanBuilder for RequestSpan {
             http.host = %host,
             http.client_ip = %client_ip,
             http.user_agent = %header(header::USER_AGENT).unwrap_or_default(),
-            http.target = %request.uri().path_and_query().map_or("", |target| target.as_str()),
+            http.target = %redacted_target(request.uri().path_and_query().map_or("", |target| target.as_str())),
             http.status_code = Empty,
             otel.name = %format!("{method} {route}"),
             otel.kind = "server",
@@ -59,6 +63,45 @@ impl RootSpanBuilder for RequestSpan {
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
+}
+
+/// The request target as logged: the value of each query parameter named
+/// like a credential (`access_token`, `password`, `code`, ...) replaced by
+/// `[redacted]`. Latch refuses tokens in the query, but a client that sends
+/// one anyway must not leave it in the logs.
+fn redacted_target(target: &str) -> Cow<'_, str> {
+    let Some((path, query)) = target.split_once('?') else {
+        return Cow::Borrowed(target);
+    };
+    if !query.split('&').any(|pair| credential_name(pair).is_some()) {
+        return Cow::Borrowed(target);
+    }
+    let query: Vec<Cow<'_, str>> = query
+        .split('&')
+        .map(|pair| match credential_name(pair) {
+            Some(name) => Cow::Owned(format!("{name}={REDACTED}")),
+            None => Cow::Borrowed(pair),
+        })
+        .collect();
+    Cow::Owned(format!("{path}?{}", query.join("&")))
+}
+
+/// The name of a `name=value` query pair that holds a credential.
+fn credential_name(pair: &str) -> Option<&str> {
+    let (name, _) = pair.split_once('=')?;
+    is_credential(name).then_some(name)
+}
+
+/// Whether a raw (percent-encoded) query parameter name is a credential's:
+/// a name the body redaction hides, or an OAuth-style `code`.
+fn is_credential(raw_name: &str) -> bool {
+    // Decoded so that `access%5Ftoken` is caught too.
+    let name = serde_urlencoded::from_str::<Vec<(String, String)>>(raw_name)
+        .ok()
+        .and_then(|pairs| pairs.into_iter().next())
+        .map_or_else(|| raw_name.to_owned(), |(name, _)| name)
+        .to_ascii_lowercase();
+    is_secret(&name) || name == "code" || name.ends_with("_code")
 }
 
 /// `http.flavor` as OpenTelemetry writes it.
@@ -136,6 +179,50 @@ mod tests {
         assert!(call_service(&app, request).await.status().is_success());
         drop(app);
         String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn credentials_in_the_query_are_redacted() {
+        assert_eq!(
+            redacted_target("/api/v1/users/me?access_token=eyJhbGciOi.x.y&page=2"),
+            "/api/v1/users/me?access_token=[redacted]&page=2"
+        );
+        assert_eq!(
+            redacted_target("/cb?code=abc&state=s&Refresh_Token=latch_rt_1&token=t&password=p"),
+            "/cb?code=[redacted]&state=s&Refresh_Token=[redacted]&token=[redacted]&password=[redacted]"
+        );
+        assert_eq!(
+            redacted_target("/x?access%5Ftoken=secret&otp_code=123"),
+            "/x?access%5Ftoken=[redacted]&otp_code=[redacted]"
+        );
+    }
+
+    #[test]
+    fn other_targets_are_logged_as_sent() {
+        for target in [
+            "/api/v1/admin/users?page=2&q=ada",
+            "/api/v1/auth/logout?scope=global",
+            "/healthz",
+            "/x?token",
+            "/x?&&",
+            "",
+        ] {
+            assert_eq!(redacted_target(target), target);
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_logged_target_carries_no_token() {
+        let logs = logged_request(
+            TrustedProxies::default(),
+            "/api/v1/users/me?access_token=eyJ.secret.sig",
+        )
+        .await;
+        assert!(
+            logs.contains("http.target=/api/v1/users/me?access_token=[redacted]"),
+            "{logs}"
+        );
+        assert!(!logs.contains("eyJ.secret.sig"), "{logs}");
     }
 
     #[actix_web::test]
