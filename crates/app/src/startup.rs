@@ -245,6 +245,9 @@ impl Readiness for StoreReadiness {
 impl Application {
     /// Opens storage, loads keys, binds the port and starts serving.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        for warning in crate::production::warnings(&settings) {
+            tracing::warn!("{warning}");
+        }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
         let auth = auth_service(&settings, &store).await?;
         let same_site = match settings.cookies.same_site.to_ascii_lowercase().as_str() {
