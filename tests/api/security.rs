@@ -5,7 +5,7 @@ use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, set_cookies, spawn_app, spawn_app_with};
 
 crate::on_both_backends!(
     security_headers_are_on_success_and_error_responses,
@@ -15,6 +15,13 @@ crate::on_both_backends!(
     bearer_requests_are_exempt_from_the_origin_check,
     cors_preflight_answers_allowed_origins_only,
     forwarded_client_address_is_believed_only_from_trusted_proxies,
+    a_client_forwarded_header_does_not_override_the_proxy_x_forwarded_for,
+    with_forwarded_configured_a_client_x_forwarded_for_is_ignored,
+    an_http_page_of_the_same_host_is_foreign_to_an_https_service,
+    a_form_login_from_a_foreign_page_is_refused_without_cookies,
+    a_json_login_from_a_foreign_page_is_refused,
+    logins_from_own_allowed_or_no_page_succeed,
+    token_responses_forbid_caching,
 );
 
 const APP_ORIGIN: &str = "https://app.example.com";
@@ -262,11 +269,17 @@ async fn cors_preflight_answers_allowed_origins_only(backend: Backend) {
 }
 
 async fn session_ip(app: &TestApp, forwarded_for: &str) -> Value {
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/login"))
-        .header("x-forwarded-for", forwarded_for)
-        .json(&json!({ "login": "ada@example.com", "password": crate::helpers::PASSWORD }))
+    session_ip_with(app, &[("x-forwarded-for", forwarded_for)]).await
+}
+
+/// Logs in ada with `headers` and returns the address her new session recorded.
+async fn session_ip_with(app: &TestApp, headers: &[(&str, &str)]) -> Value {
+    let mut request = app.client.post(app.url("/api/v1/auth/login"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request
+        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
         .send()
         .await
         .unwrap();
@@ -314,4 +327,168 @@ async fn forwarded_client_address_is_believed_only_from_trusted_proxies(backend:
         StatusCode::CREATED
     );
     assert_eq!(session_ip(&proxied, "6.6.6.6, 203.0.113.5").await, "203.0.113.5");
+}
+
+async fn a_client_forwarded_header_does_not_override_the_proxy_x_forwarded_for(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &[("http.trusted_proxies", "127.0.0.1")]).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    // What nginx forwards: the client's own Forwarded untouched, the real address appended to X-Forwarded-For.
+    let ip = session_ip_with(
+        &app,
+        &[
+            ("forwarded", "for=198.51.100.66"),
+            ("x-forwarded-for", "203.0.113.5"),
+        ],
+    )
+    .await;
+    assert_eq!(ip, "203.0.113.5");
+}
+
+async fn with_forwarded_configured_a_client_x_forwarded_for_is_ignored(backend: Backend) {
+    let overrides = [
+        ("http.trusted_proxies", "127.0.0.1"),
+        ("http.forwarded_header", "forwarded"),
+    ];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let ip = session_ip_with(
+        &app,
+        &[
+            ("x-forwarded-for", "198.51.100.66"),
+            ("forwarded", "for=203.0.113.5"),
+        ],
+    )
+    .await;
+    assert_eq!(ip, "203.0.113.5");
+}
+
+async fn an_http_page_of_the_same_host_is_foreign_to_an_https_service(backend: Backend) {
+    // Secure cookies: Latch is served over HTTPS (by a proxy in front of this plain listener).
+    let Some(app) = spawn_app_with(backend, &[("cookies.secure", "true")]).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let tokens: Value = Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let cookie = access_cookie(&tokens);
+    let session = "/api/v1/auth/session";
+    let http_page = app.address.clone();
+    let https_page = app.address.replacen("http://", "https://", 1);
+
+    let downgraded = with_cookie(&app, Method::POST, session, &cookie, Some(&http_page));
+    assert_problem(
+        downgraded.send().await.unwrap(),
+        StatusCode::FORBIDDEN,
+        "csrf_failed",
+    )
+    .await;
+    let same = with_cookie(&app, Method::POST, session, &cookie, Some(&https_page));
+    assert_eq!(same.send().await.unwrap().status(), StatusCode::OK);
+}
+
+/// The OAuth2 password form a page would post, sent with `origin` (none if `None`).
+async fn form_login(app: &TestApp, origin: Option<&str>) -> Response {
+    let request = Client::new().post(app.url("/api/v1/auth/login")).form(&[
+        ("grant_type", "password"),
+        ("username", "ada@example.com"),
+        ("password", PASSWORD),
+    ]);
+    match origin {
+        Some(origin) => request.header(header::ORIGIN, origin),
+        None => request,
+    }
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn a_form_login_from_a_foreign_page_is_refused_without_cookies(backend: Backend) {
+    let Some(app) = spawn_with_frontend(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let foreign = form_login(&app, Some(EVIL_ORIGIN)).await;
+    assert!(set_cookies(&foreign).is_empty(), "{:?}", set_cookies(&foreign));
+    assert_problem(foreign, StatusCode::FORBIDDEN, "csrf_failed").await;
+    let foreign_referer = Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .header(header::REFERER, format!("{EVIL_ORIGIN}/login"))
+        .form(&[("username", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&foreign_referer).is_empty());
+    assert_problem(foreign_referer, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+async fn a_json_login_from_a_foreign_page_is_refused(backend: Backend) {
+    let Some(app) = spawn_with_frontend(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let foreign = Client::new()
+        .post(app.url("/api/v1/auth/login"))
+        .header(header::ORIGIN, EVIL_ORIGIN)
+        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert!(set_cookies(&foreign).is_empty());
+    assert_problem(foreign, StatusCode::FORBIDDEN, "csrf_failed").await;
+}
+
+async fn logins_from_own_allowed_or_no_page_succeed(backend: Backend) {
+    let Some(app) = spawn_with_frontend(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    for origin in [Some(app.address.as_str()), Some(APP_ORIGIN), None] {
+        let response = form_login(&app, origin).await;
+        assert_eq!(response.status(), StatusCode::OK, "from {origin:?}");
+        assert_eq!(set_cookies(&response).len(), 2, "from {origin:?}");
+    }
+}
+
+fn assert_not_cacheable(response: &Response, what: &str) {
+    assert_eq!(response.status(), StatusCode::OK, "{what}");
+    let headers = response.headers();
+    assert_eq!(headers.get("cache-control").unwrap(), "no-store", "{what}");
+    assert_eq!(
+        headers.get("pragma").map(|v| v.to_str().unwrap()),
+        Some("no-cache"),
+        "{what}"
+    );
+}
+
+async fn token_responses_forbid_caching(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    let login = app.login("ada@example.com", PASSWORD).await;
+    assert_not_cacheable(&login, "login");
+    let tokens: Value = login.json().await.unwrap();
+    let refresh = app.refresh(tokens["refresh_token"].as_str().unwrap()).await;
+    assert_not_cacheable(&refresh, "refresh");
+    let tokens: Value = refresh.json().await.unwrap();
+    let session = app
+        .bearer_request(
+            Method::POST,
+            "/api/v1/auth/session",
+            tokens["access_token"].as_str().unwrap(),
+            None,
+        )
+        .await;
+    assert_not_cacheable(&session, "session check");
 }

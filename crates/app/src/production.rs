@@ -1,5 +1,6 @@
 //! The production guard: with `LATCH_ENV=production`, settings that are only
 //! safe on a developer's machine stop start-up, naming the setting to change.
+//! Elsewhere the riskiest of them are allowed but warned about.
 
 use secrecy::ExposeSecret;
 
@@ -49,6 +50,29 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
         ));
     }
     Ok(())
+}
+
+/// Risky settings that start-up accepts outside production, one warning
+/// each naming the setting. (Production refuses both.)
+pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let short_secret = settings
+        .tokens
+        .hs256_secret
+        .as_ref()
+        .is_some_and(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES);
+    if settings.tokens.algorithm.eq_ignore_ascii_case("hs256") && short_secret {
+        warnings.push(format!(
+            "tokens.hs256_secret is shorter than {MIN_HS256_SECRET_BYTES} bytes: it can be guessed offline from any token, and then tokens forged; production refuses it"
+        ));
+    }
+    if settings.cookies.same_site.eq_ignore_ascii_case("none") && !settings.cookies.secure {
+        warnings.push(
+            "cookies.same_site = \"none\" without cookies.secure: the access cookie would go with cross-site requests over plain HTTP, and most browsers reject such cookies; set cookies.secure = true"
+                .to_owned(),
+        );
+    }
+    warnings
 }
 
 #[cfg(test)]
@@ -131,5 +155,40 @@ mod tests {
             ("tokens.hs256_secret", "0123456789abcdef0123456789abcdef"),
         ];
         production(&long).unwrap();
+    }
+
+    fn warnings_for(overrides: &[(&str, &str)]) -> Vec<String> {
+        warnings(&Settings::with_overrides(overrides).unwrap())
+    }
+
+    #[test]
+    fn the_defaults_warn_about_nothing() {
+        assert!(warnings_for(&[]).is_empty(), "{:?}", warnings_for(&[]));
+    }
+
+    #[test]
+    fn a_short_hs256_secret_is_warned_about_outside_production() {
+        let short = warnings_for(&[
+            ("tokens.algorithm", "HS256"),
+            ("tokens.hs256_secret", "too-short"),
+        ]);
+        assert_eq!(short.len(), 1, "{short:?}");
+        assert!(short[0].contains("tokens.hs256_secret"), "{short:?}");
+        let long = warnings_for(&[
+            ("tokens.algorithm", "HS256"),
+            ("tokens.hs256_secret", "0123456789abcdef0123456789abcdef"),
+        ]);
+        assert!(long.is_empty(), "{long:?}");
+        // A leftover secret is not used by another algorithm.
+        assert!(warnings_for(&[("tokens.hs256_secret", "too-short")]).is_empty());
+    }
+
+    #[test]
+    fn same_site_none_without_secure_is_warned_about() {
+        let insecure = warnings_for(&[("cookies.same_site", "None")]);
+        assert_eq!(insecure.len(), 1, "{insecure:?}");
+        assert!(insecure[0].contains("cookies.same_site"), "{insecure:?}");
+        let secure = warnings_for(&[("cookies.same_site", "none"), ("cookies.secure", "true")]);
+        assert!(secure.is_empty(), "{secure:?}");
     }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
+use latch_http::ForwardedHeader;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -81,8 +82,18 @@ pub struct HttpSettings {
     pub port: u16,
     /// Worker threads; 0 = one per core.
     pub workers: usize,
-    /// Peers (addresses or CIDR ranges) whose `X-Forwarded-For`/`Forwarded` is believed.
+    /// Peers (addresses or CIDR ranges) whose forwarding header is believed.
     pub trusted_proxies: Vec<String>,
+    /// The header those proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
+    #[serde(deserialize_with = "forwarded_header")]
+    pub forwarded_header: ForwardedHeader,
+}
+
+/// `http.forwarded_header`, parsed as it is read so a bad value stops loading
+/// with the key named (the `config` crate appends it to the message).
+fn forwarded_header<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ForwardedHeader, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    ForwardedHeader::parse(&value).map_err(serde::de::Error::custom)
 }
 
 /// `[database]`.
@@ -409,7 +420,9 @@ impl Settings {
         if let Err(err) = latch_domain::TierName::parse(&self.tiers.default) {
             return Err(SettingsError::invalid("tiers.default", err.message));
         }
-        if let Err(err) = latch_http::TrustedProxies::parse(&self.http.trusted_proxies) {
+        if let Err(err) =
+            latch_http::TrustedProxies::parse(&self.http.trusted_proxies, self.http.forwarded_header)
+        {
             return Err(SettingsError::invalid("http.trusted_proxies", err.to_string()));
         }
         match latch_http::AllowedOrigins::parse(&self.cors.allowed_origins) {
@@ -562,6 +575,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http.trusted_proxies"), "{err}");
+    }
+
+    #[test]
+    fn the_forwarded_header_defaults_to_x_forwarded_for_and_a_bad_one_names_its_key() {
+        let settings = Settings::with_overrides(&[]).unwrap();
+        assert_eq!(settings.http.forwarded_header, ForwardedHeader::XForwardedFor);
+        let settings = Settings::with_overrides(&[("http.forwarded_header", "Forwarded")]).unwrap();
+        assert_eq!(settings.http.forwarded_header, ForwardedHeader::Forwarded);
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(
+            dir.path(),
+            "development",
+            env(&[("LATCH__HTTP__FORWARDED_HEADER", "x-real-ip")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("http.forwarded_header"), "{err}");
     }
 
     #[test]

@@ -245,6 +245,9 @@ impl Readiness for StoreReadiness {
 impl Application {
     /// Opens storage, loads keys, binds the port and starts serving.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        for warning in crate::production::warnings(&settings) {
+            tracing::warn!("{warning}");
+        }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
         let auth = auth_service(&settings, &store).await?;
         let same_site = match settings.cookies.same_site.to_ascii_lowercase().as_str() {
@@ -263,8 +266,11 @@ impl Application {
                 .map_err(|err| StartupError::Settings(format!("cors.allowed_origins: {err}")))?,
             allow_credentials: settings.cors.allow_credentials,
             hsts: settings.cookies.secure,
-            trusted_proxies: TrustedProxies::parse(&settings.http.trusted_proxies)
-                .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
+            trusted_proxies: TrustedProxies::parse(
+                &settings.http.trusted_proxies,
+                settings.http.forwarded_header,
+            )
+            .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
         };
         let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);

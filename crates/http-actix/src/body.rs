@@ -68,9 +68,11 @@ fn log_body(req: &HttpRequest, bytes: &[u8], form: bool) {
     }
 }
 
-const REDACTED: &str = "[redacted]";
+/// What a logged secret is replaced with.
+pub(crate) const REDACTED: &str = "[redacted]";
 
-fn is_secret(key: &str) -> bool {
+/// Whether a field or parameter name looks like it holds a secret.
+pub(crate) fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     SECRET_FIELDS.iter().any(|secret| key.contains(secret))
 }

@@ -1,9 +1,12 @@
 //! The client's IP address: the socket peer, or what a trusted proxy says.
 //!
-//! `X-Forwarded-For` and `Forwarded` are written by whoever sends the request,
-//! so they are believed only when the peer is a configured proxy, and then only
-//! as far back as the chain of trusted proxies goes: walking the list from the
-//! nearest hop, the first address that is not a trusted proxy is the client.
+//! Forwarding headers are written by whoever sends the request, so they are
+//! believed only when the peer is a configured proxy, and then only as far back
+//! as the chain of trusted proxies goes: walking the list from the nearest hop,
+//! the first address that is not a trusted proxy is the client. Only the one
+//! header the operator says the proxies write is read: a proxy that writes
+//! `X-Forwarded-For` passes a client's own `Forwarded` through untouched, and
+//! the other way round.
 
 use std::net::IpAddr;
 
@@ -11,9 +14,67 @@ use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderMap};
 use ipnet::IpNet;
 
-/// The proxies whose forwarding headers are believed.
+/// The header trusted proxies write the client's address in (`http.forwarded_header`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, as nginx, HAProxy and most load balancers write it.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), its `for=` parameters.
+    Forwarded,
+}
+
+/// A `http.forwarded_header` value that names neither header.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not a forwarding header: write x-forwarded-for or forwarded")]
+pub struct InvalidForwardedHeader(String);
+
+impl ForwardedHeader {
+    /// Parses `x-forwarded-for` or `forwarded`, in any case.
+    pub fn parse(value: &str) -> Result<Self, InvalidForwardedHeader> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("x-forwarded-for") {
+            Ok(Self::XForwardedFor)
+        } else if value.eq_ignore_ascii_case("forwarded") {
+            Ok(Self::Forwarded)
+        } else {
+            Err(InvalidForwardedHeader(value.to_owned()))
+        }
+    }
+
+    /// The addresses this header lists, client first; `None` for an entry
+    /// that is not an IP. Several header lines read as one list.
+    fn hops(self, headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+        match self {
+            Self::Forwarded => elements(headers, header::FORWARDED)
+                .map(|element| forwarded_param(element, "for").and_then(parse_node))
+                .collect(),
+            Self::XForwardedFor => elements(headers, header::X_FORWARDED_FOR)
+                .map(parse_node)
+                .collect(),
+        }
+    }
+
+    /// The scheme the client used to reach the first proxy: `X-Forwarded-Proto`
+    /// beside `X-Forwarded-For`, the `proto=` of `Forwarded`. The first entry
+    /// is the client-facing hop's when proxies append, and the only one when
+    /// they overwrite.
+    fn proto(self, headers: &HeaderMap) -> Option<&str> {
+        match self {
+            Self::Forwarded => {
+                elements(headers, header::FORWARDED).find_map(|element| forwarded_param(element, "proto"))
+            }
+            Self::XForwardedFor => elements(headers, header::X_FORWARDED_PROTO).next(),
+        }
+    }
+}
+
+/// The proxies whose forwarding header is believed, and which header that is.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    nets: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 /// A `http.trusted_proxies` entry that is neither an address nor a CIDR range.
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +82,10 @@ pub struct TrustedProxies(Vec<IpNet>);
 pub struct InvalidProxy(String);
 
 impl TrustedProxies {
-    /// Parses addresses (`10.0.0.1`, `::1`) and ranges (`10.0.0.0/8`).
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Self, InvalidProxy> {
-        entries
+    /// Parses addresses (`10.0.0.1`, `::1`) and ranges (`10.0.0.0/8`) of
+    /// proxies that write `header`.
+    pub fn parse<S: AsRef<str>>(entries: &[S], header: ForwardedHeader) -> Result<Self, InvalidProxy> {
+        let nets = entries
             .iter()
             .map(|entry| {
                 let entry = entry.as_ref().trim();
@@ -32,13 +94,13 @@ impl TrustedProxies {
                     .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
                     .map_err(|_| InvalidProxy(entry.to_owned()))
             })
-            .collect::<Result<_, _>>()
-            .map(Self)
+            .collect::<Result<_, _>>()?;
+        Ok(Self { nets, header })
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {
         let ip = canonical(ip);
-        self.0.iter().any(|net| net.contains(&ip))
+        self.nets.iter().any(|net| net.contains(&ip))
     }
 
     /// The client address of `req`.
@@ -47,11 +109,35 @@ impl TrustedProxies {
         Some(self.resolve(peer, req.headers()))
     }
 
+    /// The scheme the client used: what a trusted proxy says, else the connection's.
+    /// (actix's `connection_info()` believes `X-Forwarded-Proto` from anyone.)
+    pub(crate) fn scheme(&self, req: &HttpRequest) -> &'static str {
+        let connection = if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        };
+        req.peer_addr()
+            .and_then(|peer| self.forwarded_scheme(peer.ip(), req.headers()))
+            .unwrap_or(connection)
+    }
+
+    /// `https` or `http` as a trusted `peer` forwards it; `None` from anyone else.
+    fn forwarded_scheme(&self, peer: IpAddr, headers: &HeaderMap) -> Option<&'static str> {
+        if !self.trusts(peer) {
+            return None;
+        }
+        let proto = self.header.proto(headers)?.trim_matches('"');
+        ["https", "http"]
+            .into_iter()
+            .find(|scheme| proto.eq_ignore_ascii_case(scheme))
+    }
+
     fn resolve(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         if !self.trusts(peer) {
             return peer;
         }
-        let hops = forwarded_hops(headers);
+        let hops = self.header.hops(headers);
         let mut client = peer;
         // Nearest hop first; stop at the first address no trusted proxy vouches for.
         for hop in hops.iter().rev() {
@@ -78,32 +164,22 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The addresses listed by `Forwarded` (preferred, RFC 7239) or else
-/// `X-Forwarded-For`, client first; `None` for an entry that is not an IP.
-fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let forwarded: Vec<&str> = headers
-        .get_all(header::FORWARDED)
-        .filter_map(|v| v.to_str().ok())
-        .collect();
-    if !forwarded.is_empty() {
-        return forwarded
-            .iter()
-            .flat_map(|value| value.split(','))
-            .map(|element| {
-                element
-                    .split(';')
-                    .filter_map(|pair| pair.trim().split_once('='))
-                    .find(|(name, _)| name.eq_ignore_ascii_case("for"))
-                    .and_then(|(_, node)| parse_node(node))
-            })
-            .collect();
-    }
+/// The comma-separated elements of every `name` header line, in order.
+fn elements(headers: &HeaderMap, name: header::HeaderName) -> impl Iterator<Item = &str> {
     headers
-        .get_all("x-forwarded-for")
+        .get_all(name)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|value| value.split(','))
-        .map(|entry| parse_node(entry.trim()))
-        .collect()
+        .map(str::trim)
+}
+
+/// The value of parameter `name` (`for`, `proto`) in one `Forwarded` element.
+fn forwarded_param<'a>(element: &'a str, name: &str) -> Option<&'a str> {
+    element
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| key.trim().eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim())
 }
 
 /// An address as proxies write it: `1.2.3.4`, `1.2.3.4:80`, `"[::1]:80"`, `::1`.
@@ -146,7 +222,11 @@ mod tests {
     }
 
     fn proxies(entries: &[&str]) -> TrustedProxies {
-        TrustedProxies::parse(entries).unwrap()
+        TrustedProxies::parse(entries, ForwardedHeader::XForwardedFor).unwrap()
+    }
+
+    fn forwarded_proxies(entries: &[&str]) -> TrustedProxies {
+        TrustedProxies::parse(entries, ForwardedHeader::Forwarded).unwrap()
     }
 
     #[test]
@@ -155,6 +235,10 @@ mod tests {
         assert_eq!(proxies(&[]).resolve(ip("9.9.9.9"), &forged), ip("9.9.9.9"));
         assert_eq!(
             proxies(&["10.0.0.0/8"]).resolve(ip("9.9.9.9"), &forged),
+            ip("9.9.9.9")
+        );
+        assert_eq!(
+            forwarded_proxies(&["10.0.0.0/8"]).resolve(ip("9.9.9.9"), &forged),
             ip("9.9.9.9")
         );
     }
@@ -168,15 +252,41 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_is_preferred_and_its_node_forms_are_read() {
-        let trusted = proxies(&["10.0.0.1"]);
+    fn a_client_forwarded_header_is_ignored_when_proxies_write_x_forwarded_for() {
+        // nginx appended the real client to X-Forwarded-For and passed the client's Forwarded on.
+        let both = headers(&[("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "203.0.113.7")]);
+        assert_eq!(
+            proxies(&["10.0.0.1"]).resolve(ip("10.0.0.1"), &both),
+            ip("203.0.113.7")
+        );
+        let forwarded_only = headers(&[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(
+            proxies(&["10.0.0.1"]).resolve(ip("10.0.0.1"), &forwarded_only),
+            ip("10.0.0.1")
+        );
+    }
+
+    #[test]
+    fn a_client_x_forwarded_for_is_ignored_when_proxies_write_forwarded() {
         let both = headers(&[
-            ("x-forwarded-for", "1.1.1.1"),
-            ("forwarded", "for=\"[2001:db8::17]:4711\";proto=https"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("forwarded", "for=203.0.113.7;proto=https"),
         ]);
-        assert_eq!(trusted.resolve(ip("10.0.0.1"), &both), ip("2001:db8::17"));
+        assert_eq!(
+            forwarded_proxies(&["10.0.0.1"]).resolve(ip("10.0.0.1"), &both),
+            ip("203.0.113.7")
+        );
+    }
+
+    #[test]
+    fn forwarded_node_forms_are_read() {
+        let trusted = forwarded_proxies(&["10.0.0.1"]);
+        let v6 = headers(&[("forwarded", "for=\"[2001:db8::17]:4711\";proto=https")]);
+        assert_eq!(trusted.resolve(ip("10.0.0.1"), &v6), ip("2001:db8::17"));
         let v4_port = headers(&[("forwarded", "for=198.51.100.2:8080, for=10.0.0.1")]);
         assert_eq!(trusted.resolve(ip("10.0.0.1"), &v4_port), ip("198.51.100.2"));
+        let spaced = headers(&[("forwarded", "proto=http; For=198.51.100.3")]);
+        assert_eq!(trusted.resolve(ip("10.0.0.1"), &spaced), ip("198.51.100.3"));
     }
 
     #[test]
@@ -184,9 +294,12 @@ mod tests {
         let trusted = proxies(&["10.0.0.0/8"]);
         let garbage = headers(&[("x-forwarded-for", "1.1.1.1, not-an-ip, 10.0.0.2")]);
         assert_eq!(trusted.resolve(ip("10.0.0.1"), &garbage), ip("10.0.0.2"));
-        let obfuscated = headers(&[("forwarded", "for=_hidden")]);
-        assert_eq!(trusted.resolve(ip("10.0.0.1"), &obfuscated), ip("10.0.0.1"));
         assert_eq!(trusted.resolve(ip("10.0.0.1"), &headers(&[])), ip("10.0.0.1"));
+        let obfuscated = headers(&[("forwarded", "for=_hidden")]);
+        assert_eq!(
+            forwarded_proxies(&["10.0.0.0/8"]).resolve(ip("10.0.0.1"), &obfuscated),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]
@@ -197,8 +310,47 @@ mod tests {
     }
 
     #[test]
+    fn the_scheme_is_believed_from_trusted_proxies_only() {
+        let https = headers(&[("x-forwarded-proto", "HTTPS")]);
+        let trusted = proxies(&["10.0.0.1"]);
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &https), Some("https"));
+        assert_eq!(trusted.forwarded_scheme(ip("9.9.9.9"), &https), None);
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &headers(&[])), None);
+        let odd = headers(&[("x-forwarded-proto", "gopher")]);
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &odd), None);
+        // Each header mode reads its own scheme field.
+        let forwarded = headers(&[
+            ("x-forwarded-proto", "http"),
+            (
+                "forwarded",
+                "for=203.0.113.7;proto=https, for=10.0.0.2;proto=http",
+            ),
+        ]);
+        assert_eq!(
+            forwarded_proxies(&["10.0.0.1"]).forwarded_scheme(ip("10.0.0.1"), &forwarded),
+            Some("https")
+        );
+        assert_eq!(trusted.forwarded_scheme(ip("10.0.0.1"), &forwarded), Some("http"));
+    }
+
+    #[test]
     fn bad_entries_are_refused() {
-        assert!(TrustedProxies::parse(&["10.0.0.0/33"]).is_err());
-        assert!(TrustedProxies::parse(&["proxy.internal"]).is_err());
+        let header = ForwardedHeader::default();
+        assert!(TrustedProxies::parse(&["10.0.0.0/33"], header).is_err());
+        assert!(TrustedProxies::parse(&["proxy.internal"], header).is_err());
+    }
+
+    #[test]
+    fn forwarded_header_names_parse_in_any_case() {
+        assert_eq!(
+            ForwardedHeader::parse("X-Forwarded-For").unwrap(),
+            ForwardedHeader::XForwardedFor
+        );
+        assert_eq!(
+            ForwardedHeader::parse("forwarded").unwrap(),
+            ForwardedHeader::Forwarded
+        );
+        assert_eq!(ForwardedHeader::default(), ForwardedHeader::XForwardedFor);
+        assert!(ForwardedHeader::parse("x-real-ip").is_err());
     }
 }

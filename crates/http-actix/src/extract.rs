@@ -45,7 +45,7 @@ fn cookie(req: &HttpRequest, state: &HttpState, name: &str) -> Result<Option<Str
     else {
         return Ok(None);
     };
-    check_csrf(req, &state.security.allowed_origins)?;
+    check_csrf(req, &state.security)?;
     Ok(Some(value))
 }
 

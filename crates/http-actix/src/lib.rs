@@ -10,11 +10,12 @@ mod cookies;
 mod dto;
 mod extract;
 mod problem;
+mod request_span;
 mod routes;
 mod security;
 mod server;
 
-pub use client_ip::{InvalidProxy, TrustedProxies};
+pub use client_ip::{ForwardedHeader, InvalidForwardedHeader, InvalidProxy, TrustedProxies};
 pub use cookies::CookieSettings;
 pub use problem::ApiError;
 pub use security::{AllowedOrigins, InvalidOrigin, SecuritySettings};

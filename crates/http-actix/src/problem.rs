@@ -63,7 +63,7 @@ pub enum ApiError {
     /// Authenticated, but not allowed to do this.
     #[error("forbidden")]
     Forbidden,
-    /// A cookie-authenticated state change from an origin that is not allowed.
+    /// A login, or a cookie-authenticated state change, from an origin that is not allowed.
     #[error("csrf check failed")]
     CsrfFailed,
     /// The change would leave no active superuser.
@@ -169,7 +169,7 @@ impl ApiError {
             }
             Self::Forbidden => "Only superusers may do this.".into(),
             Self::CsrfFailed => {
-                "Requests authenticated by cookie must come from an allowed origin (Origin or Referer header)."
+                "Logins and requests authenticated by cookie must come from an allowed origin (Origin or Referer header)."
                     .into()
             }
             Self::LastSuperuser => "This would leave no active superuser.".into(),

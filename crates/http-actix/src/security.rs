@@ -17,7 +17,8 @@ pub struct SecuritySettings {
     pub allowed_origins: AllowedOrigins,
     /// Let those origins send cookies and Authorization (`Access-Control-Allow-Credentials`).
     pub allow_credentials: bool,
-    /// Send `Strict-Transport-Security` (on when cookies are `Secure`).
+    /// Send `Strict-Transport-Security` (on when cookies are `Secure`). Browsers
+    /// then reach Latch over HTTPS only, so its own origin is `https://`.
     pub hsts: bool,
     /// Peers whose forwarding headers name the client.
     pub trusted_proxies: TrustedProxies,
@@ -124,12 +125,30 @@ pub(crate) fn cors(settings: &SecuritySettings) -> Cors {
 /// themselves, so a cross-site page cannot forge them. A request carrying
 /// `Authorization` is exempt: a cross-site page cannot add that header without
 /// a CORS preflight, which only allowed origins pass.
-pub(crate) fn check_csrf(req: &HttpRequest, allowed: &AllowedOrigins) -> Result<(), ApiError> {
+pub(crate) fn check_csrf(req: &HttpRequest, settings: &SecuritySettings) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)
         || req.headers().contains_key(header::AUTHORIZATION)
     {
         return Ok(());
     }
+    check_origin(req, settings)
+}
+
+/// Login CSRF defence: a foreign page must not sign the browser into the
+/// attacker's account. A login that names where it comes from (`Origin`, else
+/// `Referer`) must come from an allowed origin or Latch's own. One that names
+/// nothing is a non-browser client (curl, a backend) and passes: browsers
+/// always send `Origin` on a cross-site POST.
+pub(crate) fn check_login_origin(req: &HttpRequest, settings: &SecuritySettings) -> Result<(), ApiError> {
+    let headers = req.headers();
+    if !headers.contains_key(header::ORIGIN) && !headers.contains_key(header::REFERER) {
+        return Ok(());
+    }
+    check_origin(req, settings)
+}
+
+/// The request's `Origin` (else its `Referer`'s origin) is allowed or is Latch's own.
+fn check_origin(req: &HttpRequest, settings: &SecuritySettings) -> Result<(), ApiError> {
     let headers = req.headers();
     let origin = match headers.get(header::ORIGIN) {
         Some(value) => value.to_str().ok().map(str::to_owned),
@@ -142,11 +161,21 @@ pub(crate) fn check_csrf(req: &HttpRequest, allowed: &AllowedOrigins) -> Result<
         return Err(ApiError::CsrfFailed);
     };
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
-    let same_origin = host.is_some_and(|host| authority_of(&origin).eq_ignore_ascii_case(host));
-    if same_origin || allowed.contains(&origin) {
+    let same_origin = host.is_some_and(|host| is_same_origin(&origin, own_scheme(req, settings), host));
+    if same_origin || settings.allowed_origins.contains(&origin) {
         Ok(())
     } else {
         Err(ApiError::CsrfFailed)
+    }
+}
+
+/// Latch's own scheme: `https` when HSTS is on, else the scheme the client
+/// used as far as the connection and trusted proxies tell.
+fn own_scheme(req: &HttpRequest, settings: &SecuritySettings) -> &'static str {
+    if settings.hsts {
+        "https"
+    } else {
+        settings.trusted_proxies.scheme(req)
     }
 }
 
@@ -157,10 +186,46 @@ fn origin_of_url(url: &str) -> Option<String> {
     (!authority.is_empty()).then(|| format!("{scheme}://{authority}"))
 }
 
-/// The `host[:port]` part of an origin; `null` and other opaque origins have
-/// none and so never equal a `Host` header.
-fn authority_of(origin: &str) -> &str {
-    origin.split_once("://").map_or("", |(_, authority)| authority)
+/// Whether `origin` has `scheme`, and the host and port of `host` (a `Host`
+/// header). `null` and other opaque origins never match.
+fn is_same_origin(origin: &str, scheme: &str, host: &str) -> bool {
+    let Some((origin_scheme, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    if !origin_scheme.eq_ignore_ascii_case(scheme) {
+        return false;
+    }
+    match (host_and_port(authority, scheme), host_and_port(host, scheme)) {
+        (Some((a, a_port)), Some((b, b_port))) => a.eq_ignore_ascii_case(b) && a_port == b_port,
+        _ => false,
+    }
+}
+
+/// `host[:port]` split, with the scheme's default port when none (or an empty
+/// one) is written, so `https://a` and `a:443` compare equal. `None` when the
+/// port is not a number.
+fn host_and_port<'a>(authority: &'a str, scheme: &str) -> Option<(&'a str, u16)> {
+    let (host, port) = match authority.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        Some(rest) => {
+            let (_, after) = rest.split_once(']')?;
+            let host = &authority[..authority.len() - after.len()];
+            match after {
+                "" => (host, None),
+                _ => (host, Some(after.strip_prefix(':')?)),
+            }
+        }
+        None => match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        },
+    };
+    let port = match port {
+        None | Some("") if scheme.eq_ignore_ascii_case("https") => 443,
+        None | Some("") => 80,
+        Some(port) => port.parse().ok()?,
+    };
+    (!host.is_empty()).then_some((host, port))
 }
 
 #[cfg(test)]
@@ -169,6 +234,7 @@ mod tests {
     use actix_web::test::TestRequest;
 
     use super::*;
+    use crate::client_ip::ForwardedHeader;
 
     fn allowed() -> AllowedOrigins {
         AllowedOrigins::parse(&["https://app.example.com", "http://localhost:3000/"]).unwrap()
@@ -178,11 +244,22 @@ mod tests {
         TestRequest::post().insert_header((header::HOST, "auth.example.com"))
     }
 
-    fn refused(req: TestRequest) -> bool {
+    fn settings() -> SecuritySettings {
+        SecuritySettings {
+            allowed_origins: allowed(),
+            ..SecuritySettings::default()
+        }
+    }
+
+    fn refused_with(req: TestRequest, settings: &SecuritySettings) -> bool {
         matches!(
-            check_csrf(&req.to_http_request(), &allowed()),
+            check_csrf(&req.to_http_request(), settings),
             Err(ApiError::CsrfFailed)
         )
+    }
+
+    fn refused(req: TestRequest) -> bool {
+        refused_with(req, &settings())
     }
 
     #[test]
@@ -208,10 +285,61 @@ mod tests {
             post().insert_header((header::ORIGIN, "https://app.example.com"))
         ));
         assert!(!refused(
-            post().insert_header((header::ORIGIN, "https://auth.example.com"))
+            post().insert_header((header::ORIGIN, "http://auth.example.com"))
         ));
         let referer = (header::REFERER, "http://localhost:3000/account?tab=1");
         assert!(!refused(post().insert_header(referer)));
+    }
+
+    #[test]
+    fn same_origin_needs_the_same_scheme() {
+        let https_service = SecuritySettings {
+            hsts: true,
+            ..settings()
+        };
+        let https = post().insert_header((header::ORIGIN, "https://auth.example.com"));
+        assert!(!refused_with(https, &https_service));
+        let http = post().insert_header((header::ORIGIN, "http://auth.example.com"));
+        assert!(refused_with(http, &https_service));
+        // A plain-HTTP service is not reached from an https page of the same host.
+        let https = post().insert_header((header::ORIGIN, "https://auth.example.com"));
+        assert!(refused(https));
+    }
+
+    #[test]
+    fn a_trusted_proxy_vouches_for_https_and_nobody_else_does() {
+        let peer: std::net::SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let behind_proxy = SecuritySettings {
+            trusted_proxies: TrustedProxies::parse(&["10.0.0.1"], ForwardedHeader::XForwardedFor).unwrap(),
+            ..settings()
+        };
+        let via_tls_proxy = || {
+            post()
+                .peer_addr(peer)
+                .insert_header((header::X_FORWARDED_PROTO, "https"))
+        };
+        let https = via_tls_proxy().insert_header((header::ORIGIN, "https://auth.example.com"));
+        assert!(!refused_with(https, &behind_proxy));
+        let http = via_tls_proxy().insert_header((header::ORIGIN, "http://auth.example.com"));
+        assert!(refused_with(http, &behind_proxy));
+        // The same claim from a peer that is not a trusted proxy changes nothing.
+        let forged = via_tls_proxy().insert_header((header::ORIGIN, "https://auth.example.com"));
+        assert!(refused(forged));
+    }
+
+    #[test]
+    fn same_origin_compares_host_and_port_with_default_ports_implied() {
+        assert!(is_same_origin("https://a.example", "https", "a.example:443"));
+        assert!(is_same_origin("https://a.example:443", "https", "A.Example"));
+        assert!(is_same_origin("http://a.example:80", "http", "a.example"));
+        assert!(is_same_origin("http://[::1]:8080", "http", "[::1]:8080"));
+        assert!(is_same_origin("http://[::1]", "http", "[::1]:80"));
+        assert!(!is_same_origin("https://a.example", "https", "a.example:8443"));
+        assert!(!is_same_origin("http://a.example:8080", "http", "a.example:8081"));
+        assert!(!is_same_origin("http://a.example", "http", "b.example"));
+        assert!(!is_same_origin("https://a.example:80", "https", "a.example"));
+        assert!(!is_same_origin("http://a.example:x", "http", "a.example"));
+        assert!(!is_same_origin("null", "http", "a.example"));
     }
 
     #[test]
@@ -231,9 +359,43 @@ mod tests {
         assert!(refused(both));
     }
 
+    fn login_refused(req: TestRequest) -> bool {
+        matches!(
+            check_login_origin(&req.to_http_request(), &settings()),
+            Err(ApiError::CsrfFailed)
+        )
+    }
+
+    #[test]
+    fn a_login_from_a_foreign_page_is_refused() {
+        assert!(login_refused(
+            post().insert_header((header::ORIGIN, "https://evil.example"))
+        ));
+        assert!(login_refused(
+            post().insert_header((header::REFERER, "https://evil.example/login"))
+        ));
+        assert!(login_refused(post().insert_header((header::ORIGIN, "null"))));
+        // An Authorization header does not exempt a login.
+        let with_authorization = post()
+            .insert_header((header::ORIGIN, "https://evil.example"))
+            .insert_header((header::AUTHORIZATION, "Bearer x"));
+        assert!(login_refused(with_authorization));
+    }
+
+    #[test]
+    fn a_login_from_an_allowed_or_own_page_or_no_page_passes() {
+        assert!(!login_refused(
+            post().insert_header((header::ORIGIN, "https://app.example.com"))
+        ));
+        assert!(!login_refused(
+            post().insert_header((header::ORIGIN, "http://auth.example.com"))
+        ));
+        assert!(!login_refused(post()), "curl and backends send no Origin");
+    }
+
     #[test]
     fn safe_methods_and_bearer_requests_are_not_checked() {
-        assert!(check_csrf(&TestRequest::get().to_http_request(), &allowed()).is_ok());
+        assert!(check_csrf(&TestRequest::get().to_http_request(), &settings()).is_ok());
         assert!(!refused(
             post().insert_header((header::AUTHORIZATION, "Bearer x"))
         ));

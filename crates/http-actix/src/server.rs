@@ -12,6 +12,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::body::BODY_LIMIT;
 use crate::problem::problem_response;
+use crate::request_span::RequestSpan;
 use crate::routes::{admin, auth, system, users};
 use crate::{ApiError, CookieSettings, SecuritySettings, security};
 
@@ -44,6 +45,8 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // For the request span, which is built before any handler runs.
+            .app_data(state.security.trusted_proxies.clone())
             .app_data(web::PayloadConfig::new(BODY_LIMIT))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError::Validation {
@@ -55,7 +58,7 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
             .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
             .wrap(security::cors(&state.security))
             .wrap(security::security_headers(state.security.hsts))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<RequestSpan>::new())
             .service(
                 web::scope("/api/v1")
                     .service(web::resource("/auth/signup").route(web::post().to(auth::signup)))

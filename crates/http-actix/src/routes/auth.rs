@@ -1,17 +1,22 @@
 //! `/api/v1/auth/*`: signup, login, refresh, session check, logout.
 
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use latch_core::{LoginRequest, LogoutScope, TokenPair};
 
 use crate::body::{ApiJson, media_type, parse_form, parse_json, parse_optional_json};
 use crate::dto::{LoginForm, LoginJson, LogoutQuery, RefreshBody, SignupBody, TokenBody, UserBody};
 use crate::extract::{access_token, client_of, refresh_cookie};
+use crate::security::check_login_origin;
 use crate::{ApiError, HttpState};
 
-/// The token response, with both cookies set.
+/// The token response, with both cookies set. `Cache-Control: no-store` is on
+/// every response; RFC 6749 §5.1 asks token responses for `Pragma: no-cache`
+/// too, for HTTP/1.0 caches.
 fn token_response(state: &HttpState, pair: TokenPair) -> HttpResponse {
     let now = state.auth.now();
     let mut response = HttpResponse::Ok();
+    response.insert_header((header::PRAGMA, "no-cache"));
     state.cookies.set(&mut response, &pair, now);
     response.json(TokenBody::new(pair, now))
 }
@@ -29,12 +34,14 @@ pub(crate) async fn signup(
     Ok(HttpResponse::Created().json(UserBody::from(user)))
 }
 
-/// `POST /auth/login`: JSON `{login, password}` or the OAuth2 password form.
+/// `POST /auth/login`: JSON `{login, password}` or the OAuth2 password form,
+/// from a page of an allowed origin or from a client that names no page.
 pub(crate) async fn login(
     state: web::Data<HttpState>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    check_login_origin(&req, &state.security)?;
     let (login, password) = match media_type(&req).as_deref() {
         Some("application/x-www-form-urlencoded") => {
             let form: LoginForm = parse_form(&req, &body)?;
