@@ -3,13 +3,14 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, claims_of, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, claims_of, spawn_app, spawn_app_with};
 
 crate::on_both_backends!(
     password_change_keeps_this_session_and_ends_the_others,
     password_change_checks_both_passwords,
     deleted_account_cannot_log_in_and_its_data_is_kept,
     deletion_needs_the_password,
+    deletion_guesses_are_budgeted_and_back_the_account_off,
     sessions_are_listed_with_the_current_one_marked,
     a_user_revokes_their_own_other_session,
     another_users_session_is_not_found,
@@ -158,6 +159,40 @@ async fn deletion_needs_the_password(backend: Backend) {
         .await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["field"], "password");
+    assert_eq!(app.me(access(&tokens)).await.status(), StatusCode::OK);
+}
+
+async fn deletion_guesses_are_budgeted_and_back_the_account_off(backend: Backend) {
+    let overrides = [
+        ("rate_limit.password_change_per_account", "4"),
+        ("rate_limit.login_free_failures", "2"),
+        ("rate_limit.login_backoff_base_seconds", "30"),
+    ];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    let tokens = app.signup_and_login("ada@example.com").await;
+    let guess = |n: usize| {
+        let body = Some(json!({ "password": format!("guess number {n}") }));
+        app.bearer_request(reqwest::Method::DELETE, "/api/v1/users/me", access(&tokens), body)
+    };
+    // Two free failures, then the third starts the account's backoff.
+    for n in 0..3 {
+        assert_problem(
+            guess(n).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    assert_problem(guess(3).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // The backoff is the account's: the login waits too, even with the right password.
+    assert_problem(
+        app.login("ada@example.com", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
     assert_eq!(app.me(access(&tokens)).await.status(), StatusCode::OK);
 }
 

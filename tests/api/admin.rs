@@ -12,6 +12,8 @@ crate::on_both_backends!(
     deactivation_ends_the_users_access_on_the_next_request,
     soft_delete_and_restore,
     the_last_superuser_cannot_demote_or_delete_themself,
+    the_last_superuser_cannot_delete_their_own_account,
+    two_superusers_removing_each_other_at_once_leave_one,
     bad_ids_and_fields_are_4xx,
     tiers_are_created_changed_assigned_and_deleted,
     the_audit_trail_records_security_events_without_secrets,
@@ -321,6 +323,71 @@ async fn the_last_superuser_cannot_demote_or_delete_themself(backend: Backend) {
         .bearer_request(Method::GET, "/api/v1/admin/users", access(&root), None)
         .await;
     assert_problem(now_forbidden, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+async fn the_last_superuser_cannot_delete_their_own_account(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let root = app.superuser_login("root@example.com").await;
+    let body = Some(json!({ "password": PASSWORD }));
+    let response = app
+        .bearer_request(Method::DELETE, "/api/v1/users/me", access(&root), body)
+        .await;
+    assert_problem(response, StatusCode::CONFLICT, "last_superuser").await;
+    let me: Value = app.me(access(&root)).await.json().await.unwrap();
+    assert_eq!(
+        (me["is_superuser"].clone(), me["is_active"].clone()),
+        (json!(true), json!(true))
+    );
+}
+
+async fn two_superusers_removing_each_other_at_once_leave_one(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    // Each round: two active superusers, each removing the other by another path.
+    let mut survivor = app.superuser_login("root@example.com").await;
+    for round in 0..6 {
+        let newcomer = app.superuser_login(&format!("su{round}@example.com")).await;
+        let newcomer_path = format!("/api/v1/admin/users/{}", id(&newcomer));
+        let survivor_path = format!("/api/v1/admin/users/{}", id(&survivor));
+        let demote = app.bearer_request(
+            Method::PATCH,
+            &newcomer_path,
+            access(&survivor),
+            Some(json!({ "is_superuser": false })),
+        );
+        let delete = app.bearer_request(Method::DELETE, &survivor_path, access(&newcomer), None);
+        let (demoted, deleted) = tokio::join!(demote, delete);
+        let statuses = (demoted.status(), deleted.status());
+        survivor = match statuses {
+            (StatusCode::OK, StatusCode::CONFLICT) => survivor,
+            (StatusCode::CONFLICT, StatusCode::NO_CONTENT) => newcomer,
+            // The winner's change can also end the loser's standing before
+            // its request is authorized.
+            (StatusCode::OK, StatusCode::FORBIDDEN) => survivor,
+            (StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED, StatusCode::NO_CONTENT) => newcomer,
+            other => panic!("round {round}: both or neither removal succeeded: {other:?}"),
+        };
+        let admins = app
+            .bearer_request(
+                Method::GET,
+                "/api/v1/admin/users?per_page=100",
+                access(&survivor),
+                None,
+            )
+            .await;
+        assert_eq!(admins.status(), StatusCode::OK, "round {round}");
+        let admins: Value = admins.json().await.unwrap();
+        let active_superusers = admins["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|u| u["is_superuser"] == true && u["is_active"] == true)
+            .count();
+        assert_eq!(active_superusers, 1, "round {round}: {statuses:?}");
+    }
 }
 
 async fn bad_ids_and_fields_are_4xx(backend: Backend) {

@@ -3,9 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_problem, set_cookies, spawn_app};
+use crate::helpers::{Backend, PASSWORD, assert_problem, set_cookies, spawn_app, spawn_app_with};
 
 crate::on_both_backends!(
+    a_login_racing_a_deactivation_keeps_no_session,
+    a_login_racing_a_password_change_keeps_no_session,
     login_returns_tokens_and_sets_cookies,
     login_by_username_and_email_alias,
     login_with_oauth2_password_form,
@@ -139,4 +141,82 @@ async fn email_is_matched_ignoring_case(backend: Backend) {
         app.login("ada@EXAMPLE.COM", PASSWORD).await.status(),
         StatusCode::OK
     );
+}
+
+/// No limits: the races below log in many times.
+const NO_LIMITS: [(&str, &str); 1] = [("rate_limit.enabled", "false")];
+
+/// Whether a login's answer gave tokens that still work.
+async fn still_works(app: &crate::helpers::TestApp, login: reqwest::Response) -> bool {
+    if login.status() != StatusCode::OK {
+        return false;
+    }
+    let tokens: Value = login.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    app.me(access).await.status() == StatusCode::OK
+}
+
+async fn a_login_racing_a_deactivation_keeps_no_session(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &NO_LIMITS).await else {
+        return;
+    };
+    let root = app.superuser_login("root@example.com").await;
+    let root_access = root["access_token"].as_str().unwrap();
+    let ada = app.signup_and_login("ada@example.com").await;
+    let path = format!("/api/v1/admin/users/{}", ada["user"]["id"].as_str().unwrap());
+    let set_active = |active: bool| {
+        app.bearer_request(
+            reqwest::Method::PATCH,
+            &path,
+            root_access,
+            Some(json!({ "is_active": active })),
+        )
+    };
+    for round in 0..8 {
+        // The deactivation lands while the login hashes; then the account comes back.
+        let (login, deactivated) = tokio::join!(app.login("ada@example.com", PASSWORD), async {
+            tokio::time::sleep(std::time::Duration::from_millis(5 * round)).await;
+            set_active(false).await
+        });
+        assert_eq!(deactivated.status(), StatusCode::OK);
+        assert_eq!(set_active(true).await.status(), StatusCode::OK);
+        assert!(
+            !still_works(&app, login).await,
+            "round {round}: a login overlapping a deactivation kept its session"
+        );
+    }
+}
+
+async fn a_login_racing_a_password_change_keeps_no_session(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, &NO_LIMITS).await else {
+        return;
+    };
+    let ada = app.signup_and_login("ada@example.com").await;
+    let access = ada["access_token"].as_str().unwrap();
+    let mut current = PASSWORD.to_owned();
+    for round in 0..10 {
+        let next = format!("a brand new passphrase {round}");
+        let change = json!({ "current_password": current, "new_password": next });
+        // The change hashes twice before it writes: the login starts later
+        // each round, so its check and its write straddle the change's.
+        let login = async {
+            tokio::time::sleep(std::time::Duration::from_millis(8 * round)).await;
+            app.login("ada@example.com", &current).await
+        };
+        let change = app.bearer_request(
+            reqwest::Method::POST,
+            "/api/v1/users/me/password",
+            access,
+            Some(change),
+        );
+        let (login, changed) = tokio::join!(login, change);
+        assert_eq!(changed.status(), StatusCode::NO_CONTENT, "round {round}");
+        assert!(
+            !still_works(&app, login).await,
+            "round {round}: a login with the old password outlived the change"
+        );
+        current = next;
+        // The session that changed the password keeps working.
+        assert_eq!(app.me(access).await.status(), StatusCode::OK);
+    }
 }

@@ -11,6 +11,7 @@ use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app_with}
 crate::on_both_backends!(
     logins_past_the_ip_budget_get_429_with_headers,
     failed_logins_back_the_account_off_from_every_address,
+    an_accounts_email_and_username_share_its_budget_and_backoff,
     signups_and_refreshes_have_ip_budgets,
     limits_can_be_turned_off,
 );
@@ -103,6 +104,34 @@ async fn failed_logins_back_the_account_off_from_every_address(backend: Backend)
     // Other accounts are not affected.
     let grace = login_from(&app, "198.51.100.1", "grace@example.com", PASSWORD).await;
     assert_eq!(grace.status(), StatusCode::OK);
+}
+
+async fn an_accounts_email_and_username_share_its_budget_and_backoff(backend: Backend) {
+    let overrides = [
+        ("http.trusted_proxies", "127.0.0.1"),
+        ("rate_limit.login_per_account", "4"),
+        ("rate_limit.login_free_failures", "3"),
+        ("rate_limit.login_backoff_base_seconds", "30"),
+    ];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    let signup = json!({ "email": "ada@example.com", "username": "ada", "password": PASSWORD });
+    let created = app.post_json("/api/v1/auth/signup", &signup).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    // Guesses alternate between the two names of the one account.
+    for (n, login) in ["ada@example.com", "ADA", "ada@example.com", "ada"]
+        .iter()
+        .enumerate()
+    {
+        let guess = login_from(&app, &format!("198.51.100.{n}"), login, "wrong guess").await;
+        assert_problem(guess, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+    // Four failures, three free: the account backs off under either name.
+    for login in ["ada", "ada@example.com"] {
+        let waiting = login_from(&app, "192.0.2.50", login, PASSWORD).await;
+        assert_problem(waiting, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
 }
 
 async fn signups_and_refreshes_have_ip_budgets(backend: Backend) {
