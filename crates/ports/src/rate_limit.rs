@@ -52,7 +52,9 @@ pub struct RateLimited {
 /// a capped exponential backoff for accounts with repeated failed logins.
 ///
 /// Adapters MUST be cheap (no hashing, no I/O the caller waits long on) and
-/// MUST bound their memory whatever the number of distinct subjects.
+/// MUST bound their memory whatever the number of distinct subjects. To stay
+/// within the bound they MUST forget what holds back least first: a flood of
+/// other subjects MUST NOT refill a spent budget or end a backoff.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Takes one attempt from `subject`'s budget for `action`. MUST refuse

@@ -43,6 +43,8 @@ macro_rules! rate_limiter_contract {
             success_clears_the_backoff,
             backoff_of_accounts_is_independent,
             many_distinct_subjects_are_handled,
+            a_flood_of_other_subjects_leaves_a_spent_budget_spent,
+            a_flood_of_other_accounts_leaves_a_backoff_in_place,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -247,6 +249,44 @@ mod behaviours {
         }
         spend(limiter, LimitedAction::Login, Subject::Ip("192.0.2.1")).await;
         assert_eq!(limiter.login_backoff("newcomer@example.com").await, Ok(()));
+    }
+
+    /// An attacker spread over more addresses and accounts than the adapter
+    /// remembers must not get a victim's spent budget refilled.
+    pub async fn a_flood_of_other_subjects_leaves_a_spent_budget_spent(limiter: &dyn RateLimiter) {
+        let victim = Subject::Account(ACCOUNT);
+        spend(limiter, LimitedAction::Login, IP).await;
+        spend(limiter, LimitedAction::Login, victim).await;
+        for i in 0..50_000u32 {
+            let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
+            let account = format!("user{i}@example.com");
+            assert_eq!(
+                limiter.admit(LimitedAction::Login, Subject::Ip(&ip)).await,
+                Ok(())
+            );
+            assert_eq!(
+                limiter
+                    .admit(LimitedAction::Login, Subject::Account(&account))
+                    .await,
+                Ok(())
+            );
+        }
+        let refusal = refused(limiter, LimitedAction::Login, IP).await;
+        assert_eq!(refusal.limit, ATTEMPTS);
+        let refusal = refused(limiter, LimitedAction::Login, victim).await;
+        assert_eq!(refusal.limit, ATTEMPTS);
+    }
+
+    /// Failed logins spread over more accounts than the adapter remembers must
+    /// not end a victim's backoff.
+    pub async fn a_flood_of_other_accounts_leaves_a_backoff_in_place(limiter: &dyn RateLimiter) {
+        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+        for i in 0..50_000u32 {
+            limiter
+                .record_login_failure(&format!("user{i}@example.com"))
+                .await;
+        }
+        assert_about(backoff_wait(limiter, ACCOUNT).await, BACKOFF_BASE);
     }
 }
 
