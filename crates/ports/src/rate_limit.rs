@@ -30,7 +30,9 @@ impl LimitedAction {
 /// Whose budget an attempt is taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject<'a> {
-    /// A client IP address, as text.
+    /// A client IP address, as text. Adapters MUST count the addresses of one
+    /// IPv6 /64 network as one subject (a client is usually given a whole
+    /// /64), and an IPv4-mapped IPv6 address as its IPv4 address.
     Ip(&'a str),
     /// An account: the normalised login (email or username) or a user id.
     Account(&'a str),

@@ -31,6 +31,9 @@ macro_rules! rate_limiter_contract {
             refusal_reports_the_budget_and_a_wait,
             every_action_is_limited_for_both_subject_kinds,
             ips_are_independent,
+            addresses_in_one_ipv6_64_share_a_budget,
+            ipv6_64s_are_independent,
+            ipv4_mapped_ipv6_is_its_ipv4_address,
             accounts_are_independent,
             actions_are_independent,
             ip_and_account_with_the_same_text_are_independent,
@@ -142,6 +145,32 @@ mod behaviours {
         spend(limiter, LimitedAction::Login, IP).await;
         spend(limiter, LimitedAction::Login, Subject::Ip("203.0.113.8")).await;
         spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8::7")).await;
+    }
+
+    pub async fn addresses_in_one_ipv6_64_share_a_budget(limiter: &dyn RateLimiter) {
+        for i in 1..=ATTEMPTS {
+            let ip = format!("2001:db8:7:1::{i:x}");
+            assert_eq!(
+                limiter.admit(LimitedAction::Login, Subject::Ip(&ip)).await,
+                Ok(()),
+                "attempt {i} from {ip}"
+            );
+        }
+        let other_host = Subject::Ip("2001:db8:7:1:ffff:ffff:ffff:ffff");
+        let refusal = refused(limiter, LimitedAction::Login, other_host).await;
+        assert_eq!(refusal.limit, ATTEMPTS);
+    }
+
+    pub async fn ipv6_64s_are_independent(limiter: &dyn RateLimiter) {
+        spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8:7:1::1")).await;
+        spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8:7:2::1")).await;
+        spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8:8:1::1")).await;
+    }
+
+    pub async fn ipv4_mapped_ipv6_is_its_ipv4_address(limiter: &dyn RateLimiter) {
+        spend(limiter, LimitedAction::Login, Subject::Ip("::ffff:203.0.113.7")).await;
+        assert!(limiter.admit(LimitedAction::Login, IP).await.is_err());
+        spend(limiter, LimitedAction::Login, Subject::Ip("::ffff:203.0.113.8")).await;
     }
 
     pub async fn accounts_are_independent(limiter: &dyn RateLimiter) {
