@@ -1,8 +1,11 @@
 //! Login failures must not tell an attacker which check failed, by their
 //! answer or by their time: an unknown user, a wrong password and an inactive
-//! account each cost one password verification. This measures the three on
-//! the real service (SQLite, default argon2id parameters) and prints their
-//! medians and ratios; a correct login is shown for reference.
+//! account each cost one password verification, and a failed one waits until
+//! the slowest kind of hash the hasher knows of, so a wrong password on an
+//! account imported with a Django PBKDF2 hash (1,000,000 iterations) costs
+//! the same too. This measures the four on the real service (SQLite, default
+//! argon2id parameters) and prints their medians and ratios to the unknown
+//! user; a correct login is shown for reference.
 //!
 //! Run with `cargo bench -p latch --bench login_timing` (`LATCH_BENCH_SAMPLES`
 //! sets the samples per case, default 60). It fails only if a case does not
@@ -14,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use latch::Settings;
 use latch::startup::{auth_service, open_store};
-use latch_core::{AdminChanges, AuthService, Client, LoginError, LoginRequest, SignupRequest};
+use latch_core::{AdminChanges, AuthService, Client, ImportOptions, LoginError, LoginRequest, SignupRequest};
 use latch_ports::UserRepository;
 
 const DEFAULT_SAMPLES: usize = 60;
@@ -24,6 +27,11 @@ const ADMIN_EMAIL: &str = "bench-admin@example.com";
 const ACTIVE_EMAIL: &str = "bench-active@example.com";
 const INACTIVE_EMAIL: &str = "bench-inactive@example.com";
 const UNKNOWN_EMAIL: &str = "bench-nobody@example.com";
+const IMPORTED_EMAIL: &str = "bench-imported@example.com";
+/// Written by Django 5.2.19's `make_password` at its default 1,000,000
+/// iterations, for "correct horse battery staple" (tests/fixtures/legacy-hashes.json).
+const DJANGO_PBKDF2: &str =
+    "pbkdf2_sha256$1000000$YkdMv6tdQcij1OAWTtfzRG$3OV2r26ROzUe6qyltBE+F2x25w/czRlMBnaeeFUX7qI=";
 const PASSWORD: &str = "correct horse battery staple 42";
 // Same length as the real one, so a policy check cannot tell them apart either.
 const WRONG_PASSWORD: &str = "correct horse battery stapel 42";
@@ -149,6 +157,15 @@ async fn run() -> Result<(), Box<dyn Error>> {
         ..AdminChanges::default()
     };
     auth.admin_update_user(&admin, inactive.id, deactivate).await?;
+    // Imported as `latch import-users` would; only ever given a wrong password,
+    // since a right one would rehash it to argon2id.
+    let mut import = auth.start_import(ImportOptions::default());
+    let line = format!(r#"{{"email":"{IMPORTED_EMAIL}","password_hash":"{DJANGO_PBKDF2}"}}"#);
+    let mut rejected = import.add_line(1, line.as_bytes()).await?;
+    rejected.extend(import.finish().await?);
+    if let Some(line) = rejected.first() {
+        return Err(format!("the imported user was rejected: {line}").into());
+    }
 
     let stored = store
         .users()
@@ -167,6 +184,12 @@ async fn run() -> Result<(), Box<dyn Error>> {
         Case::new(
             "wrong password",
             ACTIVE_EMAIL,
+            WRONG_PASSWORD,
+            Expect::InvalidCredentials,
+        ),
+        Case::new(
+            "wrong password, pbkdf2 account (imported)",
+            IMPORTED_EMAIL,
             WRONG_PASSWORD,
             Expect::InvalidCredentials,
         ),
@@ -217,8 +240,9 @@ async fn run() -> Result<(), Box<dyn Error>> {
         }
     }
     let unknown = medians[0];
-    println!("wrong/unknown    = {:.2}", medians[1] / unknown);
-    println!("inactive/unknown = {:.2}", medians[2] / unknown);
+    println!("wrong/unknown        = {:.2}", medians[1] / unknown);
+    println!("pbkdf2 wrong/unknown = {:.2}", medians[2] / unknown);
+    println!("inactive/unknown     = {:.2}", medians[3] / unknown);
     let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
     let slowest = medians.iter().copied().fold(0.0, f64::max);
     println!(

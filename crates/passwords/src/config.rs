@@ -17,11 +17,17 @@ pub struct HasherConfig {
     pub max_concurrent: usize,
     /// Most callers waiting for a free slot; beyond that calls fail with `Overloaded`.
     pub max_queue: usize,
+    /// Whether failed verifications are padded from start-up to the estimated
+    /// cost of the schemes users are imported from, at their libraries'
+    /// defaults (Django's PBKDF2 at 1,000,000 iterations, passlib's at 29,000,
+    /// bcrypt 12, argon2-cffi's argon2id), before any such hash is verified.
+    /// Off only where no imported hash can be stored, or in tests.
+    pub assume_legacy_costs: bool,
 }
 
 impl Default for HasherConfig {
     /// OWASP's argon2id parameters (m=19456, t=2, p=1), one hash per CPU at a
-    /// time and up to 64 waiting callers per CPU.
+    /// time and up to 64 waiting callers per CPU, legacy costs assumed.
     fn default() -> Self {
         let max_concurrent = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
         Self {
@@ -30,6 +36,7 @@ impl Default for HasherConfig {
             parallelism: Params::DEFAULT_P_COST,
             max_concurrent,
             max_queue: max_concurrent.saturating_mul(64),
+            assume_legacy_costs: true,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The argon2id adapter of the `PasswordHasher` port.
 
 use std::fmt;
+use std::hint::black_box;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -10,12 +12,20 @@ use latch_domain::Password;
 use latch_ports::{HashError, PasswordHash, PasswordHasher, Verification};
 
 use crate::HasherConfig;
+use crate::floor::{CostClass, FailureFloor, LEGACY_DEFAULTS};
 use crate::limiter::Limiter;
 use crate::memory::BlockPool;
+use crate::pbkdf2_sha256::Pbkdf2Sha256;
 use crate::stored_hash::{ARGON2_MAX_M_COST_KIB, ARGON2_MAX_T_COST, StoredHash};
 
 /// The password behind the dummy hash; its value does not matter.
 const DUMMY_PASSWORD: &[u8] = b"latch dummy password for unknown users";
+
+/// PBKDF2 iterations timed at start-up (a few milliseconds), to estimate
+/// PBKDF2 costs before one is verified.
+const PBKDF2_CALIBRATION_ITERATIONS: u32 = 10_000;
+/// The bcrypt cost timed at start-up (a few milliseconds), for the same.
+const BCRYPT_CALIBRATION_COST: u32 = 6;
 
 /// Hashes new passwords with argon2id and verifies argon2, bcrypt and
 /// Django/passlib PBKDF2 hashes, on blocking threads with bounded concurrency.
@@ -26,10 +36,13 @@ pub struct Argon2Hasher {
     memory: Arc<BlockPool>,
     /// An argon2id hash at the current cost, so an unknown user costs what a wrong password costs.
     dummy: Arc<StoredHash>,
+    /// The least time a failed verification takes, whatever the hash's scheme.
+    floor: FailureFloor,
 }
 
 impl Argon2Hasher {
-    /// A hasher for `config`; computes the dummy hash, so it takes one hash's time.
+    /// A hasher for `config`; computes the dummy hash and times a small PBKDF2
+    /// and bcrypt hash beside it, so it takes a little over one hash's time.
     ///
     /// # Errors
     /// `HashError::Unexpected` if the argon2 parameters are invalid or above
@@ -47,13 +60,63 @@ impl Argon2Hasher {
         let memory = Arc::new(BlockPool::new(params.block_count(), config.max_concurrent));
         // Not in the pool: a server that never sees a login keeps no block resident.
         let unpooled = BlockPool::new(params.block_count(), 0);
-        let dummy = StoredHash::parse(&hash_argon2id(&params, DUMMY_PASSWORD, &unpooled)?)?;
+        let (dummy, took) = timed(|| hash_argon2id(&params, DUMMY_PASSWORD, &unpooled));
+        let dummy = StoredHash::parse(&dummy?)?;
+        let mut floor = FailureFloor::default();
+        floor.calibrate(dummy.cost_class(), took);
+        calibrate(&mut floor)?;
+        floor.record(dummy.cost_class(), took);
+        if config.assume_legacy_costs {
+            for class in LEGACY_DEFAULTS {
+                floor.expect(class);
+            }
+        }
         Ok(Self {
             params,
             limiter,
             memory,
             dummy: Arc::new(dummy),
+            floor,
         })
+    }
+
+    /// How long a verification whose work took `took` waits before it
+    /// answers: a failure until the floor, a match not at all.
+    fn padding(&self, matched: bool, took: Duration) -> Duration {
+        if matched {
+            Duration::ZERO
+        } else {
+            self.floor.padding(took)
+        }
+    }
+}
+
+/// Times one small hash of each legacy scheme on this thread, beside the
+/// dummy argon2 hash, so that their costs can be estimated from argon2's
+/// before one of them is verified.
+fn calibrate(floor: &mut FailureFloor) -> Result<(), HashError> {
+    let pbkdf2 = Pbkdf2Sha256::unmatchable(PBKDF2_CALIBRATION_ITERATIONS);
+    let (_, took) = timed(|| black_box(pbkdf2.matches(black_box(DUMMY_PASSWORD))));
+    let iterations = PBKDF2_CALIBRATION_ITERATIONS;
+    floor.calibrate(CostClass::Pbkdf2Sha256 { iterations }, took);
+    let (hashed, took) = timed(|| bcrypt::hash_with_salt(DUMMY_PASSWORD, BCRYPT_CALIBRATION_COST, [0; 16]));
+    hashed.map_err(|err| HashError::Unexpected(format!("bcrypt failed: {err}")))?;
+    let cost = BCRYPT_CALIBRATION_COST;
+    floor.calibrate(CostClass::Bcrypt { cost }, took);
+    Ok(())
+}
+
+/// Runs `work` and says how long it took.
+fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration) {
+    let start = Instant::now();
+    let outcome = work();
+    (outcome, start.elapsed())
+}
+
+/// Waits `padding` without holding a hashing slot or a CPU.
+async fn wait(padding: Duration) {
+    if !padding.is_zero() {
+        tokio::time::sleep(padding).await;
     }
 }
 
@@ -84,12 +147,16 @@ impl PasswordHasher for Argon2Hasher {
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verification, HashError> {
         let stored = StoredHash::parse(&hash.0)?;
         let needs_rehash = stored.needs_rehash(&self.params);
+        let class = stored.cost_class();
         let password = password.duplicate();
         let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
-        let matched = self
+        let (matched, took) = self
             .limiter
-            .run(move || stored.matches_in(password.expose().as_bytes(), &params, &memory))
-            .await??;
+            .run(move || timed(|| stored.matches_in(password.expose().as_bytes(), &params, &memory)))
+            .await?;
+        let matched = matched?;
+        self.floor.record(class, took);
+        wait(self.padding(matched, took)).await;
         Ok(if matched {
             Verification::Match { needs_rehash }
         } else {
@@ -100,16 +167,25 @@ impl PasswordHasher for Argon2Hasher {
     #[tracing::instrument(skip_all)]
     async fn verify_dummy(&self, password: &Password) -> Result<(), HashError> {
         let dummy = Arc::clone(&self.dummy);
+        let class = dummy.cost_class();
         let password = password.duplicate();
         let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
-        self.limiter
-            .run(move || dummy.matches_in(password.expose().as_bytes(), &params, &memory))
-            .await??;
+        let (outcome, took) = self
+            .limiter
+            .run(move || timed(|| dummy.matches_in(password.expose().as_bytes(), &params, &memory)))
+            .await?;
+        outcome?;
+        self.floor.record(class, took);
+        // Padded as a failure even in the unlikely case the password is the dummy's.
+        wait(self.padding(false, took)).await;
         Ok(())
     }
 
     fn check_stored(&self, hash: &PasswordHash) -> Result<(), HashError> {
-        StoredHash::parse(&hash.0).map(|_| ())
+        let stored = StoredHash::parse(&hash.0)?;
+        // A hash that may be stored may be verified: its cost counts from now on.
+        self.floor.expect(stored.cost_class());
+        Ok(())
     }
 }
 
@@ -213,6 +289,7 @@ mod tests {
             parallelism: 1,
             max_concurrent: 2,
             max_queue: 16,
+            assume_legacy_costs: false,
         }
     }
 
@@ -237,7 +314,8 @@ mod tests {
                 iterations: 2,
                 parallelism: 1,
                 max_concurrent: cpus,
-                max_queue: 64 * cpus
+                max_queue: 64 * cpus,
+                assume_legacy_costs: true,
             }
         );
     }
@@ -284,6 +362,92 @@ mod tests {
     fn dummy_hash_has_the_current_cost() {
         let hasher = Argon2Hasher::new(config(2048, 2)).unwrap();
         assert!(!hasher.dummy.needs_rehash(&hasher.params));
+    }
+
+    #[test]
+    fn a_hasher_assuming_legacy_costs_knows_the_library_defaults() {
+        let hasher = Argon2Hasher::new(HasherConfig {
+            assume_legacy_costs: true,
+            ..config(1024, 1)
+        })
+        .unwrap();
+        for class in LEGACY_DEFAULTS {
+            assert!(hasher.floor.knows(class), "{class:?}");
+        }
+    }
+
+    #[test]
+    fn a_hasher_not_assuming_legacy_costs_knows_only_what_it_timed() {
+        let hasher = cheap();
+        for class in LEGACY_DEFAULTS {
+            assert!(!hasher.floor.knows(class), "{class:?}");
+        }
+        assert!(hasher.floor.knows(hasher.dummy.cost_class()));
+    }
+
+    #[test]
+    fn check_stored_makes_the_cost_of_a_hash_known() {
+        let hasher = cheap();
+        let django_default = CostClass::Pbkdf2Sha256 {
+            iterations: 1_000_000,
+        };
+        assert!(!hasher.floor.knows(django_default));
+        check_stored(&hasher, DJANGO_PBKDF2).unwrap();
+        assert!(hasher.floor.knows(django_default));
+    }
+
+    #[tokio::test]
+    async fn a_verification_times_the_cost_of_its_hash() {
+        let hasher = cheap();
+        let class = CostClass::Pbkdf2Sha256 { iterations: 1000 };
+        assert!(!hasher.floor.knows(class));
+        verify(&hasher, PASSWORD, DJANGO_PBKDF2_1000).await.unwrap();
+        assert!(hasher.floor.knows(class));
+    }
+
+    /// What the slowest hash this hasher has verified took.
+    const SLOW: Duration = Duration::from_millis(300);
+
+    /// A cheap hasher that has seen a slow hash.
+    fn hasher_that_saw_a_slow_hash() -> Argon2Hasher {
+        let hasher = cheap();
+        let slow = CostClass::Pbkdf2Sha256 {
+            iterations: 9_000_000,
+        };
+        hasher.floor.record(slow, SLOW);
+        hasher
+    }
+
+    #[test]
+    fn a_failure_is_padded_up_to_the_slowest_hash_seen() {
+        let hasher = hasher_that_saw_a_slow_hash();
+        let took = Duration::from_millis(2);
+        assert_eq!(hasher.padding(false, took), SLOW - took);
+    }
+
+    #[test]
+    fn a_match_is_not_padded() {
+        let hasher = hasher_that_saw_a_slow_hash();
+        assert_eq!(hasher.padding(true, Duration::from_millis(2)), Duration::ZERO);
+    }
+
+    // Sleeping never ends early, so these lower bounds cannot flake.
+
+    #[tokio::test]
+    async fn a_mismatch_answers_no_sooner_than_the_slowest_hash_seen() {
+        let hasher = hasher_that_saw_a_slow_hash();
+        let start = Instant::now();
+        let outcome = verify(&hasher, "correct horse battery stapler", DJANGO_PBKDF2_1000).await;
+        assert_eq!(outcome.unwrap(), Verification::Mismatch);
+        assert!(start.elapsed() >= SLOW, "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn the_dummy_answers_no_sooner_than_the_slowest_hash_seen() {
+        let hasher = hasher_that_saw_a_slow_hash();
+        let start = Instant::now();
+        hasher.verify_dummy(&password(PASSWORD)).await.unwrap();
+        assert!(start.elapsed() >= SLOW, "{:?}", start.elapsed());
     }
 
     #[tokio::test]

@@ -80,6 +80,21 @@ impl Pbkdf2Sha256 {
         })
     }
 
+    /// A hash of `iterations` (at least one) that no password matches, for
+    /// timing the scheme.
+    pub(crate) fn unmatchable(iterations: u32) -> Self {
+        Self {
+            iterations: NonZeroU32::new(iterations).unwrap_or(NonZeroU32::MIN),
+            salt: b"latch timing".to_vec(),
+            key: [0; KEY_LEN],
+        }
+    }
+
+    /// The iteration count, which sets the cost of every verification.
+    pub(crate) fn iterations(&self) -> u32 {
+        self.iterations.get()
+    }
+
     /// Derives the key for `password` and compares it in constant time.
     /// CPU-heavy (up to `MAX_ITERATIONS`): call it on a blocking thread.
     pub(crate) fn matches(&self, password: &[u8]) -> bool {

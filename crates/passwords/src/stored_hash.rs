@@ -7,6 +7,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordVerifier, Version};
 use latch_ports::HashError;
 use subtle::ConstantTimeEq;
 
+use crate::floor::CostClass;
 use crate::memory::BlockPool;
 use crate::pbkdf2_sha256::{DJANGO_PREFIX, PASSLIB_PREFIX, Pbkdf2Sha256};
 
@@ -33,10 +34,11 @@ const BCRYPT_PREFIXES: [&str; 3] = ["$2a$", "$2b$", "$2y$"];
 /// hash that is really malformed, never on one `parse` let through by design.
 #[derive(Debug)]
 pub(crate) enum StoredHash {
-    /// A PHC string of any argon2 variant.
-    Argon2(Box<argon2::PasswordHash>),
-    /// A bcrypt modular-crypt string, as Python's bcrypt and passlib write them.
-    Bcrypt(String),
+    /// A PHC string of any argon2 variant, and its cost parameters.
+    Argon2(Box<argon2::PasswordHash>, Params),
+    /// A bcrypt modular-crypt string, as Python's bcrypt and passlib write
+    /// them, and its cost.
+    Bcrypt(String, u32),
     /// Django's `pbkdf2_sha256$…` (its default hasher).
     DjangoPbkdf2Sha256(Pbkdf2Sha256),
     /// passlib's `$pbkdf2-sha256$…`.
@@ -49,9 +51,9 @@ impl StoredHash {
     /// `matches` would refuse are `UnsupportedFormat`.
     pub(crate) fn parse(hash: &str) -> Result<Self, HashError> {
         if ARGON2_PREFIXES.iter().any(|prefix| hash.starts_with(prefix)) {
-            parse_argon2(hash).map(|phc| Self::Argon2(Box::new(phc)))
+            parse_argon2(hash).map(|(phc, params)| Self::Argon2(Box::new(phc), params))
         } else if BCRYPT_PREFIXES.iter().any(|prefix| hash.starts_with(prefix)) {
-            check_bcrypt(hash).map(|()| Self::Bcrypt(hash.to_owned()))
+            bcrypt_cost(hash).map(|cost| Self::Bcrypt(hash.to_owned(), cost))
         } else if hash.starts_with(DJANGO_PREFIX) {
             Pbkdf2Sha256::parse_django(hash).map(Self::DjangoPbkdf2Sha256)
         } else if hash.starts_with(PASSLIB_PREFIX) {
@@ -64,8 +66,23 @@ impl StoredHash {
     /// Whether a successful login should replace this hash with a fresh one.
     pub(crate) fn needs_rehash(&self, current: &Params) -> bool {
         match self {
-            Self::Bcrypt(_) | Self::DjangoPbkdf2Sha256(_) | Self::PasslibPbkdf2Sha256(_) => true,
-            Self::Argon2(phc) => !is_current_argon2id(phc, current),
+            Self::Bcrypt(..) | Self::DjangoPbkdf2Sha256(_) | Self::PasslibPbkdf2Sha256(_) => true,
+            Self::Argon2(phc, _) => !is_current_argon2id(phc, current),
+        }
+    }
+
+    /// The scheme and cost parameters that set how long verifying takes.
+    pub(crate) fn cost_class(&self) -> CostClass {
+        match self {
+            Self::Argon2(_, params) => CostClass::Argon2 {
+                m_cost: params.m_cost(),
+                t_cost: params.t_cost(),
+                p_cost: params.p_cost(),
+            },
+            Self::Bcrypt(_, cost) => CostClass::Bcrypt { cost: *cost },
+            Self::DjangoPbkdf2Sha256(pbkdf2) | Self::PasslibPbkdf2Sha256(pbkdf2) => CostClass::Pbkdf2Sha256 {
+                iterations: pbkdf2.iterations(),
+            },
         }
     }
 
@@ -77,7 +94,7 @@ impl StoredHash {
         current: &Params,
         memory: &BlockPool,
     ) -> Result<bool, HashError> {
-        let Self::Argon2(phc) = self else {
+        let Self::Argon2(phc, _) = self else {
             return self.matches(password);
         };
         let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else {
@@ -103,12 +120,12 @@ impl StoredHash {
     /// A hash whose body turns out to be malformed is `UnsupportedFormat`.
     pub(crate) fn matches(&self, password: &[u8]) -> Result<bool, HashError> {
         match self {
-            Self::Argon2(phc) => match Argon2::default().verify_password(password, phc.as_ref()) {
+            Self::Argon2(phc, _) => match Argon2::default().verify_password(password, phc.as_ref()) {
                 Ok(()) => Ok(true),
                 Err(PhcError::PasswordInvalid) => Ok(false),
                 Err(_) => Err(HashError::UnsupportedFormat),
             },
-            Self::Bcrypt(mcf) => {
+            Self::Bcrypt(mcf, _) => {
                 let matched = bcrypt::verify(password, mcf).map_err(|_| HashError::UnsupportedFormat)?;
                 // bcrypt ignores bytes past the 72nd, so a longer password would match the
                 // hash of its prefix. Refuse it, but only after doing the same work as any
@@ -123,32 +140,34 @@ impl StoredHash {
 }
 
 /// A PHC string whose version, parameters, salt and output argon2 accepts,
-/// at a cost within the ceilings.
-fn parse_argon2(hash: &str) -> Result<argon2::PasswordHash, HashError> {
+/// at a cost within the ceilings, and those parameters.
+fn parse_argon2(hash: &str) -> Result<(argon2::PasswordHash, Params), HashError> {
     let phc = argon2::PasswordHash::new(hash).map_err(|_| HashError::UnsupportedFormat)?;
     let version_ok = phc.version.is_none_or(|v| Version::try_from(v).is_ok());
     let salt_ok = phc
         .salt
         .as_ref()
         .is_some_and(|salt| (argon2::MIN_SALT_LEN..=argon2::MAX_SALT_LEN).contains(&salt.len()));
-    let accepted = Algorithm::try_from(phc.algorithm.as_str()).is_ok()
-        && version_ok
-        && salt_ok
-        && phc.hash.is_some()
-        && Params::try_from(&phc).is_ok_and(|params| {
-            params.m_cost() <= ARGON2_MAX_M_COST_KIB && params.t_cost() <= ARGON2_MAX_T_COST
-        });
-    if accepted {
-        Ok(phc)
-    } else {
-        Err(HashError::UnsupportedFormat)
+    let params = Params::try_from(&phc)
+        .ok()
+        .filter(|params| params.m_cost() <= ARGON2_MAX_M_COST_KIB && params.t_cost() <= ARGON2_MAX_T_COST);
+    match params {
+        Some(params)
+            if Algorithm::try_from(phc.algorithm.as_str()).is_ok()
+                && version_ok
+                && salt_ok
+                && phc.hash.is_some() =>
+        {
+            Ok((phc, params))
+        }
+        _ => Err(HashError::UnsupportedFormat),
     }
 }
 
-/// 60 characters in bcrypt's layout and base64, at a cost within the ceiling.
-fn check_bcrypt(hash: &str) -> Result<(), HashError> {
+/// The cost of 60 characters in bcrypt's layout and base64, if within the ceiling.
+fn bcrypt_cost(hash: &str) -> Result<u32, HashError> {
     match hash.parse::<bcrypt::HashParts>() {
-        Ok(parts) if BCRYPT_COSTS.contains(&parts.get_cost()) => Ok(()),
+        Ok(parts) if BCRYPT_COSTS.contains(&parts.get_cost()) => Ok(parts.get_cost()),
         _ => Err(HashError::UnsupportedFormat),
     }
 }

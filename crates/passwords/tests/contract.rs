@@ -15,6 +15,8 @@ mod reduced_cost {
             parallelism: 1,
             max_concurrent: 2,
             max_queue: 16,
+            // Failures wait only for what this hasher has verified itself.
+            assume_legacy_costs: false,
         };
         Argon2Hasher::new(config).expect("valid config")
     }

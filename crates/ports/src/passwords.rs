@@ -49,15 +49,24 @@ pub trait PasswordHasher: Send + Sync + 'static {
 
     /// Checks `password` against `hash` in constant time for the scheme.
     /// A hash of the current scheme and parameters MUST report `needs_rehash: false`.
+    ///
+    /// Schemes and cost parameters differ several times over in cost, so a
+    /// `Mismatch` MUST NOT answer sooner than a verification of the costliest
+    /// kind of hash the adapter knows of takes, by waiting, not by working:
+    /// the time of a failed login must not tell which scheme an account's
+    /// hash is in. A `Match` answers as soon as it is known.
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verification, HashError>;
 
-    /// Does the same work as verifying against a current hash and discards the
-    /// result, so a login for an unknown user costs what a wrong password costs.
+    /// Does the same work as verifying against a current hash, discards the
+    /// result and answers no sooner than a `Mismatch` of `verify` would, so a
+    /// login for an unknown user costs what a wrong password costs, whatever
+    /// the scheme of the account it is mistaken for.
     async fn verify_dummy(&self, password: &Password) -> Result<(), HashError>;
 
     /// Whether `verify` can check passwords against `hash` later: Ok for every
     /// format and parameter set this hasher verifies, `UnsupportedFormat`
-    /// otherwise. Cheap: parses, never hashes.
+    /// otherwise. Cheap: parses, never hashes. An accepted hash's cost counts
+    /// among the costs failures wait for from then on.
     ///
     /// A stored hash's own cost parameters set the work of every login against
     /// it, so `check_stored` and `verify` MUST both refuse (without running

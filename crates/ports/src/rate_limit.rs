@@ -30,7 +30,9 @@ impl LimitedAction {
 /// Whose budget an attempt is taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Subject<'a> {
-    /// A client IP address, as text.
+    /// A client IP address, as text. Adapters MUST count the addresses of one
+    /// IPv6 /64 network as one subject (a client is usually given a whole
+    /// /64), and an IPv4-mapped IPv6 address as its IPv4 address.
     Ip(&'a str),
     /// An account: the normalised login (email or username) or a user id.
     Account(&'a str),
@@ -52,7 +54,9 @@ pub struct RateLimited {
 /// a capped exponential backoff for accounts with repeated failed logins.
 ///
 /// Adapters MUST be cheap (no hashing, no I/O the caller waits long on) and
-/// MUST bound their memory whatever the number of distinct subjects.
+/// MUST bound their memory whatever the number of distinct subjects. To stay
+/// within the bound they MUST forget what holds back least first: a flood of
+/// other subjects MUST NOT refill a spent budget or end a backoff.
 #[async_trait]
 pub trait RateLimiter: Send + Sync + 'static {
     /// Takes one attempt from `subject`'s budget for `action`. MUST refuse

@@ -140,22 +140,35 @@ impl<C: Clock> BackoffTable<C> {
     }
 
     /// Frees at least one slot: drops the stale accounts, then if none was
-    /// stale the oldest eighth, so a flood of accounts costs one sweep per
-    /// many insertions rather than one per insertion.
+    /// stale the eighth held back least, so a flood of accounts costs one
+    /// sweep per many insertions rather than one per insertion. Held back
+    /// least means the shortest wait left, and among those without a wait
+    /// (still within their free failures) the oldest last failure: a flood of
+    /// single failures must not free an account it is guessing at from its wait.
     fn make_room(&self, by_key: &mut HashMap<String, Failures<C::Instant>>, now: C::Instant) {
         self.forget_stale(by_key, now);
         if by_key.len() < self.max_accounts {
             return;
         }
         let target = self.max_accounts - (self.max_accounts / 8).max(1);
-        let mut lasts: Vec<C::Instant> = by_key.values().map(|failures| failures.last).collect();
-        let (_, cutoff, _) = lasts.select_nth_unstable(by_key.len() - target - 1);
+        let mut holds: Vec<_> = by_key.values().map(|failures| self.hold(failures, now)).collect();
+        let (_, cutoff, _) = holds.select_nth_unstable(by_key.len() - target - 1);
         let cutoff = *cutoff;
-        by_key.retain(|_, failures| failures.last > cutoff);
+        by_key.retain(|_, failures| self.hold(failures, now) > cutoff);
         tracing::warn!(
             max_accounts = self.max_accounts,
-            "login-backoff table full of live accounts; forgot the oldest"
+            "login-backoff table full of live accounts; forgot those held back least"
         );
+    }
+
+    /// How strongly `failures` hold their account back at `now`, for ordering:
+    /// the wait left, then the time of the last failure.
+    fn hold(&self, failures: &Failures<C::Instant>, now: C::Instant) -> (Duration, C::Instant) {
+        let elapsed = Duration::from(now.duration_since(failures.last));
+        (
+            self.wait_after(failures.count).saturating_sub(elapsed),
+            failures.last,
+        )
     }
 
     /// Accounts currently remembered.
@@ -271,6 +284,20 @@ mod tests {
         );
         assert!(table.check("user15@example.com").is_err(), "the newest is kept");
         assert!(table.check("new@example.com").is_err());
+    }
+
+    #[test]
+    fn a_flood_of_single_failures_leaves_a_backoff_in_place() {
+        let (table, clock) = table(16);
+        fail(&table, "victim@example.com", 8);
+        let before = table.check("victim@example.com").expect_err("backing off");
+        for i in 0..100 {
+            clock.advance(Duration::from_millis(10));
+            fail(&table, &format!("user{i}@example.com"), 1);
+        }
+        assert!(table.tracked() <= 16);
+        let after = table.check("victim@example.com").expect_err("still backing off");
+        assert_eq!(after.retry_after, before.retry_after - Duration::from_secs(1));
     }
 
     #[test]

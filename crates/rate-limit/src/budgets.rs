@@ -1,13 +1,16 @@
 //! Token buckets of one (action, subject kind) pair, keyed by subject.
 
-use std::num::NonZeroU32;
+use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock};
 use std::time::Duration;
 
+use dashmap::DashMap;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DashMapStateStore;
+use governor::nanos::Nanos;
+use governor::state::StateStore;
+use governor::state::keyed::ShrinkableKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 use latch_ports::RateLimited;
 
@@ -21,17 +24,17 @@ const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 /// Calls between two clean-ups of the refilled subjects.
 const PRUNE_EVERY: u64 = 1024;
 
-type KeyedLimiter<C> = Governor<String, DashMapStateStore<String>, C, NoOpMiddleware<<C as Clock>::Instant>>;
+type KeyedLimiter<C> = Governor<String, Buckets, C, NoOpMiddleware<<C as Clock>::Instant>>;
 
 /// The buckets of every subject of one kind for one action.
 #[derive(Debug)]
 pub(crate) struct BudgetTable<C: Clock> {
     budget: Budget,
-    quota: Quota,
     clock: C,
     max_subjects: usize,
-    // Behind a lock only so a table over its bound can be swapped for a fresh one.
-    limiter: RwLock<KeyedLimiter<C>>,
+    limiter: KeyedLimiter<C>,
+    /// The limiter's own state, shared with it, for choosing what to forget.
+    buckets: Buckets,
     calls: AtomicU64,
 }
 
@@ -47,24 +50,21 @@ impl<C: Clock + Clone> BudgetTable<C> {
         };
         let burst = NonZeroU32::new(budget.attempts)?;
         let quota = Quota::with_period(budget.window / budget.attempts)?.allow_burst(burst);
-        let limiter = Governor::dashmap_with_clock(quota, clock.clone());
+        let buckets = Buckets::default();
+        let limiter = Governor::new(quota, buckets.clone(), clock.clone());
         Some(Self {
             budget,
-            quota,
             clock,
             max_subjects,
-            limiter: RwLock::new(limiter),
+            limiter,
+            buckets,
             calls: AtomicU64::new(0),
         })
     }
 
     /// Takes one token from `subject`'s bucket, or says when one will be back.
     pub(crate) fn take(&self, subject: &str) -> Result<(), RateLimited> {
-        let outcome = self
-            .limiter
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .check_key(&subject.to_owned());
+        let outcome = self.limiter.check_key(&subject.to_owned());
         // Pruning sweeps the whole table, so it is paid for once per many calls.
         let calls = self.calls.fetch_add(1, Ordering::Relaxed).wrapping_add(1);
         if calls.is_multiple_of(PRUNE_EVERY) {
@@ -78,31 +78,108 @@ impl<C: Clock + Clone> BudgetTable<C> {
     }
 
     /// Forgets subjects whose bucket is full again; if the live ones still
-    /// exceed the bound, forgets them all rather than grow. An attacker who
-    /// controls that many subjects within one window is already spread wider
-    /// than any per-subject budget can see.
+    /// exceed the bound, forgets the fullest of them down to seven eighths of
+    /// it, so that a flood costs one sweep per many calls. Forgetting a bucket
+    /// refills it, and the fullest lose the least: a spent budget survives a
+    /// flood of subjects that each took a token or two, and stays spent.
     pub(crate) fn prune(&self) {
-        {
-            let limiter = self.limiter.read().unwrap_or_else(PoisonError::into_inner);
-            limiter.retain_recent();
-            limiter.shrink_to_fit();
-            if limiter.len() <= self.max_subjects {
-                return;
-            }
+        self.limiter.retain_recent();
+        if self.buckets.len() > self.max_subjects {
+            let keep = self.max_subjects - self.max_subjects / 8;
+            self.buckets.keep_emptiest(keep);
+            tracing::warn!(
+                limit = self.budget.attempts,
+                max_subjects = self.max_subjects,
+                "rate-limit table full of live subjects; forgot the fullest buckets"
+            );
         }
-        tracing::warn!(
-            limit = self.budget.attempts,
-            max_subjects = self.max_subjects,
-            "rate-limit table full of live subjects; starting its counts afresh"
-        );
-        *self.limiter.write().unwrap_or_else(PoisonError::into_inner) =
-            Governor::dashmap_with_clock(self.quota, self.clock.clone());
+        self.limiter.shrink_to_fit();
     }
 
     /// Subjects currently remembered.
     #[cfg(test)]
     pub(crate) fn tracked(&self) -> usize {
-        self.limiter.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.buckets.len()
+    }
+}
+
+/// Each subject's bucket as governor's GCRA keeps it: the "theoretical
+/// arrival time" (TAT) in nanoseconds since the limiter started, 0 before the
+/// first attempt; the later the TAT, the emptier the bucket. Our own store
+/// rather than governor's `DashMapStateStore`, which hides the TAT that
+/// choosing what to forget needs.
+#[derive(Debug, Clone, Default)]
+struct Buckets(Arc<DashMap<String, AtomicU64>>);
+
+impl Buckets {
+    /// Forgets the fullest buckets (earliest TAT) until at most `keep` remain;
+    /// buckets tied with the last one forgotten go too.
+    fn keep_emptiest(&self, keep: usize) {
+        let mut tats: Vec<u64> = self
+            .0
+            .iter()
+            .map(|bucket| bucket.value().load(Ordering::Relaxed))
+            .collect();
+        let Some(excess) = tats.len().checked_sub(keep).filter(|excess| *excess > 0) else {
+            return;
+        };
+        let (_, cutoff, _) = tats.select_nth_unstable(excess - 1);
+        let cutoff = *cutoff;
+        self.0.retain(|_, tat| tat.load(Ordering::Relaxed) > cutoff);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl StateStore for Buckets {
+    type Key = String;
+
+    fn measure_and_replace<T, F, E>(&self, key: &String, f: F) -> Result<T, E>
+    where
+        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+    {
+        // Known subjects take only a shared lock on their shard of the map.
+        if let Some(tat) = self.0.get(key) {
+            return update(&tat, f);
+        }
+        update(&self.0.entry(key.clone()).or_default(), f)
+    }
+}
+
+impl ShrinkableKeyedStateStore<String> for Buckets {
+    fn retain_recent(&self, drop_below: Nanos) {
+        let drop_below = drop_below.as_u64();
+        self.0.retain(|_, tat| tat.load(Ordering::Relaxed) > drop_below);
+    }
+
+    fn shrink_to_fit(&self) {
+        self.0.shrink_to_fit();
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Sets `tat` to what `decide` makes of its current value, retrying if
+/// another caller changed it meanwhile (as governor's own store does).
+fn update<T, F, E>(tat: &AtomicU64, decide: F) -> Result<T, E>
+where
+    F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
+{
+    let mut current = tat.load(Ordering::Acquire);
+    loop {
+        let (outcome, next) = decide(NonZeroU64::new(current).map(|tat| Nanos::from(tat.get())))?;
+        match tat.compare_exchange_weak(current, next.as_u64(), Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(outcome),
+            Err(changed) => current = changed,
+        }
     }
 }
 
@@ -207,8 +284,42 @@ mod tests {
     }
 
     #[test]
-    fn a_table_over_its_bound_starts_afresh() {
-        let (table, _clock) = table(3, HOUR, 10);
+    fn a_table_over_its_bound_forgets_its_fullest_buckets() {
+        let (table, clock) = table(3, HOUR, 16);
+        for _ in 0..2 {
+            assert_eq!(table.take("half spent"), Ok(()));
+        }
+        for i in 0..20 {
+            clock.advance(Duration::from_secs(1));
+            assert_eq!(table.take(&i.to_string()), Ok(()));
+        }
+        table.prune();
+        assert_eq!(table.tracked(), 14);
+        assert!(table.buckets.0.contains_key("half spent"));
+        // The earliest single takes are the fullest buckets, so they went first.
+        assert!(!table.buckets.0.contains_key("0"));
+        assert!(table.buckets.0.contains_key("19"));
+    }
+
+    #[test]
+    fn a_flood_of_other_subjects_leaves_a_spent_bucket_spent() {
+        let (table, clock) = table(3, HOUR, 100);
+        for _ in 0..3 {
+            assert_eq!(table.take("victim"), Ok(()));
+        }
+        assert!(table.take("victim").is_err());
+        // Far more subjects than the bound, through the hot path that prunes by itself.
+        for i in 0..3 * PRUNE_EVERY {
+            clock.advance(Duration::from_millis(1));
+            assert_eq!(table.take(&format!("flood{i}")), Ok(()));
+        }
+        assert!(table.tracked() <= 100 + usize::try_from(PRUNE_EVERY).expect("small"));
+        assert!(table.take("victim").is_err(), "the flood refilled the victim");
+    }
+
+    #[test]
+    fn a_table_of_size_zero_forgets_everything_at_each_prune() {
+        let (table, _clock) = table(3, HOUR, 0);
         for i in 0..20 {
             assert_eq!(table.take(&i.to_string()), Ok(()));
         }

@@ -90,10 +90,11 @@ pub struct RateLimitConfig {
     pub backoff_base: Duration,
     /// Cap on the wait; an account idle this long since its last failure starts afresh.
     pub backoff_max: Duration,
-    /// Most accounts whose failures are remembered; past it the oldest are forgotten.
+    /// Most accounts whose failures are remembered; past it those with the
+    /// shortest wait left (then the oldest) are forgotten.
     pub max_tracked_accounts: usize,
     /// Most subjects remembered per (action, subject kind) budget; past it, after
-    /// dropping the refilled ones, that budget's counts start afresh.
+    /// dropping the refilled ones, the fullest buckets are forgotten (refilled).
     pub max_tracked_subjects: usize,
 }
 

@@ -2,8 +2,8 @@
 //! of the [`latch_ports::RateLimiter`] port.
 //!
 //! Owns the token buckets per action and subject (built on `governor`), the
-//! capped exponential login backoff per account, and keeping both bounded in
-//! memory. The counts are this instance's view only: with several instances
+//! capped exponential login backoff per account, keeping both bounded in
+//! memory, and which addresses count as one client (an IPv6 /64 does). The counts are this instance's view only: with several instances
 //! behind a load balancer each counts separately, so the effective limit is
 //! multiplied by the number of instances. A shared store (Redis, ...) would be
 //! another adapter of the same port. Must not depend on the web framework, the
@@ -13,6 +13,7 @@ mod backoff;
 mod budgets;
 mod config;
 mod limiter;
+mod subject;
 
 pub use config::{ActionBudgets, Budget, RateLimitConfig};
 pub use limiter::GovernorRateLimiter;

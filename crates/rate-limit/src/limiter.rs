@@ -1,5 +1,6 @@
 //! The adapter of the `RateLimiter` port.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -8,6 +9,7 @@ use latch_ports::{LimitedAction, RateLimited, RateLimiter, Subject};
 
 use crate::backoff::BackoffTable;
 use crate::budgets::BudgetTable;
+use crate::subject::ip_key;
 use crate::{ActionBudgets, RateLimitConfig};
 
 const ACTIONS: [LimitedAction; 4] = [
@@ -96,14 +98,14 @@ where
         }
         let tables = &self.tables[slot(action)];
         let (table, key, kind) = match subject {
-            Subject::Ip(ip) => (&tables.ip, ip, "ip"),
-            Subject::Account(account) => (&tables.account, account, "account"),
+            Subject::Ip(ip) => (&tables.ip, ip_key(ip), "ip"),
+            Subject::Account(account) => (&tables.account, Cow::Borrowed(account), "account"),
         };
         let Some(table) = table else {
             return Ok(());
         };
         // The subject itself stays out of the log: it is an address or an email.
-        table.take(key).inspect_err(|refused| {
+        table.take(&key).inspect_err(|refused| {
             tracing::debug!(
                 action = action.as_str(),
                 subject = kind,
@@ -216,6 +218,21 @@ mod tests {
         clock.advance(refused.retry_after);
         assert_eq!(login("10.0.0.1").await, Ok(()));
         assert!(login("10.0.0.1").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_64_shares_one_ip_budget() {
+        let (limiter, _clock) = limiter(RateLimitConfig::default());
+        for i in 0..30 {
+            let ip = format!("2001:db8:0:1::{i:x}");
+            assert_eq!(
+                limiter.admit(LimitedAction::Login, Subject::Ip(&ip)).await,
+                Ok(())
+            );
+        }
+        let login = |ip| limiter.admit(LimitedAction::Login, Subject::Ip(ip));
+        assert!(login("2001:db8:0:1:ffff::1").await.is_err());
+        assert_eq!(login("2001:db8:0:2::1").await, Ok(()));
     }
 
     #[tokio::test]

@@ -31,6 +31,9 @@ macro_rules! rate_limiter_contract {
             refusal_reports_the_budget_and_a_wait,
             every_action_is_limited_for_both_subject_kinds,
             ips_are_independent,
+            addresses_in_one_ipv6_64_share_a_budget,
+            ipv6_64s_are_independent,
+            ipv4_mapped_ipv6_is_its_ipv4_address,
             accounts_are_independent,
             actions_are_independent,
             ip_and_account_with_the_same_text_are_independent,
@@ -43,6 +46,8 @@ macro_rules! rate_limiter_contract {
             success_clears_the_backoff,
             backoff_of_accounts_is_independent,
             many_distinct_subjects_are_handled,
+            a_flood_of_other_subjects_leaves_a_spent_budget_spent,
+            a_flood_of_other_accounts_leaves_a_backoff_in_place,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -140,6 +145,32 @@ mod behaviours {
         spend(limiter, LimitedAction::Login, IP).await;
         spend(limiter, LimitedAction::Login, Subject::Ip("203.0.113.8")).await;
         spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8::7")).await;
+    }
+
+    pub async fn addresses_in_one_ipv6_64_share_a_budget(limiter: &dyn RateLimiter) {
+        for i in 1..=ATTEMPTS {
+            let ip = format!("2001:db8:7:1::{i:x}");
+            assert_eq!(
+                limiter.admit(LimitedAction::Login, Subject::Ip(&ip)).await,
+                Ok(()),
+                "attempt {i} from {ip}"
+            );
+        }
+        let other_host = Subject::Ip("2001:db8:7:1:ffff:ffff:ffff:ffff");
+        let refusal = refused(limiter, LimitedAction::Login, other_host).await;
+        assert_eq!(refusal.limit, ATTEMPTS);
+    }
+
+    pub async fn ipv6_64s_are_independent(limiter: &dyn RateLimiter) {
+        spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8:7:1::1")).await;
+        spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8:7:2::1")).await;
+        spend(limiter, LimitedAction::Login, Subject::Ip("2001:db8:8:1::1")).await;
+    }
+
+    pub async fn ipv4_mapped_ipv6_is_its_ipv4_address(limiter: &dyn RateLimiter) {
+        spend(limiter, LimitedAction::Login, Subject::Ip("::ffff:203.0.113.7")).await;
+        assert!(limiter.admit(LimitedAction::Login, IP).await.is_err());
+        spend(limiter, LimitedAction::Login, Subject::Ip("::ffff:203.0.113.8")).await;
     }
 
     pub async fn accounts_are_independent(limiter: &dyn RateLimiter) {
@@ -247,6 +278,44 @@ mod behaviours {
         }
         spend(limiter, LimitedAction::Login, Subject::Ip("192.0.2.1")).await;
         assert_eq!(limiter.login_backoff("newcomer@example.com").await, Ok(()));
+    }
+
+    /// An attacker spread over more addresses and accounts than the adapter
+    /// remembers must not get a victim's spent budget refilled.
+    pub async fn a_flood_of_other_subjects_leaves_a_spent_budget_spent(limiter: &dyn RateLimiter) {
+        let victim = Subject::Account(ACCOUNT);
+        spend(limiter, LimitedAction::Login, IP).await;
+        spend(limiter, LimitedAction::Login, victim).await;
+        for i in 0..50_000u32 {
+            let ip = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 0xff, i & 0xff);
+            let account = format!("user{i}@example.com");
+            assert_eq!(
+                limiter.admit(LimitedAction::Login, Subject::Ip(&ip)).await,
+                Ok(())
+            );
+            assert_eq!(
+                limiter
+                    .admit(LimitedAction::Login, Subject::Account(&account))
+                    .await,
+                Ok(())
+            );
+        }
+        let refusal = refused(limiter, LimitedAction::Login, IP).await;
+        assert_eq!(refusal.limit, ATTEMPTS);
+        let refusal = refused(limiter, LimitedAction::Login, victim).await;
+        assert_eq!(refusal.limit, ATTEMPTS);
+    }
+
+    /// Failed logins spread over more accounts than the adapter remembers must
+    /// not end a victim's backoff.
+    pub async fn a_flood_of_other_accounts_leaves_a_backoff_in_place(limiter: &dyn RateLimiter) {
+        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+        for i in 0..50_000u32 {
+            limiter
+                .record_login_failure(&format!("user{i}@example.com"))
+                .await;
+        }
+        assert_about(backoff_wait(limiter, ACCOUNT).await, BACKOFF_BASE);
     }
 }
 
