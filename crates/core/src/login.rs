@@ -207,12 +207,16 @@ impl AuthService {
             tracing::info!("login failed: unknown account");
             return Ok(CheckedPassword::Invalid { user_id: None });
         };
-        let needs_rehash = match self
-            .ports
-            .hasher
-            .verify(password, &credentials.password_hash)
-            .await
-        {
+        // An account that may not log in is refused whatever the password,
+        // and its verification is padded as a failure even when it matches.
+        let may_log_in = credentials.user.can_authenticate();
+        let hasher = &self.ports.hasher;
+        let verification = if may_log_in {
+            hasher.verify(password, &credentials.password_hash).await
+        } else {
+            hasher.verify_refused(password, &credentials.password_hash).await
+        };
+        let needs_rehash = match verification {
             Ok(Verification::Match { needs_rehash }) => needs_rehash,
             Ok(Verification::Mismatch) => {
                 tracing::info!(user_id = %credentials.user.id, "login failed: wrong password");
@@ -229,7 +233,7 @@ impl AuthService {
             Err(err) => return Err(err.into()),
         };
         let user = credentials.user;
-        if !user.can_authenticate() {
+        if !may_log_in {
             tracing::info!(user_id = %user.id, "login failed: account inactive or deleted");
             return Ok(CheckedPassword::Invalid {
                 user_id: Some(user.id),

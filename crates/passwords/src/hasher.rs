@@ -89,6 +89,33 @@ impl Argon2Hasher {
             self.floor.padding(took)
         }
     }
+
+    /// Verifies `password` against `hash`, padding a failure to the floor,
+    /// and a match too when `refused` (the caller will refuse it anyway).
+    async fn verify_padded(
+        &self,
+        password: &Password,
+        hash: &PasswordHash,
+        refused: bool,
+    ) -> Result<Verification, HashError> {
+        let stored = StoredHash::parse(&hash.0)?;
+        let needs_rehash = stored.needs_rehash(&self.params);
+        let class = stored.cost_class();
+        let password = password.duplicate();
+        let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
+        let (matched, took) = self
+            .limiter
+            .run(move || timed(|| stored.matches_in(password.expose().as_bytes(), &params, &memory)))
+            .await?;
+        let matched = matched?;
+        self.floor.record(class, took);
+        wait(self.padding(matched && !refused, took)).await;
+        Ok(if matched {
+            Verification::Match { needs_rehash }
+        } else {
+            Verification::Mismatch
+        })
+    }
 }
 
 /// Times one small hash of each legacy scheme on this thread, beside the
@@ -145,23 +172,16 @@ impl PasswordHasher for Argon2Hasher {
 
     #[tracing::instrument(skip_all)]
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verification, HashError> {
-        let stored = StoredHash::parse(&hash.0)?;
-        let needs_rehash = stored.needs_rehash(&self.params);
-        let class = stored.cost_class();
-        let password = password.duplicate();
-        let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
-        let (matched, took) = self
-            .limiter
-            .run(move || timed(|| stored.matches_in(password.expose().as_bytes(), &params, &memory)))
-            .await?;
-        let matched = matched?;
-        self.floor.record(class, took);
-        wait(self.padding(matched, took)).await;
-        Ok(if matched {
-            Verification::Match { needs_rehash }
-        } else {
-            Verification::Mismatch
-        })
+        self.verify_padded(password, hash, false).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn verify_refused(
+        &self,
+        password: &Password,
+        hash: &PasswordHash,
+    ) -> Result<Verification, HashError> {
+        self.verify_padded(password, hash, true).await
     }
 
     #[tracing::instrument(skip_all)]
@@ -439,6 +459,16 @@ mod tests {
         let start = Instant::now();
         let outcome = verify(&hasher, "correct horse battery stapler", DJANGO_PBKDF2_1000).await;
         assert_eq!(outcome.unwrap(), Verification::Mismatch);
+        assert!(start.elapsed() >= SLOW, "{:?}", start.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_refused_match_answers_no_sooner_than_the_slowest_hash_seen() {
+        let hasher = hasher_that_saw_a_slow_hash();
+        let start = Instant::now();
+        let stored = PasswordHash(DJANGO_PBKDF2_1000.to_owned());
+        let outcome = hasher.verify_refused(&password(PASSWORD), &stored).await;
+        assert!(matches!(outcome, Ok(Verification::Match { .. })), "{outcome:?}");
         assert!(start.elapsed() >= SLOW, "{:?}", start.elapsed());
     }
 

@@ -57,6 +57,15 @@ pub trait PasswordHasher: Send + Sync + 'static {
     /// hash is in. A `Match` answers as soon as it is known.
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<Verification, HashError>;
 
+    /// [`Self::verify`] for an account that may not log in whatever the
+    /// answer (inactive, deleted): a match MUST take as long as a failure, so
+    /// timing does not tell that a guessed password was right.
+    async fn verify_refused(
+        &self,
+        password: &Password,
+        hash: &PasswordHash,
+    ) -> Result<Verification, HashError>;
+
     /// Does the same work as verifying against a current hash, discards the
     /// result and answers no sooner than a `Mismatch` of `verify` would, so a
     /// login for an unknown user costs what a wrong password costs, whatever

@@ -10,6 +10,7 @@ macro_rules! password_hasher_contract {
         $crate::password_hasher_contract!(@tests $make;
             hash_then_verify_matches,
             wrong_password_mismatches,
+            verify_refused_answers_as_verify_does,
             verify_is_exact_not_a_prefix_match,
             long_password_is_not_truncated,
             unicode_password_round_trips,
@@ -65,6 +66,17 @@ mod behaviours {
             verify(hasher, PASSWORD, &hash).await,
             Verification::Match { .. }
         ));
+    }
+
+    pub async fn verify_refused_answers_as_verify_does(hasher: &dyn PasswordHasher) {
+        let hash = hash_of(hasher, PASSWORD).await;
+        let right = hasher.verify_refused(&password(PASSWORD), &hash).await.unwrap();
+        assert!(matches!(right, Verification::Match { .. }), "{right:?}");
+        let wrong = hasher
+            .verify_refused(&password("Correct horse battery staple"), &hash)
+            .await
+            .unwrap();
+        assert_eq!(wrong, Verification::Mismatch);
     }
 
     pub async fn wrong_password_mismatches(hasher: &dyn PasswordHasher) {
