@@ -14,6 +14,11 @@ use crate::{AuthService, Client, Principal, ProfileChanges, Unexpected};
 /// Largest page the admin listing serves.
 pub const MAX_PER_PAGE: u64 = 100;
 
+/// Highest page number the admin listings serve: its row offset stays far
+/// inside the signed 64-bit range the databases take (100 per page × 10^7
+/// pages = 10^9 rows).
+pub const MAX_PAGE: u64 = 10_000_000;
+
 /// The bounds every admin listing applies to `page` (1-based) and `per_page`.
 pub(crate) fn check_page(page: u64, per_page: u64) -> Result<(), ValidationError> {
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
@@ -22,8 +27,11 @@ pub(crate) fn check_page(page: u64, per_page: u64) -> Result<(), ValidationError
             format!("must be between 1 and {MAX_PER_PAGE}"),
         ));
     }
-    if page == 0 {
-        return Err(ValidationError::new("page", "must be at least 1"));
+    if !(1..=MAX_PAGE).contains(&page) {
+        return Err(ValidationError::new(
+            "page",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
     }
     Ok(())
 }
@@ -211,5 +219,22 @@ impl AuthService {
             &Client::of_session(&actor.session),
         )
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_numbers_are_bounded_so_the_offset_fits() {
+        assert!(check_page(1, MAX_PER_PAGE).is_ok());
+        assert!(check_page(MAX_PAGE, MAX_PER_PAGE).is_ok());
+        for page in [0, MAX_PAGE + 1, 461_168_601_842_738_792, u64::MAX] {
+            let refused = check_page(page, 20).map_err(|err| err.field);
+            assert_eq!(refused, Err("page"), "page {page}");
+        }
+        let offset = (MAX_PAGE - 1) * MAX_PER_PAGE;
+        assert!(i64::try_from(offset).is_ok());
     }
 }

@@ -29,7 +29,7 @@ mod tiers;
 mod version_reads;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
-pub use admin::{AdminChanges, AdminError, MAX_PER_PAGE};
+pub use admin::{AdminChanges, AdminError, MAX_PAGE, MAX_PER_PAGE};
 pub use audit::Client;
 pub use authenticate::{AuthenticateError, Principal};
 pub use clock::SystemClock;
