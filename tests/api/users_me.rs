@@ -3,13 +3,14 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
 
 crate::on_both_backends!(
     me_returns_the_caller,
     patch_me_changes_profile_fields,
     patch_me_refuses_privileged_fields,
     patch_me_to_a_taken_username_is_409,
+    username_probes_spend_a_budget,
     session_check_returns_the_same_access_token,
     session_check_of_a_dead_session_is_401,
 );
@@ -158,4 +159,23 @@ async fn session_check_of_a_dead_session_is_401(backend: Backend) {
         .await
         .unwrap();
     assert_problem(none, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}
+
+async fn username_probes_spend_a_budget(backend: Backend) {
+    let overrides = [("rate_limit.username_change_per_account", "3")];
+    let Some(app) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    let tokens = app.signup_and_login("ada@example.com").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    // A 409 says the name exists: each probe spends the account's budget.
+    for n in 0..3 {
+        let probe = patch(&app, access, &json!({ "username": format!("taken{n}") })).await;
+        assert_eq!(probe.status(), StatusCode::OK, "probe {n}");
+    }
+    let refused = patch(&app, access, &json!({ "username": "one-more" })).await;
+    assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Changes that name no username are not limited.
+    let renamed = patch(&app, access, &json!({ "name": "Ada" })).await;
+    assert_eq!(renamed.status(), StatusCode::OK);
 }

@@ -178,12 +178,16 @@ pub struct RateLimitSettings {
     pub refresh_per_ip: u32,
     /// Password changes from one client IP.
     pub password_change_per_ip: u32,
+    /// Username changes from one client IP.
+    pub username_change_per_ip: u32,
     /// Signups naming one email, from anywhere.
     pub signup_per_account: u32,
     /// Logins naming one account (email or username), from anywhere.
     pub login_per_account: u32,
     /// Password changes of one account.
     pub password_change_per_account: u32,
+    /// Username changes of one account.
+    pub username_change_per_account: u32,
     /// Failed logins of one account allowed before it backs off.
     pub login_free_failures: u32,
     /// The first backoff wait; each further failure doubles it.

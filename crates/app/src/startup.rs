@@ -211,6 +211,7 @@ fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
             login: budget(limits.login_per_ip),
             refresh: budget(limits.refresh_per_ip),
             password_change: budget(limits.password_change_per_ip),
+            username_change: budget(limits.username_change_per_ip),
         },
         per_account: ActionBudgets {
             signup: budget(limits.signup_per_account),
@@ -218,6 +219,7 @@ fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
             // Refresh tokens are 256 random bits: nothing to guess per account.
             refresh: Budget::UNLIMITED,
             password_change: budget(limits.password_change_per_account),
+            username_change: budget(limits.username_change_per_account),
         },
         free_failures: limits.login_free_failures,
         backoff_base: StdDuration::from_secs(u64::from(limits.login_backoff_base_seconds)),

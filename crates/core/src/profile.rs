@@ -1,9 +1,10 @@
 //! The caller's own profile.
 
 use latch_domain::{AvatarUrl, DisplayName, ProfilePatch, User, Username, ValidationError};
-use latch_ports::UpdateUserError;
+use latch_ports::{LimitedAction, RateLimited, UpdateUserError};
 
-use crate::{AuthService, Principal, Unexpected};
+use crate::throttle::account_key;
+use crate::{AuthService, Client, Principal, Unexpected};
 
 /// Profile changes as the client sent them: `None` = leave alone,
 /// `Some(None)` = clear.
@@ -26,6 +27,9 @@ pub enum UpdateProfileError {
     /// The username belongs to another account.
     #[error("username already taken")]
     UsernameTaken,
+    /// Too many username changes from this client or for this account.
+    #[error("rate limited")]
+    RateLimited(#[from] RateLimited),
     /// Not the client's fault (including the user vanishing mid-request).
     #[error(transparent)]
     Unexpected(#[from] Unexpected),
@@ -41,12 +45,16 @@ pub(crate) fn parse_field<T>(
 }
 
 impl AuthService {
-    /// Changes the caller's own name, username or avatar.
+    /// Changes the caller's own name, username or avatar. A new username
+    /// spends the client's and the account's username-change budgets: its
+    /// `UsernameTaken` answer tells whether a name exists, so it must not be
+    /// a fast way to enumerate them.
     #[tracing::instrument(skip_all, fields(user_id = %principal.user.id))]
     pub async fn update_profile(
         &self,
         principal: &Principal,
         changes: ProfileChanges,
+        client: &Client,
     ) -> Result<User, UpdateProfileError> {
         let patch = ProfilePatch {
             name: parse_field(changes.name, DisplayName::parse)?,
@@ -55,6 +63,11 @@ impl AuthService {
         };
         if patch.is_empty() {
             return Ok(principal.user.clone());
+        }
+        if matches!(patch.username, Some(Some(_))) {
+            let account = account_key(principal.user.id);
+            self.admit(LimitedAction::UsernameChange, client, Some(&account))
+                .await?;
         }
         let now = self.ports.clock.now();
         let updated = self

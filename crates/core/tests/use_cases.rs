@@ -389,6 +389,7 @@ async fn profile_update_validates_and_detects_taken_usernames() {
                 username: Some(Some("BOB".into())),
                 ..Default::default()
             },
+            &Client::default(),
         )
         .await;
     assert!(
@@ -403,6 +404,7 @@ async fn profile_update_validates_and_detects_taken_usernames() {
                 avatar_url: Some(Some("ftp://x".into())),
                 ..Default::default()
             },
+            &Client::default(),
         )
         .await;
     assert!(
@@ -417,6 +419,7 @@ async fn profile_update_validates_and_detects_taken_usernames() {
                 name: Some(Some("Ada".into())),
                 ..Default::default()
             },
+            &Client::default(),
         )
         .await
         .unwrap();
@@ -781,7 +784,9 @@ async fn every_instance_sees_a_profile_change_and_a_deletion_at_once() {
         name: Some(Some("Ada Lovelace".into())),
         ..ProfileChanges::default()
     };
-    a.update_profile(&principal, rename).await.unwrap();
+    a.update_profile(&principal, rename, &Client::default())
+        .await
+        .unwrap();
     let on_b = b.authenticate(&pair.access_token).await.unwrap();
     assert_eq!(on_b.user.name.as_deref(), Some("Ada Lovelace"));
 

@@ -371,6 +371,7 @@ impl From<UpdateProfileError> for ApiError {
         match err {
             UpdateProfileError::Invalid(err) => err.into(),
             UpdateProfileError::UsernameTaken => Self::UsernameTaken,
+            UpdateProfileError::RateLimited(refusal) => Self::RateLimited(refusal),
             UpdateProfileError::Unexpected(err) => internal(err),
         }
     }

@@ -11,8 +11,11 @@ pub enum LimitedAction {
     Login,
     /// `POST /auth/refresh`.
     Refresh,
-    /// `POST /users/me/password`.
+    /// A check of the caller's password: `POST /users/me/password` and
+    /// `DELETE /users/me`.
     PasswordChange,
+    /// `PATCH /users/me` with a username, which says whether it is taken.
+    UsernameChange,
 }
 
 impl LimitedAction {
@@ -23,6 +26,7 @@ impl LimitedAction {
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::PasswordChange => "password_change",
+            Self::UsernameChange => "username_change",
         }
     }
 }

@@ -118,13 +118,15 @@ impl<C: Clock> BackoffTable<C> {
             .remove(account);
     }
 
-    /// The wait after the `count`-th consecutive failure: none for the free
-    /// ones, `base` for the first one past them, then doubling up to `max`.
+    /// The wait after the `count`-th consecutive failure: none before the
+    /// `free_failures`-th, `base` after it (so that many guesses are checked
+    /// before the first wait, and no more), then doubling up to `max`. Zero
+    /// free failures behave as one: every failure is followed by a wait.
     fn wait_after(&self, count: u32) -> Duration {
-        let Some(past_free) = count.checked_sub(self.free_failures).filter(|n| *n > 0) else {
+        let Some(past_free) = count.checked_sub(self.free_failures.max(1)) else {
             return Duration::ZERO;
         };
-        2u32.checked_pow(past_free - 1)
+        2u32.checked_pow(past_free)
             .and_then(|factor| self.base.checked_mul(factor))
             .map_or(self.max, |wait| wait.min(self.max))
     }
@@ -209,14 +211,15 @@ mod tests {
     fn waits_double_from_base_up_to_the_cap() {
         let (table, _clock) = table(10);
         let waits: Vec<u64> = (0..12).map(|n| table.wait_after(n).as_secs()).collect();
-        assert_eq!(waits, [0, 0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        // Two free failures: the second is followed by the base wait.
+        assert_eq!(waits, [0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
         assert_eq!(table.wait_after(u32::MAX), MAX);
     }
 
     #[test]
     fn backoff_expires_after_the_wait() {
         let (table, clock) = table(10);
-        fail(&table, "a@example.com", 4);
+        fail(&table, "a@example.com", 3);
         let refused = table.check("a@example.com").expect_err("backing off");
         assert_eq!(refused.retry_after, 2 * SECOND);
         clock.advance(SECOND);
@@ -238,9 +241,9 @@ mod tests {
     #[test]
     fn failures_are_forgotten_after_an_idle_cap() {
         let (table, clock) = table(10);
-        fail(&table, "a@example.com", 2);
+        fail(&table, "a@example.com", 1);
         clock.advance(MAX);
-        fail(&table, "a@example.com", 2);
+        fail(&table, "a@example.com", 1);
         assert_eq!(table.check("a@example.com"), Ok(()));
         fail(&table, "a@example.com", 1);
         assert!(table.check("a@example.com").is_err());

@@ -48,6 +48,8 @@ pub struct ActionBudgets {
     pub refresh: Budget,
     /// Budget of [`LimitedAction::PasswordChange`].
     pub password_change: Budget,
+    /// Budget of [`LimitedAction::UsernameChange`].
+    pub username_change: Budget,
 }
 
 impl ActionBudgets {
@@ -58,6 +60,7 @@ impl ActionBudgets {
             login: budget,
             refresh: budget,
             password_change: budget,
+            username_change: budget,
         }
     }
 
@@ -68,6 +71,7 @@ impl ActionBudgets {
             LimitedAction::Login => self.login,
             LimitedAction::Refresh => self.refresh,
             LimitedAction::PasswordChange => self.password_change,
+            LimitedAction::UsernameChange => self.username_change,
         }
     }
 }
@@ -99,8 +103,9 @@ pub struct RateLimitConfig {
 }
 
 impl Default for RateLimitConfig {
-    /// Per IP per minute: signup 10, login 30, refresh 120, password change 10.
-    /// Per account per minute: login 10, password change 5, signup and refresh
+    /// Per IP per minute: signup 10, login 30, refresh 120, password change 10,
+    /// username change 10. Per account per minute: login 10, password change
+    /// 5, username change 5, signup and refresh
     /// unlimited (an IP budget already covers them). Backoff after 5 free
     /// failures, from 1 s doubling up to 5 min. 100 000 accounts and 100 000
     /// subjects per budget tracked, at roughly 100 bytes each.
@@ -112,12 +117,14 @@ impl Default for RateLimitConfig {
                 login: Budget::per_minute(30),
                 refresh: Budget::per_minute(120),
                 password_change: Budget::per_minute(10),
+                username_change: Budget::per_minute(10),
             },
             per_account: ActionBudgets {
                 signup: Budget::UNLIMITED,
                 login: Budget::per_minute(10),
                 refresh: Budget::UNLIMITED,
                 password_change: Budget::per_minute(5),
+                username_change: Budget::per_minute(5),
             },
             free_failures: 5,
             backoff_base: Duration::from_secs(1),

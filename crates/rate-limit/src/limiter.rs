@@ -12,11 +12,12 @@ use crate::budgets::BudgetTable;
 use crate::subject::ip_key;
 use crate::{ActionBudgets, RateLimitConfig};
 
-const ACTIONS: [LimitedAction; 4] = [
+const ACTIONS: [LimitedAction; 5] = [
     LimitedAction::Signup,
     LimitedAction::Login,
     LimitedAction::Refresh,
     LimitedAction::PasswordChange,
+    LimitedAction::UsernameChange,
 ];
 
 /// Position of `action` in [`ACTIONS`].
@@ -26,6 +27,7 @@ const fn slot(action: LimitedAction) -> usize {
         LimitedAction::Login => 1,
         LimitedAction::Refresh => 2,
         LimitedAction::PasswordChange => 3,
+        LimitedAction::UsernameChange => 4,
     }
 }
 
@@ -43,7 +45,7 @@ struct ActionTables<C: Clock> {
 /// `governor::clock::FakeRelativeClock` in tests.
 pub struct GovernorRateLimiter<C: Clock = DefaultClock> {
     config: RateLimitConfig,
-    tables: [ActionTables<C>; 4],
+    tables: [ActionTables<C>; ACTIONS.len()],
     backoff: BackoffTable<C>,
 }
 
@@ -164,6 +166,12 @@ mod tests {
             (LimitedAction::Login, Subject::Ip("10.0.0.1"), 30),
             (LimitedAction::Refresh, Subject::Ip("10.0.0.1"), 120),
             (LimitedAction::PasswordChange, Subject::Ip("10.0.0.1"), 10),
+            (LimitedAction::UsernameChange, Subject::Ip("10.0.0.1"), 10),
+            (
+                LimitedAction::UsernameChange,
+                Subject::Account("a@example.com"),
+                5,
+            ),
             (LimitedAction::Login, Subject::Account("a@example.com"), 10),
             (
                 LimitedAction::PasswordChange,
@@ -238,7 +246,7 @@ mod tests {
     #[tokio::test]
     async fn backoff_expires_after_the_wait() {
         let (limiter, clock) = limiter(RateLimitConfig::default());
-        for _ in 0..7 {
+        for _ in 0..6 {
             limiter.record_login_failure("a@example.com").await;
         }
         let refused = limiter

@@ -21,7 +21,7 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(4 * 60);
 /// type that implements the port) on the real clock; it is evaluated once per
 /// test. It must be configured with this module's constants: every action,
 /// for IP and account subjects alike, [`ATTEMPTS`] (3) per [`WINDOW`] (1 hour);
-/// backoff after [`FREE_FAILURES`] (2) failures, from [`BACKOFF_BASE`] (1 minute)
+/// backoff once [`FREE_FAILURES`] (2) failures are in, from [`BACKOFF_BASE`] (1 minute)
 /// doubling up to [`BACKOFF_MAX`] (4 minutes); memory bounds as the adapter likes.
 #[macro_export]
 macro_rules! rate_limiter_contract {
@@ -39,7 +39,7 @@ macro_rules! rate_limiter_contract {
             ip_and_account_with_the_same_text_are_independent,
             fresh_account_has_no_backoff,
             free_failures_do_not_back_off,
-            first_failure_past_the_free_ones_waits_the_base,
+            the_last_free_failure_is_followed_by_the_base_wait,
             further_failures_double_the_wait_up_to_the_cap,
             checking_backoff_does_not_lengthen_it,
             checking_backoff_consumes_no_budget,
@@ -68,11 +68,12 @@ mod behaviours {
 
     use super::{ATTEMPTS, BACKOFF_BASE, BACKOFF_MAX, FREE_FAILURES, WINDOW};
 
-    const ACTIONS: [LimitedAction; 4] = [
+    const ACTIONS: [LimitedAction; 5] = [
         LimitedAction::Signup,
         LimitedAction::Login,
         LimitedAction::Refresh,
         LimitedAction::PasswordChange,
+        LimitedAction::UsernameChange,
     ];
     const IP: Subject<'static> = Subject::Ip("203.0.113.7");
     const ACCOUNT: &str = "alice@example.com";
@@ -184,6 +185,7 @@ mod behaviours {
             LimitedAction::Signup,
             LimitedAction::Refresh,
             LimitedAction::PasswordChange,
+            LimitedAction::UsernameChange,
         ] {
             spend(limiter, action, IP).await;
         }
@@ -199,7 +201,7 @@ mod behaviours {
     }
 
     pub async fn free_failures_do_not_back_off(limiter: &dyn RateLimiter) {
-        for failure in 1..=FREE_FAILURES {
+        for failure in 1..FREE_FAILURES {
             limiter.record_login_failure(ACCOUNT).await;
             assert_eq!(
                 limiter.login_backoff(ACCOUNT).await,
@@ -209,13 +211,13 @@ mod behaviours {
         }
     }
 
-    pub async fn first_failure_past_the_free_ones_waits_the_base(limiter: &dyn RateLimiter) {
-        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+    pub async fn the_last_free_failure_is_followed_by_the_base_wait(limiter: &dyn RateLimiter) {
+        fail(limiter, ACCOUNT, FREE_FAILURES).await;
         assert_about(backoff_wait(limiter, ACCOUNT).await, BACKOFF_BASE);
     }
 
     pub async fn further_failures_double_the_wait_up_to_the_cap(limiter: &dyn RateLimiter) {
-        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+        fail(limiter, ACCOUNT, FREE_FAILURES).await;
         for expected in [BACKOFF_BASE * 2, BACKOFF_BASE * 4, BACKOFF_MAX, BACKOFF_MAX] {
             limiter.record_login_failure(ACCOUNT).await;
             assert_about(backoff_wait(limiter, ACCOUNT).await, expected);
@@ -225,7 +227,7 @@ mod behaviours {
     }
 
     pub async fn checking_backoff_does_not_lengthen_it(limiter: &dyn RateLimiter) {
-        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+        fail(limiter, ACCOUNT, FREE_FAILURES).await;
         let first = backoff_wait(limiter, ACCOUNT).await;
         for _ in 0..50 {
             let again = backoff_wait(limiter, ACCOUNT).await;
@@ -241,20 +243,20 @@ mod behaviours {
     }
 
     pub async fn success_clears_the_backoff(limiter: &dyn RateLimiter) {
-        fail(limiter, ACCOUNT, FREE_FAILURES + 3).await;
+        fail(limiter, ACCOUNT, FREE_FAILURES + 2).await;
         assert!(limiter.login_backoff(ACCOUNT).await.is_err());
         limiter.record_login_success(ACCOUNT).await;
         assert_eq!(limiter.login_backoff(ACCOUNT).await, Ok(()));
         // Cleared means counted afresh: the free failures are free again.
-        fail(limiter, ACCOUNT, FREE_FAILURES).await;
+        fail(limiter, ACCOUNT, FREE_FAILURES - 1).await;
         assert_eq!(limiter.login_backoff(ACCOUNT).await, Ok(()));
     }
 
     pub async fn backoff_of_accounts_is_independent(limiter: &dyn RateLimiter) {
-        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+        fail(limiter, ACCOUNT, FREE_FAILURES).await;
         assert!(limiter.login_backoff(ACCOUNT).await.is_err());
         assert_eq!(limiter.login_backoff("bob@example.com").await, Ok(()));
-        fail(limiter, "bob@example.com", FREE_FAILURES).await;
+        fail(limiter, "bob@example.com", FREE_FAILURES - 1).await;
         assert_eq!(limiter.login_backoff("bob@example.com").await, Ok(()));
     }
 
@@ -309,7 +311,7 @@ mod behaviours {
     /// Failed logins spread over more accounts than the adapter remembers must
     /// not end a victim's backoff.
     pub async fn a_flood_of_other_accounts_leaves_a_backoff_in_place(limiter: &dyn RateLimiter) {
-        fail(limiter, ACCOUNT, FREE_FAILURES + 1).await;
+        fail(limiter, ACCOUNT, FREE_FAILURES).await;
         for i in 0..50_000u32 {
             limiter
                 .record_login_failure(&format!("user{i}@example.com"))

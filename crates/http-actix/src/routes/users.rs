@@ -17,12 +17,14 @@ pub(crate) async fn get_me(caller: Authenticated) -> HttpResponse {
 /// `PATCH /users/me`: name, username, avatar_url only.
 pub(crate) async fn patch_me(
     state: web::Data<HttpState>,
+    req: HttpRequest,
     caller: Authenticated,
     ApiJson(body): ApiJson<PatchMeBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let client = client_of(&req, &state);
     let user = state
         .auth
-        .update_profile(&caller.principal, body.into_changes())
+        .update_profile(&caller.principal, body.into_changes(), &client)
         .await?;
     Ok(HttpResponse::Ok().json(UserBody::from(user)))
 }
