@@ -66,7 +66,7 @@ impl Case {
     async fn attempt(&self, auth: &AuthService) -> Result<Duration, String> {
         let request = LoginRequest {
             login: self.login.to_owned(),
-            password: self.password.to_owned(),
+            password: self.password.into(),
             // What the HTTP adapter passes; it is written to the audit trail.
             client: Client {
                 ip: Some("203.0.113.7".to_owned()),
@@ -137,7 +137,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
 
     let signup = |email: &str| SignupRequest {
         email: email.to_owned(),
-        password: PASSWORD.to_owned(),
+        password: PASSWORD.into(),
         ..SignupRequest::default()
     };
     auth.create_superuser(signup(ADMIN_EMAIL)).await?;
@@ -146,7 +146,7 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // Deactivated the way an operator would: through the admin use case.
     let admin_login = LoginRequest {
         login: ADMIN_EMAIL.to_owned(),
-        password: PASSWORD.to_owned(),
+        password: PASSWORD.into(),
         client: Client::default(),
     };
     let admin = auth

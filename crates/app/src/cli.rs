@@ -93,7 +93,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             let auth = auth_service(&settings, &store).await?;
             let request = SignupRequest {
                 email,
-                password,
+                password: password.into(),
                 name,
                 username,
                 ..SignupRequest::default()

@@ -5,6 +5,7 @@ use latch_ports::{
     CreateSessionError, HashError, LimitedAction, PasswordHash, RateLimited, UserCredentials, Verification,
     VerifiedLogin,
 };
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
@@ -19,8 +20,8 @@ pub(crate) const USER_AGENT_MAX: usize = 512;
 pub struct LoginRequest {
     /// Email or username.
     pub login: String,
-    /// Plaintext password.
-    pub password: String,
+    /// Plaintext password; its `Debug` is redacted.
+    pub password: SecretString,
     /// Where the request came from: kept with the session and in the audit trail.
     pub client: Client,
 }
@@ -91,7 +92,9 @@ impl AuthService {
         // The backoff is read first: an attempt it refuses spends no budget.
         self.ports.limiter.login_backoff(&account).await?;
         self.admit(LimitedAction::Login, &client, Some(&account)).await?;
-        let Some(password) = Password::attempt(&request.password, &self.config.password_policy) else {
+        let Some(password) =
+            Password::attempt(request.password.expose_secret(), &self.config.password_policy)
+        else {
             return Err(self.login_failed(&account, None, &client).await);
         };
         let mut checked = self.check_password(credentials, &password).await?;
@@ -285,6 +288,30 @@ impl AuthService {
             rotated_at: None,
             successor_id: None,
             successor_sealed: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SignupRequest;
+
+    #[test]
+    fn requests_never_print_their_password() {
+        let login = LoginRequest {
+            login: "ada@example.com".into(),
+            password: "hunter2 is my password".into(),
+            ..LoginRequest::default()
+        };
+        let signup = SignupRequest {
+            email: "ada@example.com".into(),
+            password: "hunter2 is my password".into(),
+            ..SignupRequest::default()
+        };
+        for printed in [format!("{login:?}"), format!("{signup:?}")] {
+            assert!(printed.contains("ada@example.com"), "{printed}");
+            assert!(!printed.contains("hunter2"), "{printed}");
         }
     }
 }

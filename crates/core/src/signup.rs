@@ -6,6 +6,7 @@ use latch_domain::{
 use latch_ports::{CreateUserError, LimitedAction, NewUser, RateLimited};
 
 use latch_domain::AuditAction;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::throttle::typed_login_key;
 use crate::{AuthService, Client, Unexpected};
@@ -15,8 +16,8 @@ use crate::{AuthService, Client, Unexpected};
 pub struct SignupRequest {
     /// Email address.
     pub email: String,
-    /// Chosen password (plaintext, dropped after hashing).
-    pub password: String,
+    /// Chosen password (plaintext, dropped after hashing); its `Debug` is redacted.
+    pub password: SecretString,
     /// Optional display name.
     pub name: Option<String>,
     /// Optional login name.
@@ -79,7 +80,11 @@ impl AuthService {
             username: username.as_ref().map(Username::as_str),
             name: name.as_ref().map(DisplayName::as_str),
         };
-        let password = Password::new_choice(&request.password, &self.config.password_policy, &personal)?;
+        let password = Password::new_choice(
+            request.password.expose_secret(),
+            &self.config.password_policy,
+            &personal,
+        )?;
         let password_hash = self.ports.hasher.hash(&password).await?;
 
         let new = NewUser {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use latch_core::{AdminChanges, Client, ProfileChanges, SessionView, SignupRequest, TokenPair};
 use latch_domain::{AuditEvent, RateLimit, Tier, User};
+use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
@@ -12,7 +13,7 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupBody {
     email: String,
-    password: String,
+    password: SecretString,
     name: Option<String>,
     username: Option<String>,
     avatar_url: Option<String>,
@@ -37,7 +38,7 @@ impl SignupBody {
 pub(crate) struct LoginJson {
     #[serde(alias = "email", alias = "username")]
     pub(crate) login: String,
-    pub(crate) password: String,
+    pub(crate) password: SecretString,
 }
 
 /// `POST /auth/login` as an OAuth2 password-grant form.
@@ -45,7 +46,7 @@ pub(crate) struct LoginJson {
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginForm {
     pub(crate) username: String,
-    pub(crate) password: String,
+    pub(crate) password: SecretString,
     pub(crate) grant_type: Option<String>,
     // Sent by OAuth2 clients; Latch has no scopes or clients, so they are read and ignored.
     #[allow(dead_code)]
@@ -53,7 +54,7 @@ pub(crate) struct LoginForm {
     #[allow(dead_code)]
     client_id: Option<String>,
     #[allow(dead_code)]
-    client_secret: Option<String>,
+    client_secret: Option<SecretString>,
 }
 
 /// `POST /auth/refresh` body (the cookie is the alternative).
@@ -101,15 +102,15 @@ impl PatchMeBody {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangePasswordBody {
-    pub(crate) current_password: String,
-    pub(crate) new_password: String,
+    pub(crate) current_password: SecretString,
+    pub(crate) new_password: SecretString,
 }
 
 /// `DELETE /users/me`: the password confirms the deletion.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteMeBody {
-    pub(crate) password: String,
+    pub(crate) password: SecretString,
 }
 
 /// One of the caller's sessions.
@@ -390,6 +391,34 @@ impl TokenBody {
             refresh_expires_in: pair.refresh.as_ref().map(|(_, at)| until(*at)),
             refresh_token: pair.refresh.map(|(token, _)| token),
             user: pair.user.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_with_a_password_never_print_it() {
+        let secret = "hunter2 is my password";
+        let login: LoginJson =
+            serde_json::from_value(serde_json::json!({ "login": "ada", "password": secret })).unwrap();
+        let change: ChangePasswordBody =
+            serde_json::from_value(serde_json::json!({ "current_password": secret, "new_password": secret }))
+                .unwrap();
+        let delete: DeleteMeBody = serde_json::from_value(serde_json::json!({ "password": secret })).unwrap();
+        let signup: SignupBody =
+            serde_json::from_value(serde_json::json!({ "email": "ada@example.com", "password": secret }))
+                .unwrap();
+        for printed in [
+            format!("{login:?}"),
+            format!("{change:?}"),
+            format!("{delete:?}"),
+            format!("{signup:?}"),
+        ] {
+            assert!(!printed.contains("hunter2"), "{printed}");
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use latch_domain::SessionId;
+use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use crate::body::ApiJson;
@@ -41,8 +42,8 @@ pub(crate) async fn change_password(
         .auth
         .change_password(
             &caller.principal,
-            &body.current_password,
-            &body.new_password,
+            body.current_password.expose_secret(),
+            body.new_password.expose_secret(),
             &client,
         )
         .await?;
@@ -59,7 +60,7 @@ pub(crate) async fn delete_me(
     let client = client_of(&req, &state);
     state
         .auth
-        .delete_account(&caller.principal, &body.password, &client)
+        .delete_account(&caller.principal, body.password.expose_secret(), &client)
         .await?;
     let mut response = HttpResponse::NoContent();
     state.cookies.clear(&mut response);
