@@ -69,9 +69,9 @@ impl AuthService {
     /// Verifies the password and opens a session.
     ///
     /// Every failure is the same `InvalidCredentials` and costs one password
-    /// verification: an unknown user is checked against a dummy hash, and
-    /// whether the account may log in is only looked at once the password
-    /// has matched.
+    /// verification: an unknown user is checked against a dummy hash, and an
+    /// account that may not log in is verified all the same, its answer
+    /// padded like a failure's.
     ///
     /// Before hashing, the attempt must fit the client IP's and the account's
     /// budgets and the account must not be backing off after repeated
