@@ -29,7 +29,7 @@ pub struct LoginRequest {
 /// The outcome of a password check that did not fail for infrastructure reasons.
 enum CheckedPassword {
     /// The password matched an account that may log in, as `VerifiedLogin` saw it.
-    Valid(User, VerifiedLogin),
+    Valid(Box<(User, VerifiedLogin)>),
     /// It did not; `user_id` is the account the login named, if any (for the audit trail only).
     Invalid { user_id: Option<UserId> },
 }
@@ -104,7 +104,7 @@ impl AuthService {
         let mut retried = false;
         loop {
             let (user, verified) = match checked {
-                CheckedPassword::Valid(user, verified) => (user, verified),
+                CheckedPassword::Valid(valid) => *valid,
                 CheckedPassword::Invalid { user_id } => {
                     return Err(self.login_failed(&account, user_id, &client).await);
                 }
@@ -251,7 +251,7 @@ impl AuthService {
             password_hash: credentials.password_hash,
             rehash,
         };
-        Ok(CheckedPassword::Valid(user, verified))
+        Ok(CheckedPassword::Valid(Box::new((user, verified))))
     }
 
     /// A hash in the current scheme to replace an outdated one, stored with

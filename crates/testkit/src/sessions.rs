@@ -361,7 +361,7 @@ mod behaviours {
 
     pub async fn create_refuses_an_account_that_changed(stores: &Stores) {
         let now = FixedClock::new().now();
-        let changes: [(&str, fn(UserId) -> AccountChange); 3] = [
+        let changes: [(&str, MakeChange); 3] = [
             ("deactivated", AccountChange::Deactivate),
             ("deleted", AccountChange::Delete),
             ("re-passworded", AccountChange::NewPassword),
@@ -389,7 +389,7 @@ mod behaviours {
 
     pub async fn create_racing_an_account_change_leaves_no_live_session(stores: &Stores) {
         let now = FixedClock::new().now();
-        let changes: [fn(UserId) -> AccountChange; 3] = [
+        let changes: [MakeChange; 3] = [
             AccountChange::Deactivate,
             AccountChange::Delete,
             AccountChange::NewPassword,
@@ -417,6 +417,9 @@ mod behaviours {
             );
         }
     }
+
+    /// Names the change to make to an account.
+    type MakeChange = fn(UserId) -> AccountChange;
 
     /// A change to an account that must void a login in flight.
     #[derive(Debug, Clone, Copy)]

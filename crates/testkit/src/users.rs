@@ -926,10 +926,17 @@ mod behaviours {
                 stores.users.soft_delete(newcomer, now),
             );
             let outcome = format!("round {round}: demote {demoted:?}, delete {deleted:?}");
-            match (&demoted, &deleted) {
-                (Ok(_), Err(DeleteUserError::LastSuperuser)) => survivor = newcomer,
-                (Err(UpdateUserError::LastSuperuser), Ok(())) => {}
-                _ => panic!("exactly one removal must win: {outcome}"),
+            let demotion_won = matches!((&demoted, &deleted), (Ok(_), Err(DeleteUserError::LastSuperuser)));
+            let deletion_won = matches!(
+                (&demoted, &deleted),
+                (Err(UpdateUserError::LastSuperuser), Ok(()))
+            );
+            assert!(
+                demotion_won || deletion_won,
+                "exactly one removal must win: {outcome}"
+            );
+            if demotion_won {
+                survivor = newcomer;
             }
             let admins = stores
                 .users
