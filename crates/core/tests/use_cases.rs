@@ -678,15 +678,7 @@ async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
             .await;
         assert!(matches!(wrong, Err(LoginError::InvalidCredentials)));
     }
-    // The third failure starts the backoff; any address, any case of the login.
-    let third = h
-        .auth
-        .login(from_ip(
-            login_request("ada@example.com", "wrong again"),
-            "198.51.100.2",
-        ))
-        .await;
-    assert!(matches!(third, Err(LoginError::InvalidCredentials)));
+    // Two failures, two free: the account backs off, from any address, in any case of the login.
     let backing_off = h
         .auth
         .login(from_ip(
@@ -699,14 +691,14 @@ async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
     };
     assert!(refusal.retry_after <= std::time::Duration::from_secs(60));
     assert!(refusal.retry_after > std::time::Duration::from_secs(50));
-    // The audit trail saw three failures, not the refused attempt.
+    // The audit trail saw two failures, not the refused attempt.
     use latch_ports::AuditLog;
     let trail = h.audit.list(None, 1, 100).await.unwrap();
     let failures = trail
         .items
         .iter()
         .filter(|e| e.action == latch_domain::AuditAction::LoginFailed);
-    assert_eq!(failures.count(), 3);
+    assert_eq!(failures.count(), 2);
 }
 
 #[tokio::test]
@@ -714,7 +706,8 @@ async fn password_changes_count_against_the_account() {
     let h = harness_with_limits(AuthConfig::default(), tight_limits());
     let pair = h.logged_in("ada@example.com").await;
     let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
-    for _ in 0..3 {
+    // Wrong current passwords are failed logins of the account: two free, then it backs off.
+    for _ in 0..2 {
         let wrong = h
             .auth
             .change_password(&principal, "guess", "a new passphrase", &Client::default())
@@ -727,6 +720,44 @@ async fn password_changes_count_against_the_account() {
     let refused = h
         .auth
         .change_password(&principal, PASSWORD, "a new passphrase", &Client::default())
+        .await;
+    assert!(
+        matches!(refused, Err(AccountError::RateLimited(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn password_checks_spend_the_password_change_budget() {
+    let limits = RateLimitConfig {
+        free_failures: 100,
+        ..tight_limits()
+    };
+    let h = harness_with_limits(AuthConfig::default(), limits);
+    let pair = h.logged_in("ada@example.com").await;
+    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    // A change and two deletions spend the three attempts of one budget.
+    let wrong = h
+        .auth
+        .change_password(&principal, "guess", "a new passphrase", &Client::default())
+        .await;
+    assert!(
+        matches!(wrong, Err(AccountError::WrongPassword { .. })),
+        "{wrong:?}"
+    );
+    for _ in 0..2 {
+        let wrong = h
+            .auth
+            .delete_account(&principal, "guess", &Client::default())
+            .await;
+        assert!(
+            matches!(wrong, Err(AccountError::WrongPassword { .. })),
+            "{wrong:?}"
+        );
+    }
+    let refused = h
+        .auth
+        .delete_account(&principal, PASSWORD, &Client::default())
         .await;
     assert!(
         matches!(refused, Err(AccountError::RateLimited(_))),
