@@ -1,32 +1,11 @@
 //! Writing and reading the audit trail.
 
-use latch_domain::{AuditAction, AuditEvent, Session, UserId, require_administrator};
+use latch_domain::{AuditAction, AuditEvent, UserId, require_administrator};
 use latch_ports::AuditPage;
 use uuid::Uuid;
 
 use crate::admin::check_page;
-use crate::login::USER_AGENT_MAX;
-use crate::{AdminError, AuthService, Principal, Unexpected};
-
-/// Where a request came from, as recorded in the audit trail.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Client {
-    /// The client's IP.
-    pub ip: Option<String>,
-    /// The client's `User-Agent`.
-    pub user_agent: Option<String>,
-}
-
-impl Client {
-    /// The client a session was opened from: what is known of a request
-    /// authenticated by that session's token.
-    pub fn of_session(session: &Session) -> Self {
-        Self {
-            ip: session.ip.clone(),
-            user_agent: session.user_agent.clone(),
-        }
-    }
-}
+use crate::{AdminError, AuthService, Client, Principal, Unexpected};
 
 impl AuthService {
     /// Appends to the audit trail. A failure to record is logged loudly but
@@ -45,10 +24,7 @@ impl AuthService {
             actor_id,
             target_id,
             ip: client.ip.clone(),
-            user_agent: client
-                .user_agent
-                .as_ref()
-                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            user_agent: client.stored_user_agent(),
         };
         if let Err(err) = self.ports.audit.record(&event).await {
             tracing::error!(action = action.as_str(), error = %err, "could not record an audit event");

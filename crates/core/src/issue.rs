@@ -1,10 +1,11 @@
 //! Issuing the tokens a successful login, refresh or session check returns.
 
 use chrono::SubsecRound;
-use latch_domain::{Session, Timestamp, User};
+use latch_domain::{RefreshTokenRecord, Session, Timestamp, User};
 use latch_ports::AccessClaims;
 use uuid::Uuid;
 
+use crate::refresh_token::RefreshSecret;
 use crate::{AuthService, Unexpected};
 
 /// What a client receives after authenticating. Its `Debug` omits the tokens.
@@ -67,5 +68,27 @@ impl AuthService {
             tier: user.tier.clone(),
         };
         Ok((self.ports.tokens.issue(&claims)?, expires_at))
+    }
+
+    /// A refresh-token record for `secret`, expiring after the idle lifetime
+    /// but never after the session.
+    pub(crate) fn refresh_record(
+        &self,
+        session: &Session,
+        secret: &RefreshSecret,
+        parent_id: Option<Uuid>,
+        now: Timestamp,
+    ) -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            id: Uuid::now_v7(),
+            session_id: session.id,
+            token_hash: secret.hash(),
+            parent_id,
+            created_at: now,
+            expires_at: (now + self.config.refresh_idle_ttl).min(session.expires_at),
+            rotated_at: None,
+            successor_id: None,
+            successor_sealed: None,
+        }
     }
 }

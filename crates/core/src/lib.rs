@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod authenticate;
 mod cache_lease;
+mod client;
 mod clock;
 mod error;
 mod forgetting;
@@ -30,8 +31,8 @@ mod version_reads;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
 pub use admin::{AdminChanges, AdminError, MAX_PAGE, MAX_PER_PAGE};
-pub use audit::Client;
 pub use authenticate::{AuthenticateError, Principal};
+pub use client::Client;
 pub use clock::SystemClock;
 pub use error::Unexpected;
 pub use issue::TokenPair;

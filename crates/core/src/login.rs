@@ -1,19 +1,15 @@
 //! Login: exchange a password for a new session.
 
-use latch_domain::{AuditAction, Password, RefreshTokenRecord, Session, SessionId, User, UserId};
+use latch_domain::{AuditAction, Password, Session, SessionId, User, UserId};
 use latch_ports::{
     CreateSessionError, HashError, LimitedAction, PasswordHash, RateLimited, UserCredentials, Verification,
     VerifiedLogin,
 };
 use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
 
 use crate::refresh_token::RefreshSecret;
 use crate::throttle::{account_key, typed_login_key};
 use crate::{AuthService, Client, TokenPair, Unexpected};
-
-/// Longest `User-Agent` kept with a session or an audit event.
-pub(crate) const USER_AGENT_MAX: usize = 512;
 
 /// A login attempt.
 #[derive(Debug, Clone, Default)]
@@ -165,10 +161,7 @@ impl AuthService {
             last_used_at: now,
             expires_at: now + self.config.session_max_age,
             revoked_at: None,
-            user_agent: client
-                .user_agent
-                .as_ref()
-                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            user_agent: client.stored_user_agent(),
             ip: client.ip.clone(),
         };
         let secret = RefreshSecret::generate();
@@ -266,28 +259,6 @@ impl AuthService {
                 tracing::warn!(user_id = %user.id, error = %err, "password rehash failed");
                 None
             }
-        }
-    }
-
-    /// A refresh-token record for `secret`, expiring after the idle lifetime
-    /// but never after the session.
-    pub(crate) fn refresh_record(
-        &self,
-        session: &Session,
-        secret: &RefreshSecret,
-        parent_id: Option<Uuid>,
-        now: latch_domain::Timestamp,
-    ) -> RefreshTokenRecord {
-        RefreshTokenRecord {
-            id: Uuid::now_v7(),
-            session_id: session.id,
-            token_hash: secret.hash(),
-            parent_id,
-            created_at: now,
-            expires_at: (now + self.config.refresh_idle_ttl).min(session.expires_at),
-            rotated_at: None,
-            successor_id: None,
-            successor_sealed: None,
         }
     }
 }
