@@ -419,3 +419,188 @@ impl From<AdminError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::time::Duration;
+
+    use actix_web::body::MessageBody;
+
+    use super::*;
+
+    fn refusal() -> RateLimited {
+        RateLimited {
+            retry_after: Duration::from_millis(2_500),
+            limit: 30,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    /// Headers a response must carry, by name.
+    type Headers = Vec<(&'static str, &'static str)>;
+
+    /// Every error: its status, its code, and the headers it must carry.
+    fn contract() -> Vec<(ApiError, StatusCode, &'static str, Headers)> {
+        let bearer = vec![("www-authenticate", "Bearer error=\"invalid_token\"")];
+        vec![
+            (
+                ApiError::MalformedBody("bad".into()),
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                vec![],
+            ),
+            (
+                ApiError::invalid("email", "bad"),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                vec![],
+            ),
+            (
+                ApiError::BrokenRule {
+                    field: "password",
+                    rule: "too_common",
+                    detail: "bad".into(),
+                },
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                vec![],
+            ),
+            (
+                ApiError::UnsupportedMediaType,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                vec![],
+            ),
+            (
+                ApiError::PayloadTooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                vec![],
+            ),
+            (ApiError::EmailTaken, StatusCode::CONFLICT, "email_taken", vec![]),
+            (
+                ApiError::UsernameTaken,
+                StatusCode::CONFLICT,
+                "username_taken",
+                vec![],
+            ),
+            (
+                ApiError::InvalidCredentials,
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                vec![],
+            ),
+            (
+                ApiError::Unauthenticated,
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                vec![("www-authenticate", "Bearer")],
+            ),
+            (
+                ApiError::InvalidToken,
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                bearer.clone(),
+            ),
+            (
+                ApiError::TokenExpired,
+                StatusCode::UNAUTHORIZED,
+                "token_expired",
+                bearer.clone(),
+            ),
+            (
+                ApiError::RefreshTokenReused,
+                StatusCode::UNAUTHORIZED,
+                "refresh_token_reused",
+                bearer,
+            ),
+            (ApiError::Forbidden, StatusCode::FORBIDDEN, "forbidden", vec![]),
+            (ApiError::CsrfFailed, StatusCode::FORBIDDEN, "csrf_failed", vec![]),
+            (
+                ApiError::LastSuperuser,
+                StatusCode::CONFLICT,
+                "last_superuser",
+                vec![],
+            ),
+            (ApiError::TierExists, StatusCode::CONFLICT, "tier_exists", vec![]),
+            (ApiError::TierInUse, StatusCode::CONFLICT, "tier_in_use", vec![]),
+            (ApiError::NotFound, StatusCode::NOT_FOUND, "not_found", vec![]),
+            (
+                ApiError::RateLimited(refusal()),
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                vec![
+                    ("retry-after", "3"),
+                    ("ratelimit-limit", "30"),
+                    ("ratelimit-remaining", "0"),
+                    ("ratelimit-reset", "3"),
+                    ("ratelimit-policy", "30;w=60"),
+                ],
+            ),
+            (
+                ApiError::Overloaded,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                vec![("retry-after", "1")],
+            ),
+            (
+                ApiError::Internal,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                vec![],
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_error_has_its_status_code_body_and_headers() {
+        for (error, status, code, headers) in contract() {
+            let response = error.error_response();
+            assert_eq!(response.status(), status, "{code}");
+            let got = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_owned())
+            };
+            assert_eq!(
+                got("content-type").as_deref(),
+                Some("application/problem+json"),
+                "{code}"
+            );
+            assert_eq!(got("cache-control").as_deref(), Some("no-store"), "{code}");
+            for (name, value) in headers {
+                assert_eq!(got(name).as_deref(), Some(value), "{code}: {name}");
+            }
+            let body = response.into_body().try_into_bytes().unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["code"], code);
+            assert_eq!(body["status"], status.as_u16());
+            assert_eq!(body["type"], format!("urn:latch:problem:{code}"));
+            assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_broken_rule_names_its_field_and_rule() {
+        let error = ApiError::BrokenRule {
+            field: "password",
+            rule: "too_common",
+            detail: "password: is too common".into(),
+        };
+        let body = error.error_response().into_body().try_into_bytes().unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            (body["field"].as_str(), body["rule"].as_str()),
+            (Some("password"), Some("too_common"))
+        );
+    }
+
+    #[test]
+    fn an_internal_error_tells_the_client_nothing() {
+        let error = internal("connection refused to 10.0.0.5:5432");
+        let body = error.error_response().into_body().try_into_bytes().unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("10.0.0.5"));
+    }
+}
