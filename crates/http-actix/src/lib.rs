@@ -1,7 +1,9 @@
 //! The HTTP adapter: Latch's v1 API on actix-web.
 //!
 //! Owns routes, request parsing, cookies, and the single mapping from use-case
-//! errors to RFC 9457 problem responses. Calls `latch-core` only; must never
+//! errors to RFC 9457 problem responses. Calls the use cases of `latch-core`
+//! only; from `latch-ports` it names just the value types those use cases take
+//! and return (`UserQuery`, `RateLimited`), never a port trait. It must never
 //! reach a database, a hasher or a JWT library directly.
 
 mod body;
