@@ -37,13 +37,7 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
             "must be set in production; a key generated into data_dir is for development (create one with `latch keygen`)",
         ));
     }
-    if algorithm == "hs256"
-        && settings
-            .tokens
-            .hs256_secret
-            .as_ref()
-            .is_none_or(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES)
-    {
+    if algorithm == "hs256" && weak_hs256_secret(settings) {
         return Err(SettingsError::invalid(
             "tokens.hs256_secret",
             format!("must be at least {MIN_HS256_SECRET_BYTES} bytes in production"),
@@ -52,15 +46,21 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
     Ok(())
 }
 
+/// Whether the HS256 secret is missing or shorter than production allows.
+fn weak_hs256_secret(settings: &Settings) -> bool {
+    settings
+        .tokens
+        .hs256_secret
+        .as_ref()
+        .is_none_or(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES)
+}
+
 /// Risky settings that start-up accepts outside production, one warning
 /// each naming the setting. (Production refuses both.)
 pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
-    let short_secret = settings
-        .tokens
-        .hs256_secret
-        .as_ref()
-        .is_some_and(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES);
+    // A missing secret is start-up's own error; only a short one is warned about.
+    let short_secret = settings.tokens.hs256_secret.is_some() && weak_hs256_secret(settings);
     if settings.tokens.algorithm.eq_ignore_ascii_case("hs256") && short_secret {
         warnings.push(format!(
             "tokens.hs256_secret is shorter than {MIN_HS256_SECRET_BYTES} bytes: it can be guessed offline from any token, and then tokens forged; production refuses it"

@@ -703,24 +703,12 @@ async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
 
 #[tokio::test]
 async fn password_changes_count_against_the_account() {
-    let h = harness_with_limits(AuthConfig::default(), tight_limits());
-    let pair = h.logged_in("ada@example.com").await;
-    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    let (h, principal) = logged_in_with_limits(tight_limits()).await;
     // Wrong current passwords are failed logins of the account: two free, then it backs off.
     for _ in 0..2 {
-        let wrong = h
-            .auth
-            .change_password(&principal, "guess", "a new passphrase", &Client::default())
-            .await;
-        assert!(
-            matches!(wrong, Err(AccountError::WrongPassword { .. })),
-            "{wrong:?}"
-        );
+        assert_wrong_password(Confirm::Change.with(&h, &principal, "guess").await);
     }
-    let refused = h
-        .auth
-        .change_password(&principal, PASSWORD, "a new passphrase", &Client::default())
-        .await;
+    let refused = Confirm::Change.with(&h, &principal, PASSWORD).await;
     assert!(
         matches!(refused, Err(AccountError::RateLimited(_))),
         "{refused:?}"
@@ -733,35 +721,56 @@ async fn password_checks_spend_the_password_change_budget() {
         free_failures: 100,
         ..tight_limits()
     };
-    let h = harness_with_limits(AuthConfig::default(), limits);
-    let pair = h.logged_in("ada@example.com").await;
-    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    let (h, principal) = logged_in_with_limits(limits).await;
     // A change and two deletions spend the three attempts of one budget.
-    let wrong = h
-        .auth
-        .change_password(&principal, "guess", "a new passphrase", &Client::default())
-        .await;
-    assert!(
-        matches!(wrong, Err(AccountError::WrongPassword { .. })),
-        "{wrong:?}"
-    );
-    for _ in 0..2 {
-        let wrong = h
-            .auth
-            .delete_account(&principal, "guess", &Client::default())
-            .await;
-        assert!(
-            matches!(wrong, Err(AccountError::WrongPassword { .. })),
-            "{wrong:?}"
-        );
+    for confirm in [Confirm::Change, Confirm::Delete, Confirm::Delete] {
+        assert_wrong_password(confirm.with(&h, &principal, "guess").await);
     }
-    let refused = h
-        .auth
-        .delete_account(&principal, PASSWORD, &Client::default())
-        .await;
+    let refused = Confirm::Delete.with(&h, &principal, PASSWORD).await;
     assert!(
         matches!(refused, Err(AccountError::RateLimited(_))),
         "{refused:?}"
+    );
+}
+
+/// A harness with `limits`, and Ada logged in on it.
+async fn logged_in_with_limits(limits: RateLimitConfig) -> (Harness, latch_core::Principal) {
+    let h = harness_with_limits(AuthConfig::default(), limits);
+    let pair = h.logged_in("ada@example.com").await;
+    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    (h, principal)
+}
+
+/// A self-service action confirmed with the caller's password.
+#[derive(Clone, Copy)]
+enum Confirm {
+    Change,
+    Delete,
+}
+
+impl Confirm {
+    async fn with(
+        self,
+        h: &Harness,
+        principal: &latch_core::Principal,
+        password: &str,
+    ) -> Result<(), AccountError> {
+        let client = Client::default();
+        match self {
+            Self::Change => {
+                h.auth
+                    .change_password(principal, password, "a new passphrase", &client)
+                    .await
+            }
+            Self::Delete => h.auth.delete_account(principal, password, &client).await,
+        }
+    }
+}
+
+fn assert_wrong_password(outcome: Result<(), AccountError>) {
+    assert!(
+        matches!(outcome, Err(AccountError::WrongPassword { .. })),
+        "{outcome:?}"
     );
 }
 

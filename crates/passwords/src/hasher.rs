@@ -100,6 +100,23 @@ impl Argon2Hasher {
     ) -> Result<Verification, HashError> {
         let stored = StoredHash::parse(&hash.0)?;
         let needs_rehash = stored.needs_rehash(&self.params);
+        let matched = self.check_padded(Arc::new(stored), password, refused).await?;
+        Ok(if matched {
+            Verification::Match { needs_rehash }
+        } else {
+            Verification::Mismatch
+        })
+    }
+
+    /// Checks `password` against `stored` on the hashing pool, records the
+    /// time it took for the floor, and waits out the floor unless it matched
+    /// and is not `refused`. Whether it matched.
+    async fn check_padded(
+        &self,
+        stored: Arc<StoredHash>,
+        password: &Password,
+        refused: bool,
+    ) -> Result<bool, HashError> {
         let class = stored.cost_class();
         let password = password.duplicate();
         let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
@@ -110,11 +127,7 @@ impl Argon2Hasher {
         let matched = matched?;
         self.floor.record(class, took);
         wait(self.padding(matched && !refused, took)).await;
-        Ok(if matched {
-            Verification::Match { needs_rehash }
-        } else {
-            Verification::Mismatch
-        })
+        Ok(matched)
     }
 }
 
@@ -186,18 +199,8 @@ impl PasswordHasher for Argon2Hasher {
 
     #[tracing::instrument(skip_all)]
     async fn verify_dummy(&self, password: &Password) -> Result<(), HashError> {
-        let dummy = Arc::clone(&self.dummy);
-        let class = dummy.cost_class();
-        let password = password.duplicate();
-        let (params, memory) = (self.params.clone(), Arc::clone(&self.memory));
-        let (outcome, took) = self
-            .limiter
-            .run(move || timed(|| dummy.matches_in(password.expose().as_bytes(), &params, &memory)))
-            .await?;
-        outcome?;
-        self.floor.record(class, took);
         // Padded as a failure even in the unlikely case the password is the dummy's.
-        wait(self.padding(false, took)).await;
+        self.check_padded(Arc::clone(&self.dummy), password, true).await?;
         Ok(())
     }
 

@@ -4,8 +4,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use latch_domain::{
-    PolicyViolation, ProfilePatch, StandingChange, Timestamp, User, UserId, check_standing_change,
-    is_active_superuser,
+    ProfilePatch, StandingChange, Timestamp, User, UserId, check_standing_change, is_active_superuser,
 };
 use latch_ports::{
     AccountFlags, AuthChange, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser,
@@ -171,27 +170,28 @@ async fn count_active_superusers<C: ConnectionTrait>(db: &C) -> Result<u64, DbEr
         .await
 }
 
-/// Whether `change` to user `id` keeps an active superuser, read inside the
-/// writing transaction `txn`. It must run after [`record`]: the counter row
-/// that `record` locks queues every recorded write, so two changes that each
-/// remove one of the last two superusers cannot both count two.
-async fn keeps_a_superuser<C: ConnectionTrait>(
+/// Whether `change` to user `id` would take away the last active
+/// superuser, read inside the writing transaction `txn`. It must run after
+/// [`record`]: the counter row that `record` locks queues every recorded
+/// write, so two changes that each remove one of the last two superusers
+/// cannot both count two.
+async fn removes_the_last_superuser<C: ConnectionTrait>(
     txn: &C,
     id: UserId,
     change: StandingChange,
-) -> Result<Result<(), PolicyViolation>, DbErr> {
+) -> Result<bool, DbErr> {
     if !change.takes_standing() {
-        return Ok(Ok(()));
+        return Ok(false);
     }
     let Some(target) = unique_row(Entity::find_by_id(id.0), txn).await?.map(to_domain) else {
-        return Ok(Ok(()));
+        return Ok(false);
     };
     // Counted only when it matters: most changes do not touch a superuser.
     if !is_active_superuser(&target) {
-        return Ok(Ok(()));
+        return Ok(false);
     }
     let active = count_active_superusers(txn).await?;
-    Ok(check_standing_change(&target, change, active))
+    Ok(check_standing_change(&target, change, active).is_err())
 }
 
 #[async_trait]
@@ -344,10 +344,9 @@ impl UserRepository for SqlUserRepository {
             .await
             .map_err(unexpected)?;
         // Dropping `txn` on an early return rolls the change record back.
-        if keeps_a_superuser(&txn, id, standing)
+        if removes_the_last_superuser(&txn, id, standing)
             .await
             .map_err(unexpected)?
-            .is_err()
         {
             return Err(UpdateUserError::LastSuperuser);
         }
@@ -449,10 +448,9 @@ impl UserRepository for SqlUserRepository {
             delete: true,
             ..StandingChange::default()
         };
-        if keeps_a_superuser(&txn, id, delete)
+        if removes_the_last_superuser(&txn, id, delete)
             .await
             .map_err(unexpected)?
-            .is_err()
         {
             return Err(DeleteUserError::LastSuperuser);
         }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_domain::{
-    DisplayName, Email, PolicyViolation, ProfilePatch, StandingChange, Timestamp, User, UserId, Username,
+    DisplayName, Email, ProfilePatch, StandingChange, Timestamp, User, UserId, Username,
     check_standing_change,
 };
 use latch_ports::{
@@ -218,7 +218,7 @@ impl UserRepository for InMemoryUserRepository {
             is_active: flags.is_active,
             delete: false,
         };
-        if keeps_a_superuser(&rows, id, standing).is_err() {
+        if removes_the_last_superuser(&rows, id, standing) {
             return Err(UpdateUserError::LastSuperuser);
         }
         let (user, _) = rows.get_mut(&id).ok_or(UpdateUserError::NotFound)?;
@@ -310,7 +310,7 @@ impl UserRepository for InMemoryUserRepository {
             delete: true,
             ..StandingChange::default()
         };
-        if keeps_a_superuser(&rows, id, delete).is_err() {
+        if removes_the_last_superuser(&rows, id, delete) {
             return Err(DeleteUserError::LastSuperuser);
         }
         if let Some((user, _)) = rows.get_mut(&id)
@@ -324,20 +324,21 @@ impl UserRepository for InMemoryUserRepository {
     }
 }
 
-/// The last-superuser rule on `rows`, checked under the same lock as the write.
-fn keeps_a_superuser(
+/// Whether `change` to user `id` would take away the last active superuser,
+/// decided under the same lock as the write.
+fn removes_the_last_superuser(
     rows: &HashMap<UserId, (User, PasswordHash)>,
     id: UserId,
     change: StandingChange,
-) -> Result<(), PolicyViolation> {
+) -> bool {
     let Some((target, _)) = rows.get(&id) else {
-        return Ok(());
+        return false;
     };
     let active = rows
         .values()
         .filter(|(u, _)| latch_domain::is_active_superuser(u))
         .count() as u64;
-    check_standing_change(target, change, active)
+    check_standing_change(target, change, active).is_err()
 }
 
 // ---- the contract ---------------------------------------------------------
