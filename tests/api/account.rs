@@ -201,18 +201,11 @@ async fn sessions_are_listed_with_the_current_one_marked(backend: Backend) {
         return;
     };
     let first = app.signup_and_login("ada@example.com").await;
-    let second: Value = reqwest::Client::builder()
+    let agent = reqwest::Client::builder()
         .user_agent("latch-tests/1.0")
         .build()
-        .unwrap()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    let second = app.login_with(&agent, "ada@example.com").await;
     let response = app
         .bearer_request(
             reqwest::Method::GET,

@@ -161,6 +161,20 @@ impl TestApp {
         self.login(email, PASSWORD).await.json().await.unwrap()
     }
 
+    /// Logs `login` in with [`PASSWORD`] through `client` (its own cookies,
+    /// agent and headers); the token response.
+    pub async fn login_with(&self, client: &Client, login: &str) -> Value {
+        client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "login": login, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn login(&self, login: &str, password: &str) -> Response {
         self.post_json(
             "/api/v1/auth/login",

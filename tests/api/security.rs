@@ -372,15 +372,7 @@ async fn an_http_page_of_the_same_host_is_foreign_to_an_https_service(backend: B
         return;
     };
     assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
-    let tokens: Value = Client::new()
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens = app.login_with(&Client::new(), "ada@example.com").await;
     let cookie = access_cookie(&tokens);
     let session = "/api/v1/auth/session";
     let http_page = app.address.clone();
