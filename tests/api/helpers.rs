@@ -1,7 +1,7 @@
 //! `spawn_app` and typed request helpers.
 
 use latch::{Application, Settings};
-use latch_core::AuthService;
+use latch_session_cache::CacheLease;
 use latch_testkit::databases::TestDatabase;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -18,8 +18,8 @@ pub enum Backend {
 /// A running Latch and a cookie-keeping client pointed at it.
 pub struct TestApp {
     pub address: String,
-    /// The service behind `address` (to look at its state, e.g. its cache lease).
-    pub auth: AuthService,
+    /// The instance's session-cache lease (to ask whether it is held).
+    pub lease: CacheLease,
     pub client: Client,
     pub data_dir: tempfile::TempDir,
     settings: Settings,
@@ -77,12 +77,12 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
         .await
         .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
-    let auth = app.auth().clone();
+    let lease = app.cache_lease().clone();
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
         client: browser(&address),
         address,
-        auth,
+        lease,
         data_dir,
         settings,
         _database: database,
@@ -93,8 +93,8 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
 /// replica behind the same load balancer.
 pub struct Replica {
     pub address: String,
-    /// The replica's service.
-    pub auth: AuthService,
+    /// The replica's session-cache lease.
+    pub lease: CacheLease,
 }
 
 impl TestApp {
@@ -103,9 +103,9 @@ impl TestApp {
         let settings = self.settings.clone();
         let app = Application::build(settings).await.expect("the replica starts");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let auth = app.auth().clone();
+        let lease = app.cache_lease().clone();
         tokio::spawn(app.run_until_stopped());
-        Replica { address, auth }
+        Replica { address, lease }
     }
 }
 
@@ -311,18 +311,18 @@ pub fn set_cookies(response: &Response) -> Vec<String> {
 
 impl TestApp {
     /// Imports JSON Lines the way `latch import-users` does, on the app's database.
-    pub async fn import_users(&self, lines: &[String]) -> latch_core::ImportReport {
+    pub async fn import_users(&self, lines: &[String]) -> latch::json_lines::ImportReport {
         let store = latch::startup::open_store(&self.settings, false).await.unwrap();
         let auth = latch::startup::auth_service(&self.settings, &store)
             .await
             .unwrap();
-        let report = auth
-            .import_users(
-                lines.iter().map(String::as_str),
-                latch_core::ImportOptions::default(),
-            )
-            .await
-            .unwrap();
+        let report = latch::json_lines::import_lines(
+            &auth,
+            lines.iter().map(String::as_str),
+            latch_core::ImportOptions::default(),
+        )
+        .await
+        .unwrap();
         store.close().await;
         report
     }

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use latch_core::AuthService;
+use latch_session_cache::CacheLease;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -83,9 +83,9 @@ async fn auto_coherence_holds_a_lease_on_postgres_only(backend: Backend) {
         return;
     };
     match backend {
-        Backend::Postgres => wait_for_lease(&app.auth).await,
+        Backend::Postgres => wait_for_lease(&app.lease).await,
         // In single_process there is no lease to wait for: the answer is final at once.
-        Backend::Sqlite => assert!(!app.auth.holds_cache_lease()),
+        Backend::Sqlite => assert!(!app.lease.held()),
     }
 }
 
@@ -95,15 +95,15 @@ async fn two_instances(backend: Backend, coherence: Coherence) -> Option<Pair> {
     let a = spawn_app_with(backend, coherence.overrides()).await?;
     let b = a.replica().await;
     if coherence.leased() {
-        wait_for_lease(&a.auth).await;
-        wait_for_lease(&b.auth).await;
+        wait_for_lease(&a.lease).await;
+        wait_for_lease(&b.lease).await;
     }
     Some(Pair { a, b, coherence })
 }
 
-async fn wait_for_lease(auth: &AuthService) {
+async fn wait_for_lease(lease: &CacheLease) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !auth.holds_cache_lease() {
+    while !lease.held() {
         assert!(Instant::now() < deadline, "no cache lease within 10 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -123,7 +123,7 @@ async fn a_logout_is_honoured_by_the_next_request(Pair { a, b, coherence }: &Pai
         .await
         .unwrap();
     assert_eq!(logout.status(), StatusCode::NO_CONTENT);
-    assert_eq!(b.auth.holds_cache_lease(), coherence.leased());
+    assert_eq!(b.lease.held(), coherence.leased());
     assert_eq!(b.me(access).await.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(a.me(access).await.status(), StatusCode::UNAUTHORIZED);
 }
@@ -143,7 +143,7 @@ async fn a_profile_change_is_served(Pair { a, b, coherence }: &Pair) {
         )
         .await;
     assert_eq!(patch.status(), StatusCode::OK);
-    assert_eq!(b.auth.holds_cache_lease(), coherence.leased());
+    assert_eq!(b.lease.held(), coherence.leased());
     let after: serde_json::Value = b.me(access).await.json().await.unwrap();
     assert_eq!(after["name"], "Ada Lovelace");
 }

@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use latch::Settings;
 use latch::startup::{auth_service, open_store};
-use latch_core::{AdminChanges, AuthService, Client, ImportOptions, LoginError, LoginRequest, SignupRequest};
+use latch_core::{
+    AdminChanges, AuthService, Client, ImportOptions, ImportRecord, LoginError, LoginRequest, SignupRequest,
+};
 use latch_ports::UserRepository;
 
 const DEFAULT_SAMPLES: usize = 60;
@@ -160,8 +162,8 @@ async fn run() -> Result<(), Box<dyn Error>> {
     // Imported as `latch import-users` would; only ever given a wrong password,
     // since a right one would rehash it to argon2id.
     let mut import = auth.start_import(ImportOptions::default());
-    let line = format!(r#"{{"email":"{IMPORTED_EMAIL}","password_hash":"{DJANGO_PBKDF2}"}}"#);
-    let mut rejected = import.add_line(1, line.as_bytes()).await?;
+    let record = ImportRecord::new(IMPORTED_EMAIL, DJANGO_PBKDF2);
+    let mut rejected = import.add(1, record).await?;
     rejected.extend(import.finish().await?);
     if let Some(line) = rejected.first() {
         return Err(format!("the imported user was rejected: {line}").into());

@@ -4,34 +4,39 @@
 
 use std::sync::Arc;
 
-use latch_core::AuthService;
 use latch_ports::ChangeSignal;
+use latch_session_cache::CacheLease;
 
 use crate::background::BackgroundTask;
 
 /// The lease keeper, configured and not yet started.
 #[derive(Clone)]
 pub struct CacheLeaseTask {
-    auth: AuthService,
+    lease: CacheLease,
     signal: Arc<dyn ChangeSignal>,
 }
 
 impl CacheLeaseTask {
-    /// The keeper for `auth`, woken by `signal` when another instance writes.
-    pub fn new(auth: AuthService, signal: Arc<dyn ChangeSignal>) -> Self {
-        Self { auth, signal }
+    /// The keeper of `lease`, woken by `signal` when another instance writes.
+    pub fn new(lease: CacheLease, signal: Arc<dyn ChangeSignal>) -> Self {
+        Self { lease, signal }
+    }
+
+    /// The lease kept.
+    pub fn lease(&self) -> &CacheLease {
+        &self.lease
     }
 
     /// Starts keeping the lease on its own task (which returns at once when
     /// the coherence is not `lease`). It stops when the guard is dropped.
     pub fn spawn(self) -> BackgroundTask {
         BackgroundTask::spawn(async move {
-            self.auth.keep_cache_lease(self.signal).await;
+            self.lease.keep(self.signal).await;
         })
     }
 
     /// Ends the lease; call after the guard is dropped.
     pub async fn release(&self) {
-        self.auth.release_cache_lease().await;
+        self.lease.release().await;
     }
 }

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, MAX_IMPORT_LINE_BYTES, SignupRequest};
+use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, SignupRequest};
 use latch_tokens_jwt::SigningKey;
 use tokio::sync::mpsc;
 
+use crate::json_lines::{self, MAX_IMPORT_LINE_BYTES};
 use crate::settings::Settings;
 use crate::startup::{Application, auth_service, open_store};
 
@@ -138,8 +139,7 @@ async fn import_users(
     while let Some(next) = lines.recv().await {
         let bytes = next.map_err(|err| stopped(number + 1, import.summary().imported, &err))?;
         number += 1;
-        let rejected = import
-            .add_line(number, &bytes)
+        let rejected = json_lines::add_line(&mut import, number, &bytes)
             .await
             .map_err(|err| stopped(number, import.summary().imported, &err))?;
         for line in rejected {

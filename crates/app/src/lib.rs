@@ -6,6 +6,7 @@
 mod background;
 mod cache_lease;
 mod cli;
+pub mod json_lines;
 mod keys;
 mod production;
 mod purge;

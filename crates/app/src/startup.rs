@@ -8,11 +8,12 @@ use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
 use async_trait::async_trait;
 use chrono::Duration;
-use latch_core::{AuthConfig, AuthService, CacheCoherence, Ports, SessionCacheConfig, SystemClock};
+use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
 use latch_domain::PasswordPolicy;
 use latch_http::{AllowedOrigins, CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
+use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
 use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
 
@@ -131,6 +132,15 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> Result<SqlStore, 
 
 /// Builds the use-case service on the configured adapters.
 pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthService, StartupError> {
+    Ok(auth_service_with_lease(settings, store).await?.0)
+}
+
+/// Builds the use-case service on the configured adapters, with the session
+/// cache in front of the store, and this instance's cache lease.
+pub async fn auth_service_with_lease(
+    settings: &Settings,
+    store: &SqlStore,
+) -> Result<(AuthService, CacheLease), StartupError> {
     let key = signing_key(settings)?;
     let tokens = &settings.tokens;
     let codec = JwtTokenCodec::new(
@@ -145,13 +155,20 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
         ..HasherConfig::default()
     })
     .map_err(|err| StartupError::Hasher(err.to_string()))?;
+    let changes = Arc::new(store.changes());
+    let cached = latch_session_cache::wrap(
+        Arc::new(store.users()),
+        Arc::new(store.sessions()),
+        changes.clone(),
+        Arc::new(store.leases()),
+        &session_cache_config(&settings.session_cache, store),
+    );
     let ports = Ports {
-        users: Arc::new(store.users()),
-        sessions: Arc::new(store.sessions()),
+        users: cached.users,
+        sessions: cached.sessions,
         tiers: Arc::new(store.tiers()),
         audit: Arc::new(store.audit()),
-        changes: Arc::new(store.changes()),
-        leases: Arc::new(store.leases()),
+        changes,
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         limiter: Arc::new(GovernorRateLimiter::new(rate_limit_config(&settings.rate_limit))),
@@ -172,13 +189,12 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
             reject_personal: settings.passwords.reject_personal_info,
         },
         default_tier: settings.tiers.default.clone(),
-        session_cache: session_cache_config(&settings.session_cache, store),
     };
     let auth = AuthService::new(ports, config);
     auth.ensure_default_tier()
         .await
         .map_err(|err| StartupError::DefaultTier(err.to_string()))?;
-    Ok(auth)
+    Ok((auth, cached.lease))
 }
 
 /// The session cache's configuration from `[session_cache]`; `auto`
@@ -251,7 +267,7 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
-        let auth = auth_service(&settings, &store).await?;
+        let (auth, lease) = auth_service_with_lease(&settings, &store).await?;
         let same_site = match settings.cookies.same_site.to_ascii_lowercase().as_str() {
             "strict" => SameSite::Strict,
             "none" => SameSite::None,
@@ -288,7 +304,7 @@ impl Application {
         let database_tls = store.uses_tls().await.ok().flatten();
         tracing::info!(port, backend = store.backend_name(), database_tls, environment = %settings.environment, "latch is listening");
         let purge = PurgeTask::new(auth.clone(), &settings.purge);
-        let lease = CacheLeaseTask::new(auth.clone(), store.change_signal());
+        let lease = CacheLeaseTask::new(lease, store.change_signal());
         let state = HttpState {
             auth: auth.clone(),
             cookies,
@@ -319,10 +335,14 @@ impl Application {
         self.port
     }
 
-    /// The service behind the HTTP layer, e.g. to ask whether this instance
-    /// holds its session-cache lease.
+    /// The service behind the HTTP layer.
     pub fn auth(&self) -> &AuthService {
         &self.auth
+    }
+
+    /// This instance's session-cache lease, e.g. to ask whether it is held.
+    pub fn cache_lease(&self) -> &CacheLease {
+        self.lease.lease()
     }
 
     /// Serves until SIGTERM/SIGINT, then stops accepting connections and

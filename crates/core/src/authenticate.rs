@@ -1,9 +1,8 @@
 //! Authenticating a request by its access token.
 
-use latch_domain::{Session, SessionId, User};
-use latch_ports::{AccessClaims, TokenError};
+use latch_domain::{Session, User};
+use latch_ports::{AccessClaims, SessionWithUser, TokenError};
 
-use crate::session_cache::{CacheCoherence, SessionCache};
 use crate::{AuthService, Unexpected};
 
 /// Who is calling: a verified token whose session and user are live.
@@ -48,7 +47,14 @@ impl AuthService {
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthenticateError> {
         let claims = self.ports.tokens.verify(token)?;
         let now = self.ports.clock.now();
-        let Some((session, user)) = self.session_and_user(claims.sid).await? else {
+        // The one read per request; a session cache in front of the store may answer it.
+        let found = self
+            .ports
+            .sessions
+            .find_with_user(claims.sid)
+            .await
+            .map_err(Unexpected::from)?;
+        let Some(SessionWithUser { session, user }) = found else {
             return Err(AuthenticateError::Invalid);
         };
         if !session.is_live(now) || session.user_id != claims.sub || !user.can_authenticate() {
@@ -59,54 +65,5 @@ impl AuthService {
             session,
             claims,
         })
-    }
-
-    /// The session `id` and its user, from the cache when it holds them.
-    async fn session_and_user(&self, id: SessionId) -> Result<Option<(Session, User)>, Unexpected> {
-        let Some(cache) = &self.cache else {
-            return self.read_session_and_user(id).await;
-        };
-        let read_version = match self.config.session_cache.coherence {
-            CacheCoherence::SingleProcess => false,
-            CacheCoherence::ChangeLog => true,
-            // The lease keeper applies changes as they come; without a live lease, read.
-            CacheCoherence::Lease => !self.lease.as_ref().is_some_and(|lease| lease.held()),
-        };
-        if read_version {
-            self.catch_up(cache).await?;
-        }
-        if let Some(hit) = cache.get(id) {
-            return Ok(Some(hit));
-        }
-        let ticket = cache.ticket();
-        let found = self.read_session_and_user(id).await?;
-        if let Some((session, user)) = &found {
-            cache.fill(ticket, session.clone(), user.clone());
-        }
-        Ok(found)
-    }
-
-    async fn read_session_and_user(&self, id: SessionId) -> Result<Option<(Session, User)>, Unexpected> {
-        let Some(session) = self.ports.sessions.find(id).await? else {
-            return Ok(None);
-        };
-        let user = self.ports.users.find_by_id(session.user_id).await?;
-        Ok(user.map(|user| (session, user)))
-    }
-
-    /// Applies the changes other instances recorded since this one last looked.
-    pub(crate) async fn catch_up(&self, cache: &SessionCache) -> Result<(), Unexpected> {
-        // Shared with concurrent requests, but always a read that started after this one arrived.
-        let latest = self
-            .versions
-            .latest(|| self.ports.changes.latest_version())
-            .await?;
-        let applied = cache.applied_version();
-        // Lower than applied: a concurrent request applied a newer read already.
-        if latest > applied {
-            let changes = self.ports.changes.changes_between(applied, latest).await?;
-            cache.apply(applied, latest, &changes);
-        }
-        Ok(())
     }
 }

@@ -1,46 +1,63 @@
-//! Import: bring users over from another system, one JSON object a line
-//! (JSON Lines), with the password hashes they had there. Login verifies
-//! those hashes and replaces them with current ones.
+//! Import: bring users over from another system, with the password hashes
+//! they had there. Login verifies those hashes and replaces them with
+//! current ones. Reading the file format is the caller's (the CLI reads JSON
+//! Lines); this checks each user and stores them in batches.
 
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 
-use chrono::DateTime;
-use latch_domain::{AvatarUrl, DisplayName, Email, UserId, Username, ValidationError};
+use latch_domain::{AvatarUrl, DisplayName, Email, Timestamp, UserId, Username, ValidationError};
 use latch_ports::{ImportError, ImportedUser, PasswordHash};
-use serde::Deserialize;
 
 use crate::{AuthService, Unexpected};
-
-/// Longest line read; longer ones are rejected, unparsed.
-pub const MAX_IMPORT_LINE_BYTES: usize = 64 * 1024;
 
 /// Valid lines stored per transaction unless configured otherwise.
 pub const DEFAULT_IMPORT_BATCH_SIZE: usize = 500;
 
-/// One user as a line of an import file. Only these fields are accepted.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object describing one user")]
-struct ImportRecord {
-    email: String,
-    username: Option<String>,
-    name: Option<String>,
-    avatar_url: Option<String>,
-    password_hash: String,
-    #[serde(default = "active_by_default")]
-    is_active: bool,
-    #[serde(default)]
-    is_staff: bool,
-    #[serde(default)]
-    is_superuser: bool,
-    #[serde(default)]
-    email_verified: bool,
-    tier: Option<String>,
-    created_at: Option<String>,
+/// One user as the other system exported them, unchecked: each field as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRecord {
+    /// Checked as signup checks it.
+    pub email: String,
+    /// Blank is taken as absent.
+    pub username: Option<String>,
+    /// Blank is taken as absent.
+    pub name: Option<String>,
+    /// Blank is taken as absent.
+    pub avatar_url: Option<String>,
+    /// Must be a hash login can verify (`PasswordHasher::check_stored`).
+    pub password_hash: String,
+    /// Whether the account may log in.
+    pub is_active: bool,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Superuser flag.
+    pub is_superuser: bool,
+    /// Whether the other system had verified the email.
+    pub email_verified: bool,
+    /// Blank or absent: the default tier. Must exist.
+    pub tier: Option<String>,
+    /// Absent: now. Must not be in the future.
+    pub created_at: Option<Timestamp>,
 }
 
-fn active_by_default() -> bool {
-    true
+impl ImportRecord {
+    /// A record of an active user with these two fields and nothing else.
+    pub fn new(email: impl Into<String>, password_hash: impl Into<String>) -> Self {
+        Self {
+            email: email.into(),
+            username: None,
+            name: None,
+            avatar_url: None,
+            password_hash: password_hash.into(),
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            email_verified: false,
+            tier: None,
+            created_at: None,
+        }
+    }
 }
 
 /// How an import runs.
@@ -82,16 +99,7 @@ pub struct ImportSummary {
     pub rejected: u64,
 }
 
-/// The outcome of [`AuthService::import_users`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImportReport {
-    /// Users stored.
-    pub imported: u64,
-    /// Every rejected line, in input order.
-    pub rejected: Vec<RejectedLine>,
-}
-
-/// An import in progress: feed it lines with [`UserImport::add_line`], then
+/// An import in progress: feed it users with [`UserImport::add`], then
 /// call [`UserImport::finish`]. Holds at most one batch of users, so input of
 /// any size streams through it.
 pub struct UserImport {
@@ -123,57 +131,18 @@ impl AuthService {
             summary: ImportSummary::default(),
         }
     }
-
-    /// Imports `lines` (numbered from 1) in one go; see [`UserImport`].
-    ///
-    /// # Errors
-    /// `Unexpected` when the store fails; the batches stored before stay.
-    pub async fn import_users<'a>(
-        &self,
-        lines: impl IntoIterator<Item = &'a str>,
-        options: ImportOptions,
-    ) -> Result<ImportReport, Unexpected> {
-        let mut import = self.start_import(options);
-        let mut rejected = Vec::new();
-        for (number, text) in (1..).zip(lines) {
-            rejected.extend(import.add_line(number, text.as_bytes()).await?);
-        }
-        rejected.extend(import.finish().await?);
-        Ok(ImportReport {
-            imported: import.summary().imported,
-            rejected,
-        })
-    }
 }
 
 impl UserImport {
-    /// Checks line `line` (1-based) of the input, given without its line
-    /// ending, and queues its user, storing the batch once it is full.
-    /// Returns the lines rejected by this call: this one if it is invalid, and
-    /// any of the batch that conflicted with stored users. Blank lines are
-    /// skipped.
+    /// Checks the user on line `line` (1-based) of the input and queues
+    /// them, storing the batch once it is full. Returns the lines rejected by
+    /// this call: this one if it is invalid, and any of the batch that
+    /// conflicted with stored users.
     ///
     /// # Errors
     /// `Unexpected` when the store fails; the import cannot go on.
-    pub async fn add_line(&mut self, line: u64, bytes: &[u8]) -> Result<Vec<RejectedLine>, Unexpected> {
-        if bytes.len() > MAX_IMPORT_LINE_BYTES {
-            return Ok(vec![
-                self.reject(line, format!("longer than {MAX_IMPORT_LINE_BYTES} bytes")),
-            ]);
-        }
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            return Ok(vec![self.reject(line, "not valid UTF-8".into())]);
-        };
-        // Editors on Windows start UTF-8 files with a byte-order mark.
-        let text = if line == 1 {
-            text.trim_start_matches('\u{feff}')
-        } else {
-            text
-        };
-        if text.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        let user = match self.parse(text) {
+    pub async fn add(&mut self, line: u64, record: ImportRecord) -> Result<Vec<RejectedLine>, Unexpected> {
+        let user = match self.check(record) {
             Ok(user) => user,
             Err(reason) => return Ok(vec![self.reject(line, reason)]),
         };
@@ -215,14 +184,15 @@ impl UserImport {
         self.summary
     }
 
-    fn reject(&mut self, line: u64, reason: String) -> RejectedLine {
+    /// Counts line `line` as rejected for `reason` (one the reader could not
+    /// make a record of, say) and returns it.
+    pub fn reject(&mut self, line: u64, reason: String) -> RejectedLine {
         self.summary.rejected += 1;
         RejectedLine { line, reason }
     }
 
-    /// The user a line describes, or why it describes none.
-    fn parse(&self, text: &str) -> Result<ImportedUser, String> {
-        let record: ImportRecord = serde_json::from_str(text).map_err(|err| describe_json_error(&err))?;
+    /// The user a record describes, or why it describes none.
+    fn check(&self, record: ImportRecord) -> Result<ImportedUser, String> {
         let field = |err: ValidationError| err.to_string();
         // Exports write absent optional fields as "" as often as null.
         let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
@@ -247,12 +217,7 @@ impl UserImport {
                 .into());
         }
         let now = self.auth.ports.clock.now();
-        let created_at = match record.created_at {
-            None => now,
-            Some(raw) => DateTime::parse_from_rfc3339(&raw)
-                .map_err(|_| "created_at: must be an RFC 3339 timestamp, e.g. 2021-06-01T12:00:00Z")?
-                .to_utc(),
-        };
+        let created_at = record.created_at.unwrap_or(now);
         if created_at > now {
             return Err("created_at: must not be in the future".into());
         }
@@ -323,18 +288,5 @@ impl UserImport {
             rejected.push(self.reject(line, reason.into()));
         }
         Ok(rejected)
-    }
-}
-
-/// A JSON error without serde_json's position suffix, which would say "line
-/// 1" of what is a single line; the column is kept for syntax errors.
-fn describe_json_error(err: &serde_json::Error) -> String {
-    let full = err.to_string();
-    let suffix = format!(" at line {} column {}", err.line(), err.column());
-    let message = full.strip_suffix(&suffix).unwrap_or(&full);
-    if err.is_data() {
-        message.to_owned()
-    } else {
-        format!("not valid JSON: {message} at column {}", err.column())
     }
 }

@@ -1,5 +1,6 @@
 //! Latch's use cases — signup, login, refresh, session check, logout,
-//! profile — written against the ports only.
+//! profile, accounts, administration, import, purge — written against the
+//! ports only.
 //!
 //! Owns the authentication rules that span entities (rotation and reuse
 //! detection, uniform login failures, revocation). Must never name a web
@@ -9,11 +10,10 @@ mod account;
 mod admin;
 mod audit;
 mod authenticate;
-mod cache_lease;
 mod client;
 mod clock;
 mod error;
-mod forgetting;
+mod import;
 mod issue;
 mod login;
 mod logout;
@@ -22,12 +22,10 @@ mod purge;
 mod refresh;
 mod refresh_token;
 mod service;
-mod session_cache;
 mod session_check;
 mod signup;
 mod throttle;
 mod tiers;
-mod version_reads;
 
 pub use account::{AccountError, RevokeSessionError, SessionView};
 pub use admin::{AdminChanges, AdminError, MAX_PAGE, MAX_PER_PAGE};
@@ -35,6 +33,9 @@ pub use authenticate::{AuthenticateError, Principal};
 pub use client::Client;
 pub use clock::SystemClock;
 pub use error::Unexpected;
+pub use import::{
+    DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, ImportRecord, ImportSummary, RejectedLine, UserImport,
+};
 pub use issue::TokenPair;
 pub use login::{LoginError, LoginRequest};
 pub use logout::{LogoutError, LogoutOutcome, LogoutScope};
@@ -43,11 +44,5 @@ pub use purge::{PurgePolicy, PurgeReport};
 pub use refresh::RefreshError;
 pub use refresh_token::REFRESH_TOKEN_PREFIX;
 pub use service::{AuthConfig, AuthService, Ports};
-pub use session_cache::{CacheCoherence, SessionCacheConfig};
 pub use session_check::SessionCheckError;
 pub use signup::{SignupError, SignupRequest};
-mod import;
-pub use import::{
-    DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, ImportReport, ImportSummary, MAX_IMPORT_LINE_BYTES,
-    RejectedLine, UserImport,
-};

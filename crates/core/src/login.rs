@@ -174,8 +174,7 @@ impl AuthService {
                 CreateSessionError::AccountChanged => OpenError::AccountChanged,
                 CreateSessionError::Repository(err) => OpenError::Unexpected(err.into()),
             })?;
-        // The store set `last_login_at` with the session. Cached copies of
-        // this user's other sessions show it within the cache's max age.
+        // The store set `last_login_at` with the session: answer with it.
         let user = User {
             last_login_at: Some(now),
             ..user

@@ -6,13 +6,9 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{DEFAULT_TIER, PasswordPolicy};
 
-use crate::cache_lease::CacheLease;
-use crate::forgetting;
-use crate::session_cache::{CacheCoherence, SessionCache, SessionCacheConfig};
-use crate::version_reads::VersionReads;
 use latch_ports::{
-    AuditLog, AuthChangeLog, CacheLeases, Clock, PasswordHasher, RateLimiter, SessionRepository,
-    TierRepository, TokenCodec, UserRepository,
+    AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
+    TokenCodec, UserRepository,
 };
 
 /// Lifetimes and policies of the authentication rules.
@@ -32,8 +28,6 @@ pub struct AuthConfig {
     pub password_policy: PasswordPolicy,
     /// Tier given to new users.
     pub default_tier: String,
-    /// The in-process cache of sessions that authenticated requests.
-    pub session_cache: SessionCacheConfig,
 }
 
 impl Default for AuthConfig {
@@ -46,7 +40,6 @@ impl Default for AuthConfig {
             session_rotate_before: Duration::seconds(120),
             password_policy: PasswordPolicy::default(),
             default_tier: DEFAULT_TIER.to_owned(),
-            session_cache: SessionCacheConfig::default(),
         }
     }
 }
@@ -62,10 +55,9 @@ pub struct Ports {
     pub tiers: Arc<dyn TierRepository>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
-    /// What the users and sessions repositories record of their writes.
+    /// What the users and sessions repositories record of their writes
+    /// (the use cases purge it).
     pub changes: Arc<dyn AuthChangeLog>,
-    /// Which instances serve from their session cache without per-request reads.
-    pub leases: Arc<dyn CacheLeases>,
     /// Password hashing.
     pub hasher: Arc<dyn PasswordHasher>,
     /// Access-token signing.
@@ -81,33 +73,13 @@ pub struct Ports {
 pub struct AuthService {
     pub(crate) ports: Ports,
     pub(crate) config: Arc<AuthConfig>,
-    pub(crate) cache: Option<Arc<SessionCache>>,
-    /// Present in `Lease` coherence, whether or not this instance caches:
-    /// its writes must still wait for the instances that do.
-    pub(crate) lease: Option<Arc<CacheLease>>,
-    pub(crate) versions: Arc<VersionReads>,
 }
 
 impl AuthService {
     /// Wires the use cases to their adapters.
-    pub fn new(mut ports: Ports, config: AuthConfig) -> Self {
-        let cache = SessionCache::new(&config.session_cache).map(Arc::new);
-        let lease = (config.session_cache.coherence == CacheCoherence::Lease).then(|| {
-            Arc::new(CacheLease::new(
-                config.session_cache.lease,
-                Arc::clone(&ports.leases),
-                Arc::clone(&ports.changes),
-            ))
-        });
-        if cache.is_some() || lease.is_some() {
-            (ports.users, ports.sessions) =
-                forgetting::wrap(ports.users, ports.sessions, cache.clone(), lease.clone());
-        }
+    pub fn new(ports: Ports, config: AuthConfig) -> Self {
         Self {
             ports,
-            cache,
-            lease,
-            versions: Arc::new(VersionReads::default()),
             config: Arc::new(config),
         }
     }

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use latch_core::{
-    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, CacheCoherence, Client, LoginError,
-    LoginRequest, LogoutError, LogoutScope, ProfileChanges, RefreshError, RevokeSessionError,
-    SessionCacheConfig, SignupError, SignupRequest, UpdateProfileError,
+    AccountError, AdminChanges, AdminError, AuthConfig, AuthService, Client, LoginError, LoginRequest,
+    LogoutError, LogoutScope, Ports, ProfileChanges, RefreshError, RevokeSessionError, SignupError,
+    SignupRequest, UpdateProfileError,
 };
 use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
 use latch_rate_limit::{ActionBudgets, Budget, RateLimitConfig};
+use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
 use latch_testkit::{
     FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryUserRepository, ManualChangeSignal,
 };
@@ -779,20 +780,48 @@ fn assert_wrong_password(outcome: Result<(), AccountError>) {
 /// A lease short enough for tests to wait out.
 const TEST_LEASE: std::time::Duration = std::time::Duration::from_millis(400);
 
+/// A service with the session cache in front of its stores, and its lease.
+struct Instance {
+    auth: AuthService,
+    lease: CacheLease,
+}
+
+impl std::ops::Deref for Instance {
+    type Target = AuthService;
+
+    fn deref(&self) -> &AuthService {
+        &self.auth
+    }
+}
+
 /// Two services on one set of stores: two instances sharing a database.
-fn two_instances(coherence: CacheCoherence) -> (AuthService, AuthService) {
+fn two_instances(coherence: CacheCoherence) -> (Instance, Instance) {
     let fakes = Fakes::new();
-    let config = || AuthConfig {
-        session_cache: SessionCacheConfig {
-            coherence,
-            lease: TEST_LEASE,
-            ..SessionCacheConfig::default()
-        },
-        ..AuthConfig::default()
+    let config = SessionCacheConfig {
+        coherence,
+        lease: TEST_LEASE,
+        ..SessionCacheConfig::default()
     };
-    let a = AuthService::new(fakes.ports(RateLimitConfig::default()), config());
-    let b = AuthService::new(fakes.ports(RateLimitConfig::default()), config());
-    (a, b)
+    let instance = || {
+        let ports = fakes.ports(RateLimitConfig::default());
+        let cached = latch_session_cache::wrap(
+            ports.users.clone(),
+            ports.sessions.clone(),
+            ports.changes.clone(),
+            fakes.leases.clone(),
+            &config,
+        );
+        let ports = Ports {
+            users: cached.users,
+            sessions: cached.sessions,
+            ..ports
+        };
+        Instance {
+            auth: AuthService::new(ports, AuthConfig::default()),
+            lease: cached.lease,
+        }
+    };
+    (instance(), instance())
 }
 
 #[tokio::test]
@@ -856,15 +885,13 @@ async fn a_single_process_cache_honours_its_own_writes() {
 }
 
 /// Starts `instance`'s lease keeper and waits until it holds its lease.
-async fn holding_a_lease(instance: &AuthService) -> tokio::task::JoinHandle<()> {
-    let keeper = instance.clone();
+async fn holding_a_lease(instance: &Instance) -> tokio::task::JoinHandle<()> {
+    let keeper = instance.lease.clone();
     let task = tokio::spawn(async move {
-        keeper
-            .keep_cache_lease(Arc::new(ManualChangeSignal::default()))
-            .await;
+        keeper.keep(Arc::new(ManualChangeSignal::default())).await;
     });
     for _ in 0..200 {
-        if instance.holds_cache_lease() {
+        if instance.lease.held() {
             return task;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -886,7 +913,7 @@ async fn in_lease_mode_every_instance_honours_a_logout_on_its_very_next_request(
         .await
         .unwrap();
     // So B answers next from its cache, with no read of the log: the lease path is what is tested.
-    assert!(b.holds_cache_lease(), "B still holds its lease");
+    assert!(b.lease.held(), "B still holds its lease");
     assert!(b.authenticate(&pair.access_token).await.is_err());
     assert!(a.authenticate(&pair.access_token).await.is_err());
 }
@@ -910,7 +937,7 @@ async fn in_lease_mode_a_write_waits_out_an_instance_that_stopped_renewing() {
         "the wait is bounded by a lease"
     );
     // B's lease has ended by now, so B reads the log before using its cache.
-    assert!(!b.holds_cache_lease());
+    assert!(!b.lease.held());
     assert!(b.authenticate(&pair.access_token).await.is_err());
 }
 
@@ -919,8 +946,8 @@ async fn in_lease_mode_a_released_instance_is_not_waited_for() {
     let (a, b) = two_instances(CacheCoherence::Lease);
     let b_keeper = holding_a_lease(&b).await;
     b_keeper.abort();
-    b.release_cache_lease().await;
-    assert!(!b.holds_cache_lease());
+    b.lease.release().await;
+    assert!(!b.lease.held());
     a.signup(signup_request("ada@example.com")).await.unwrap();
     let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
     assert!(b.authenticate(&pair.access_token).await.is_ok());

@@ -22,7 +22,9 @@ pub use clock::Clock;
 pub use leases::{CacheLeases, ChangeSignal};
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
-pub use sessions::{CreateSessionError, RefreshContext, RotateOutcome, SessionRepository, VerifiedLogin};
+pub use sessions::{
+    CreateSessionError, RefreshContext, RotateOutcome, SessionRepository, SessionWithUser, VerifiedLogin,
+};
 pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
 pub use users::{

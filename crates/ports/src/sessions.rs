@@ -25,6 +25,15 @@ pub struct RefreshContext {
     pub user: User,
 }
 
+/// A session and the user it belongs to, read together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionWithUser {
+    /// The session, revoked or not.
+    pub session: Session,
+    /// Its user, whatever their state (inactive, deleted).
+    pub user: User,
+}
+
 /// What a login checked about its account, which must still hold when the
 /// session is stored.
 #[derive(Debug, Clone)]
@@ -74,6 +83,11 @@ pub trait SessionRepository: Send + Sync + 'static {
 
     /// The session with this id, revoked or not; `None` if unknown.
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError>;
+
+    /// The session with this id and its user, in whatever state each is;
+    /// `None` if the session is unknown (or, in a store without foreign
+    /// keys, its user is). The read behind every authenticated request.
+    async fn find_with_user(&self, id: SessionId) -> Result<Option<SessionWithUser>, RepositoryError>;
 
     /// The refresh token with this hash, rotated or not; `None` if unknown.
     async fn find_refresh_token(

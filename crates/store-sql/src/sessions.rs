@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
 use latch_ports::{
     AuthChange, CreateSessionError, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
-    VerifiedLogin,
+    SessionWithUser, VerifiedLogin,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -20,6 +20,7 @@ use crate::changes::record;
 use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::unexpected;
 use crate::unique::unique_row;
+use crate::users::to_domain as user_to_domain;
 
 mod context;
 mod purge;
@@ -135,6 +136,19 @@ impl SessionRepository for SqlSessionRepository {
             .await
             .map_err(unexpected)?;
         Ok(row.map(session_to_domain))
+    }
+
+    async fn find_with_user(&self, id: SessionId) -> Result<Option<SessionWithUser>, RepositoryError> {
+        let Some(session) = self.find(id).await? else {
+            return Ok(None);
+        };
+        let user = unique_row(users::Entity::find_by_id(session.user_id.0), &self.db)
+            .await
+            .map_err(unexpected)?;
+        Ok(user.map(|row| SessionWithUser {
+            session,
+            user: user_to_domain(row),
+        }))
     }
 
     async fn find_refresh_token(

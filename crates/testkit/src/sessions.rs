@@ -8,7 +8,7 @@ use chrono::Duration;
 use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
 use latch_ports::{
     AuthChange, CreateSessionError, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
-    VerifiedLogin,
+    SessionWithUser, VerifiedLogin,
 };
 use uuid::Uuid;
 
@@ -89,6 +89,14 @@ impl SessionRepository for InMemorySessionRepository {
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
         Ok(self.tables().sessions.get(&id).cloned())
+    }
+
+    async fn find_with_user(&self, id: SessionId) -> Result<Option<SessionWithUser>, RepositoryError> {
+        let session = self.tables().sessions.get(&id).cloned();
+        Ok(session.and_then(|session| {
+            let user = self.users.row(session.user_id)?;
+            Some(SessionWithUser { session, user })
+        }))
     }
 
     async fn find_refresh_token(
@@ -235,6 +243,7 @@ macro_rules! session_repository_contract {
             create_racing_an_account_change_leaves_no_live_session,
             find_unknown_is_none,
             refresh_context_is_the_token_its_session_and_its_user,
+            session_with_user_is_the_session_and_its_user,
             rotate_current_token_stores_successor,
             rotate_rotated_token_writes_nothing,
             concurrent_rotations_have_exactly_one_winner,
@@ -485,6 +494,36 @@ mod behaviours {
             None
         );
         assert_eq!(context(stores, &TokenHash([9; 32])).await, None);
+        assert_eq!(
+            stores
+                .sessions
+                .find_with_user(SessionId::generate())
+                .await
+                .unwrap(),
+            None
+        );
+    }
+
+    /// As `find` and the user's `find_by_id` return them, in whatever state:
+    /// a revoked session of a deleted user is still returned.
+    pub async fn session_with_user_is_the_session_and_its_user(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let (s, _) = logged_in(stores, "ada@example.com", now).await;
+        logged_in(stores, "bob@example.com", now).await;
+        let found = |s: Session| async move {
+            let user = stores.users.find_by_id(s.user_id).await.unwrap().unwrap();
+            assert_eq!(
+                stores.sessions.find_with_user(s.id).await.unwrap(),
+                Some(SessionWithUser { session: s, user })
+            );
+        };
+        found(s.clone()).await;
+
+        stores.sessions.revoke(s.id, now).await.unwrap();
+        stores.users.soft_delete(s.user_id, now).await.unwrap();
+        let ended = stores.sessions.find(s.id).await.unwrap().unwrap();
+        assert!(ended.revoked_at.is_some());
+        found(ended).await;
     }
 
     async fn context(stores: &Stores, hash: &TokenHash) -> Option<RefreshContext> {

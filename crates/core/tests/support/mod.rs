@@ -21,6 +21,8 @@ pub struct Fakes {
     pub tiers: Arc<InMemoryTierRepository>,
     pub audit: Arc<InMemoryAuditLog>,
     pub changes: Arc<InMemoryAuthChangeLog>,
+    /// For a session cache in front of the fakes (not every binary has one).
+    #[allow(dead_code)]
     pub leases: Arc<InMemoryCacheLeases>,
 }
 
@@ -58,7 +60,6 @@ impl Fakes {
             tiers: self.tiers.clone(),
             audit: self.audit.clone(),
             changes: self.changes.clone(),
-            leases: self.leases.clone(),
             hasher: Arc::new(hasher),
             tokens: Arc::new(codec),
             limiter: Arc::new(GovernorRateLimiter::new(limits)),

@@ -28,17 +28,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use latch_ports::{AuthChangeLog, CacheLeases, ChangeSignal};
+use latch_ports::{AuthChangeLog, CacheLeases, ChangeSignal, RepositoryError};
 use uuid::Uuid;
 
-use crate::session_cache::SessionCache;
-use crate::{AuthService, Unexpected};
+use crate::coherence::Coherence;
 
 /// Rows of leases that ended longer ago than this are deleted at start-up.
 const FORGET_ENDED_AFTER: Duration = Duration::from_secs(3600);
 
 /// This instance's lease, and what a write needs to wait for the others'.
-pub(crate) struct CacheLease {
+pub(crate) struct Lease {
     /// This process's row in the lease table.
     instance: Uuid,
     /// How long a renewal lasts.
@@ -53,7 +52,7 @@ pub(crate) struct CacheLease {
     changes: Arc<dyn AuthChangeLog>,
 }
 
-impl CacheLease {
+impl Lease {
     pub(crate) fn new(
         duration: Duration,
         leases: Arc<dyn CacheLeases>,
@@ -138,20 +137,33 @@ async fn pause_until(deadline: Instant, pause: Duration) -> bool {
     Instant::now() < deadline
 }
 
-impl AuthService {
-    /// Holds this instance's cache lease for as long as the returned future
-    /// runs (spawn it): renews every quarter lease and whenever `signal`
-    /// fires. Returns at once unless `session_cache.coherence` is `lease`.
-    pub async fn keep_cache_lease(&self, signal: Arc<dyn ChangeSignal>) {
-        let (Some(cache), Some(lease)) = (&self.cache, &self.lease) else {
+/// This instance's session-cache lease, for the task that keeps it while
+/// the server runs. Cheap to clone. Inert (never held) unless the coherence
+/// is `Lease`.
+#[derive(Clone)]
+pub struct CacheLease {
+    coherence: Option<Arc<Coherence>>,
+    lease: Option<Arc<Lease>>,
+}
+
+impl CacheLease {
+    pub(crate) fn new(coherence: Option<Arc<Coherence>>, lease: Option<Arc<Lease>>) -> Self {
+        Self { coherence, lease }
+    }
+
+    /// Holds this instance's lease for as long as the returned future runs
+    /// (spawn it): renews every quarter lease and whenever `signal` fires.
+    /// Returns at once unless the coherence is `Lease` and the cache is on.
+    pub async fn keep(&self, signal: Arc<dyn ChangeSignal>) {
+        let (Some(coherence), Some(lease)) = (&self.coherence, &self.lease) else {
             return;
         };
-        if let Err(err) = self.ports.leases.purge_ended(FORGET_ENDED_AFTER).await {
+        if let Err(err) = lease.leases.purge_ended(FORGET_ENDED_AFTER).await {
             tracing::warn!(error = %err, "deleting ended cache leases");
         }
         loop {
             let started = Instant::now();
-            match self.renew_lease(cache, lease).await {
+            match renew(coherence, lease).await {
                 Ok(true) => lease.hold_from(started),
                 // A change landed while renewing: apply it and renew again at once.
                 Ok(false) => continue,
@@ -164,32 +176,32 @@ impl AuthService {
         }
     }
 
-    /// Whether this instance holds its cache lease now (skipping the
+    /// Whether this instance holds its lease now (so requests skip the
     /// per-request version read).
-    pub fn holds_cache_lease(&self) -> bool {
+    pub fn held(&self) -> bool {
         self.lease.as_ref().is_some_and(|lease| lease.held())
     }
 
     /// Ends this instance's lease (a clean shutdown), so writers stop waiting for it.
-    pub async fn release_cache_lease(&self) {
+    pub async fn release(&self) {
         if let Some(lease) = &self.lease {
             lease.drop_hold();
-            if let Err(err) = self.ports.leases.release(lease.instance).await {
+            if let Err(err) = lease.leases.release(lease.instance).await {
                 tracing::warn!(error = %err, "releasing the session-cache lease");
             }
         }
     }
+}
 
-    /// Applies what is new, publishes it, and tells whether the log had
-    /// nothing newer once the renewal committed.
-    async fn renew_lease(&self, cache: &SessionCache, lease: &CacheLease) -> Result<bool, Unexpected> {
-        self.catch_up(cache).await?;
-        let applied = cache.applied_version();
-        self.ports
-            .leases
-            .renew(lease.instance, applied, lease.duration)
-            .await?;
-        let latest = self.ports.changes.latest_version().await?;
-        Ok(latest <= applied)
-    }
+/// Applies what is new, publishes it, and tells whether the log had nothing
+/// newer once the renewal committed.
+async fn renew(coherence: &Coherence, lease: &Lease) -> Result<bool, RepositoryError> {
+    coherence.catch_up().await?;
+    let applied = coherence.cache.applied_version();
+    lease
+        .leases
+        .renew(lease.instance, applied, lease.duration)
+        .await?;
+    let latest = lease.changes.latest_version().await?;
+    Ok(latest <= applied)
 }

@@ -1,21 +1,17 @@
-//! The import use case on the in-memory fakes, a fixed clock and the real
-//! password hasher (at a cheap cost for new hashes).
-
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The import of JSON Lines, end to end: read here, checked and stored by the
+//! use case, on a real SQLite store with the service's own hasher.
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 
-use chrono::{Duration, TimeZone, Utc};
-use latch_core::{AuthConfig, AuthService, ImportOptions, LoginRequest, RejectedLine, SignupRequest};
+use chrono::{TimeZone, Utc};
+use latch_core::{AuthService, ImportOptions, LoginRequest, RejectedLine, SignupRequest};
 use latch_domain::Tier;
-use latch_ports::{Clock, TierRepository, UserRepository};
-use latch_rate_limit::RateLimitConfig;
-use latch_testkit::{FixedClock, InMemoryTierRepository, InMemoryUserRepository};
+use latch_ports::{TierRepository, UserRepository};
+use latch_store_sql::SqlStore;
 
-mod support;
-
-use support::Fakes;
+use super::{ImportReport, add_line, import_lines};
+use crate::Settings;
+use crate::startup::{auth_service, open_store};
 
 const PASSWORD: &str = "correct horse battery staple";
 /// bcrypt 5.0.0 (Python): bcrypt.hashpw(PASSWORD, bcrypt.gensalt(rounds=4)).
@@ -25,18 +21,24 @@ const DJANGO: &str = "pbkdf2_sha256$1000$ImHtWGPCj8DKGp2YLkvJCh$lj4Z69ltQya1vC9V
 
 struct Harness {
     auth: AuthService,
-    clock: Arc<FixedClock>,
-    users: Arc<InMemoryUserRepository>,
-    tiers: Arc<InMemoryTierRepository>,
+    store: SqlStore,
+    _data_dir: tempfile::TempDir,
 }
 
-fn harness() -> Harness {
-    let fakes = Fakes::new();
+/// The service on a fresh SQLite database of its own.
+async fn harness() -> Harness {
+    let data_dir = tempfile::tempdir().unwrap();
+    let settings = Settings::with_overrides(&[
+        ("data_dir", data_dir.path().to_str().unwrap()),
+        ("log.level", "warn"),
+    ])
+    .unwrap();
+    let store = open_store(&settings, true).await.unwrap();
+    let auth = auth_service(&settings, &store).await.unwrap();
     Harness {
-        auth: AuthService::new(fakes.ports(RateLimitConfig::default()), AuthConfig::default()),
-        clock: fakes.clock,
-        users: fakes.users,
-        tiers: fakes.tiers,
+        auth,
+        store,
+        _data_dir: data_dir,
     }
 }
 
@@ -50,6 +52,12 @@ fn line(email: &str) -> String {
     serde_json::json!({ "email": email, "password_hash": BCRYPT }).to_string()
 }
 
+/// Within the last minute: set by the import itself, not taken from the file.
+fn just_now(at: latch_domain::Timestamp) -> bool {
+    let age = Utc::now() - at;
+    age >= chrono::Duration::zero() && age < chrono::Duration::minutes(1)
+}
+
 fn rejected(line: u64, reason: &str) -> RejectedLine {
     RejectedLine {
         line,
@@ -58,19 +66,24 @@ fn rejected(line: u64, reason: &str) -> RejectedLine {
 }
 
 impl Harness {
-    async fn import(&self, lines: &[String], options: ImportOptions) -> latch_core::ImportReport {
-        self.auth
-            .import_users(lines.iter().map(String::as_str), options)
+    async fn import(&self, lines: &[String], options: ImportOptions) -> ImportReport {
+        import_lines(&self.auth, lines.iter().map(String::as_str), options)
             .await
             .unwrap()
     }
 
     async fn is_stored(&self, login: &str) -> bool {
-        self.users.find_credentials(login).await.unwrap().is_some()
+        self.store
+            .users()
+            .find_credentials(login)
+            .await
+            .unwrap()
+            .is_some()
     }
 
     async fn stored_hash(&self, login: &str) -> String {
-        self.users
+        self.store
+            .users()
             .find_credentials(login)
             .await
             .unwrap()
@@ -82,9 +95,10 @@ impl Harness {
 
 #[tokio::test]
 async fn a_full_line_keeps_every_field() {
-    let h = harness();
-    let now = h.clock.now();
-    h.tiers
+    let h = harness().await;
+    let now = Utc::now();
+    h.store
+        .tiers()
         .create(&Tier {
             name: "pro".into(),
             description: "Pro".into(),
@@ -109,7 +123,7 @@ async fn a_full_line_keeps_every_field() {
     });
     let report = h.import(&[full.to_string()], ImportOptions::default()).await;
     assert_eq!((report.imported, report.rejected), (1, vec![]));
-    let stored = h.users.find_credentials("ada").await.unwrap().unwrap();
+    let stored = h.store.users().find_credentials("ada").await.unwrap().unwrap();
     let user = stored.user;
     assert_eq!(
         (
@@ -126,13 +140,13 @@ async fn a_full_line_keeps_every_field() {
         user.created_at,
         Utc.with_ymd_and_hms(2019, 3, 4, 3, 6, 7).unwrap()
     );
-    assert_eq!((user.updated_at, user.last_login_at), (now, None));
+    assert!(just_now(user.updated_at) && user.last_login_at.is_none());
     assert_eq!(stored.password_hash.0, DJANGO);
 }
 
 #[tokio::test]
 async fn a_minimal_line_gets_the_defaults() {
-    let h = harness();
+    let h = harness().await;
     // Empty strings and nulls in optional fields, as exports write them.
     let minimal = serde_json::json!({
         "email": "bob@example.com",
@@ -145,7 +159,8 @@ async fn a_minimal_line_gets_the_defaults() {
     let report = h.import(&[minimal.to_string()], ImportOptions::default()).await;
     assert_eq!((report.imported, report.rejected), (1, vec![]));
     let user = h
-        .users
+        .store
+        .users()
         .find_credentials("bob@example.com")
         .await
         .unwrap()
@@ -154,12 +169,12 @@ async fn a_minimal_line_gets_the_defaults() {
     assert!(user.is_active && !user.is_staff && !user.is_superuser && !user.email_verified);
     assert_eq!(user.tier, "free");
     assert_eq!((user.username, user.name, user.avatar_url), (None, None, None));
-    assert_eq!(user.created_at, h.clock.now());
+    assert!(just_now(user.created_at));
 }
 
 #[tokio::test]
 async fn bad_lines_are_rejected_with_their_number_and_reason() {
-    let h = harness();
+    let h = harness().await;
     let with = |fields: &str| format!(r#"{{"email":"x@example.com","password_hash":"{BCRYPT}",{fields}}}"#);
     let lines = vec![
         line("good1@example.com"),
@@ -239,7 +254,7 @@ fn rejected_lines_print_with_their_number() {
 
 #[tokio::test]
 async fn blank_lines_are_skipped_but_keep_the_numbering() {
-    let h = harness();
+    let h = harness().await;
     let lines = vec![
         format!("\u{feff}{}", line("a@example.com")),
         String::new(),
@@ -254,7 +269,7 @@ async fn blank_lines_are_skipped_but_keep_the_numbering() {
 
 #[tokio::test]
 async fn repeats_in_the_file_are_rejected_on_the_later_line() {
-    let h = harness();
+    let h = harness().await;
     let lines = vec![
         serde_json::json!({ "email": "a@example.com", "username": "ada", "password_hash": BCRYPT })
             .to_string(),
@@ -277,13 +292,13 @@ async fn repeats_in_the_file_are_rejected_on_the_later_line() {
         ]
     );
     assert_eq!(report.imported, 3);
-    let first = h.users.find_credentials("ada").await.unwrap().unwrap();
+    let first = h.store.users().find_credentials("ada").await.unwrap().unwrap();
     assert_eq!(first.user.email, "a@example.com");
 }
 
 #[tokio::test]
 async fn a_batch_conflicting_with_stored_users_loses_only_those_lines() {
-    let h = harness();
+    let h = harness().await;
     h.auth
         .signup(SignupRequest {
             email: "taken@example.com".into(),
@@ -312,23 +327,20 @@ async fn a_batch_conflicting_with_stored_users_loses_only_those_lines() {
 
 #[tokio::test]
 async fn a_batch_is_stored_once_full_and_the_rest_at_finish() {
-    let h = harness();
+    let h = harness().await;
     let mut import = h.auth.start_import(batches_of(2));
-    import
-        .add_line(1, line("a@example.com").as_bytes())
+    add_line(&mut import, 1, line("a@example.com").as_bytes())
         .await
         .unwrap();
     assert!(
         !h.is_stored("a@example.com").await,
         "stored before the batch was full"
     );
-    import
-        .add_line(2, line("b@example.com").as_bytes())
+    add_line(&mut import, 2, line("b@example.com").as_bytes())
         .await
         .unwrap();
     assert!(h.is_stored("a@example.com").await && h.is_stored("b@example.com").await);
-    import
-        .add_line(3, line("c@example.com").as_bytes())
+    add_line(&mut import, 3, line("c@example.com").as_bytes())
         .await
         .unwrap();
     assert_eq!(import.summary().imported, 2);
@@ -340,7 +352,7 @@ async fn a_batch_is_stored_once_full_and_the_rest_at_finish() {
 
 #[tokio::test]
 async fn an_imported_legacy_hash_logs_in_and_is_rehashed() {
-    let h = harness();
+    let h = harness().await;
     let lines = vec![line("bcrypt@example.com"), {
         serde_json::json!({ "email": "django@example.com", "password_hash": DJANGO }).to_string()
     }];
@@ -356,7 +368,6 @@ async fn an_imported_legacy_hash_logs_in_and_is_rehashed() {
             h.stored_hash(email).await.starts_with("$argon2id$"),
             "{email} not rehashed"
         );
-        h.clock.advance(Duration::seconds(1));
         h.auth.login(login()).await.unwrap();
     }
 }

@@ -1,8 +1,9 @@
 //! The users and sessions repositories as the use cases see them when the
-//! session cache is on (or in lease coherence): every write the store records
-//! in the change log also drops what it changed from this instance's cache
-//! once the write returns, and in lease coherence then waits until every
-//! other instance holding a lease has applied it (see `cache_lease.rs`).
+//! session cache is on (or in lease coherence): `find_with_user` is served
+//! from the cache, and every write the store records in the change log also
+//! drops what it changed from this instance's cache once the write returns,
+//! and in lease coherence then waits until every other instance holding a
+//! lease has applied it (see `lease.rs`).
 //!
 //! Keeping this at the repository edge, rather than in each use case, means a
 //! new write path cannot forget to forget. It happens whether or not the
@@ -17,20 +18,20 @@ use latch_domain::{
 use latch_ports::{
     AccountFlags, AuthChange, CreateSessionError, CreateUserError, DeleteUserError, ImportError,
     ImportedUser, NewUser, PasswordHash, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
-    UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository, VerifiedLogin,
+    SessionWithUser, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository, VerifiedLogin,
 };
 use uuid::Uuid;
 
-use crate::cache_lease::CacheLease;
-use crate::session_cache::SessionCache;
+use crate::coherence::Coherence;
+use crate::lease::Lease;
 
-/// Wraps `users` and `sessions` so their recorded writes forget from `cache`
-/// and wait for the other instances' `lease`s.
+/// Wraps `users` and `sessions` so that sessions are read through `cache`
+/// and recorded writes forget from it and wait for the other instances' `lease`s.
 pub(crate) fn wrap(
     users: Arc<dyn UserRepository>,
     sessions: Arc<dyn SessionRepository>,
-    cache: Option<Arc<SessionCache>>,
-    lease: Option<Arc<CacheLease>>,
+    cache: Option<Arc<Coherence>>,
+    lease: Option<Arc<Lease>>,
 ) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
     let after_write = AfterWrite { cache, lease };
     (
@@ -38,7 +39,7 @@ pub(crate) fn wrap(
             inner: users,
             after_write: after_write.clone(),
         }),
-        Arc::new(ForgettingSessions {
+        Arc::new(CachingSessions {
             inner: sessions,
             after_write,
         }),
@@ -48,16 +49,16 @@ pub(crate) fn wrap(
 /// What follows every recorded write.
 #[derive(Clone)]
 struct AfterWrite {
-    cache: Option<Arc<SessionCache>>,
-    lease: Option<Arc<CacheLease>>,
+    cache: Option<Arc<Coherence>>,
+    lease: Option<Arc<Lease>>,
 }
 
 impl AfterWrite {
     /// Forgets what `change` made stale here, waits for the other
     /// instances to have applied it, and passes `result` through.
     async fn written<T>(&self, change: AuthChange, result: T) -> T {
-        if let Some(cache) = &self.cache {
-            cache.forget(change);
+        if let Some(coherence) = &self.cache {
+            coherence.cache.forget(change);
         }
         if let Some(lease) = &self.lease {
             lease.wait_for_others().await;
@@ -141,14 +142,15 @@ impl UserRepository for ForgettingUsers {
     }
 }
 
-/// A [`SessionRepository`] whose revocations forget the sessions they end.
-struct ForgettingSessions {
+/// A [`SessionRepository`] that serves `find_with_user` from the cache and
+/// whose revocations forget the sessions they end.
+struct CachingSessions {
     inner: Arc<dyn SessionRepository>,
     after_write: AfterWrite,
 }
 
 #[async_trait]
-impl SessionRepository for ForgettingSessions {
+impl SessionRepository for CachingSessions {
     /// Not recorded, so not forgotten: logins are frequent, and a cached
     /// `last_login_at` lags by at most the cache's `max_age`.
     async fn create(
@@ -162,6 +164,17 @@ impl SessionRepository for ForgettingSessions {
 
     async fn find(&self, id: SessionId) -> Result<Option<Session>, RepositoryError> {
         self.inner.find(id).await
+    }
+
+    async fn find_with_user(&self, id: SessionId) -> Result<Option<SessionWithUser>, RepositoryError> {
+        match &self.after_write.cache {
+            Some(coherence) => {
+                coherence
+                    .session_with_user(id, self.inner.find_with_user(id))
+                    .await
+            }
+            None => self.inner.find_with_user(id).await,
+        }
     }
 
     async fn find_refresh_token(
@@ -243,16 +256,27 @@ impl SessionRepository for ForgettingSessions {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use chrono::Utc;
-    use latch_testkit::{InMemorySessionRepository, InMemoryUserRepository};
+    use latch_testkit::{InMemoryAuthChangeLog, InMemorySessionRepository, InMemoryUserRepository};
 
     use super::*;
-    use crate::session_cache::tests::{cache, cached};
+    use crate::CacheCoherence;
+    use crate::cache::tests::{cache, cached};
 
-    fn wrapped(cache: &Arc<SessionCache>) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
+    /// A cache of ten sessions for one process.
+    fn coherence() -> Arc<Coherence> {
+        Arc::new(Coherence::new(
+            cache(10),
+            CacheCoherence::SingleProcess,
+            Arc::new(InMemoryAuthChangeLog::default()),
+            None,
+        ))
+    }
+
+    fn wrapped(coherence: &Arc<Coherence>) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
         wrap(
             Arc::new(InMemoryUserRepository::default()),
             Arc::new(InMemorySessionRepository::default()),
-            Some(Arc::clone(cache)),
+            Some(Arc::clone(coherence)),
             None,
         )
     }
@@ -276,48 +300,50 @@ mod tests {
     // what is checked is the cache, which is dropped from either way.
     #[tokio::test]
     async fn every_recorded_user_write_forgets_the_users_sessions() {
-        let cache = Arc::new(cache(10));
-        let (users, _) = wrapped(&cache);
+        let coherence = coherence();
+        let (users, _) = wrapped(&coherence);
+        let cache = &coherence.cache;
         let now = Utc::now();
         let ada = UserId::generate();
-        let id = cached(&cache, ada);
+        let id = cached(cache, ada);
         let _ = users.update_profile(ada, ProfilePatch::default(), now).await;
         assert!(cache.get(id).is_none(), "update_profile");
 
-        let id = cached(&cache, ada);
+        let id = cached(cache, ada);
         let _ = users.set_password_hash(ada, &PasswordHash("x".into()), now).await;
         assert!(cache.get(id).is_none(), "set_password_hash");
 
-        let id = cached(&cache, ada);
+        let id = cached(cache, ada);
         let _ = users
             .update_account(ada, ProfilePatch::default(), AccountFlags::default(), now)
             .await;
         assert!(cache.get(id).is_none(), "update_account");
 
-        let id = cached(&cache, ada);
+        let id = cached(cache, ada);
         let _ = users.restore(ada, now).await;
         assert!(cache.get(id).is_none(), "restore");
 
-        let id = cached(&cache, ada);
+        let id = cached(cache, ada);
         let _ = users.soft_delete(ada, now).await;
         assert!(cache.get(id).is_none(), "soft_delete");
     }
 
     #[tokio::test]
     async fn every_revocation_forgets_what_it_ends() {
-        let cache = Arc::new(cache(10));
-        let (_, sessions) = wrapped(&cache);
+        let coherence = coherence();
+        let (_, sessions) = wrapped(&coherence);
+        let cache = &coherence.cache;
         let now = Utc::now();
         let ada = UserId::generate();
 
-        let id = cached(&cache, ada);
-        let other = cached(&cache, UserId::generate());
+        let id = cached(cache, ada);
+        let other = cached(cache, UserId::generate());
         sessions.revoke(id, now).await.unwrap();
         assert!(cache.get(id).is_none(), "revoke");
         assert!(cache.get(other).is_some(), "revoke drops that session only");
 
-        let first = cached(&cache, ada);
-        let second = cached(&cache, ada);
+        let first = cached(cache, ada);
+        let second = cached(cache, ada);
         sessions.revoke_all_for_user(ada, Some(first), now).await.unwrap();
         assert!(
             cache.get(first).is_none() && cache.get(second).is_none(),
@@ -327,11 +353,12 @@ mod tests {
 
     #[tokio::test]
     async fn unrecorded_writes_keep_the_cache() {
-        let cache = Arc::new(cache(10));
-        let (_, sessions) = wrapped(&cache);
+        let coherence = coherence();
+        let (_, sessions) = wrapped(&coherence);
+        let cache = &coherence.cache;
         let now = Utc::now();
         let ada = UserId::generate();
-        let id = cached(&cache, ada);
+        let id = cached(cache, ada);
 
         let login = Session {
             id: SessionId::generate(),
@@ -351,5 +378,18 @@ mod tests {
         let _ = sessions.touch(id, now).await;
         let _ = sessions.rotate(Uuid::now_v7(), b"sealed", &token(id)).await;
         assert!(cache.get(id).is_some());
+    }
+
+    // The store is empty: what `find_with_user` answers comes from the cache.
+    #[tokio::test]
+    async fn sessions_are_read_through_the_cache() {
+        let coherence = coherence();
+        let (_, sessions) = wrapped(&coherence);
+        let id = cached(&coherence.cache, UserId::generate());
+        let found = sessions.find_with_user(id).await.unwrap().unwrap();
+        assert_eq!(found.session.id, id);
+
+        sessions.revoke(id, Utc::now()).await.unwrap();
+        assert_eq!(sessions.find_with_user(id).await.unwrap(), None);
     }
 }

@@ -1,72 +1,17 @@
-//! Sessions, with their users, that recent requests were authenticated by,
-//! kept in process so an authenticated request needs no query.
-//!
-//! Staleness is the danger: a logout, revocation, deactivation or deletion
-//! must be honoured on the very next request. Three rules keep it out:
-//! - every recorded write through the users and sessions repositories
-//!   [`SessionCache::forget`]s what it changed as it returns, before the use
-//!   case answers (this instance; see `forgetting.rs`);
-//! - in change-log mode every request first applies the changes other
-//!   instances recorded since the last one it saw (see `AuthChangeLog`); in
-//!   lease mode the instance does that as changes are signalled, and writes
-//!   wait for every instance to have done it (see `cache_lease.rs`);
-//! - a read that started before any forgetting is not stored (the epoch): it
-//!   may have seen the row from before the write.
+//! The cache itself: entries by session id, the epoch that keeps a read
+//! which raced a write out, and the change-log version applied so far.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use latch_domain::{Session, SessionId, User};
-use latch_ports::{AuthChange, VersionedChange};
+use latch_domain::SessionId;
+use latch_ports::{AuthChange, SessionWithUser, VersionedChange};
 
-/// How instances learn of each other's writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheCoherence {
-    /// The only process using the database (SQLite): what this process
-    /// forgets is all there is to forget.
-    SingleProcess,
-    /// Several instances may share the database (PostgreSQL): each request
-    /// learns the change log's latest version from a read that started after
-    /// it arrived (shared with concurrent requests) and applies what is new
-    /// before using the cache.
-    ChangeLog,
-    /// Like `ChangeLog`, but while this instance holds a lease (see
-    /// `cache_lease.rs`) requests skip the version read: the instance applies
-    /// changes as they are signalled, and writes wait until every instance
-    /// holding a lease has applied them.
-    Lease,
-}
-
-/// The session cache's settings.
-#[derive(Debug, Clone)]
-pub struct SessionCacheConfig {
-    /// Most sessions kept; 0 switches the cache off (two reads per request).
-    pub capacity: usize,
-    /// An entry is read again once this old, bounding how stale the fields
-    /// no change is recorded for (`last_login_at`) can be.
-    pub max_age: Duration,
-    /// How instances learn of each other's writes.
-    pub coherence: CacheCoherence,
-    /// How long a lease lasts (`Lease` coherence): the longest a write waits
-    /// for an instance that stopped without releasing its lease.
-    pub lease: Duration,
-}
-
-impl Default for SessionCacheConfig {
-    fn default() -> Self {
-        Self {
-            capacity: 100_000,
-            max_age: Duration::from_secs(60),
-            coherence: CacheCoherence::ChangeLog,
-            lease: Duration::from_secs(2),
-        }
-    }
-}
+use crate::SessionCacheConfig;
 
 struct Entry {
-    session: Session,
-    user: User,
+    found: SessionWithUser,
     loaded_at: Instant,
 }
 
@@ -106,14 +51,14 @@ impl SessionCache {
     }
 
     /// The session with this id and its user, as last read, unless too old.
-    pub(crate) fn get(&self, id: SessionId) -> Option<(Session, User)> {
+    pub(crate) fn get(&self, id: SessionId) -> Option<SessionWithUser> {
         let mut inner = self.inner();
         let entry = inner.entries.get(&id)?;
         if entry.loaded_at.elapsed() >= self.max_age {
             inner.entries.remove(&id);
             return None;
         }
-        Some((entry.session.clone(), entry.user.clone()))
+        Some(entry.found.clone())
     }
 
     /// Call before reading the rows that [`SessionCache::fill`] will store.
@@ -123,22 +68,22 @@ impl SessionCache {
 
     /// Stores what was read, unless something was forgotten since `ticket`
     /// (the read may then predate that write).
-    pub(crate) fn fill(&self, ticket: Ticket, session: Session, user: User) {
+    pub(crate) fn fill(&self, ticket: Ticket, found: SessionWithUser) {
         let mut inner = self.inner();
         if inner.epoch != ticket.0 {
             return;
         }
-        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&session.id) {
+        let id = found.session.id;
+        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(&id) {
             // Full: make room by dropping any one entry. Hash order is as good as random here.
             if let Some(victim) = inner.entries.keys().next().copied() {
                 inner.entries.remove(&victim);
             }
         }
         inner.entries.insert(
-            session.id,
+            id,
             Entry {
-                session,
-                user,
+                found,
                 loaded_at: Instant::now(),
             },
         );
@@ -190,7 +135,7 @@ fn forget(inner: &mut Inner, change: AuthChange) {
             inner.entries.remove(&id);
         }
         // A scan: user-level changes are rare (logins do not forget).
-        AuthChange::User(user) => inner.entries.retain(|_, entry| entry.user.id != user),
+        AuthChange::User(user) => inner.entries.retain(|_, entry| entry.found.user.id != user),
     }
 }
 
@@ -198,7 +143,7 @@ fn forget(inner: &mut Inner, change: AuthChange) {
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use chrono::{Duration as Days, Utc};
-    use latch_domain::UserId;
+    use latch_domain::{Session, User, UserId};
 
     use super::*;
 
@@ -210,7 +155,7 @@ pub(crate) mod tests {
         .unwrap()
     }
 
-    pub(crate) fn principal(user: UserId) -> (Session, User) {
+    pub(crate) fn principal(user: UserId) -> SessionWithUser {
         let now = Utc::now();
         let session = Session {
             id: SessionId::generate(),
@@ -238,13 +183,13 @@ pub(crate) mod tests {
             last_login_at: None,
             deleted_at: None,
         };
-        (session, user)
+        SessionWithUser { session, user }
     }
 
     pub(crate) fn cached(cache: &SessionCache, user: UserId) -> SessionId {
-        let (session, user) = principal(user);
-        let id = session.id;
-        cache.fill(cache.ticket(), session, user);
+        let found = principal(user);
+        let id = found.session.id;
+        cache.fill(cache.ticket(), found);
         id
     }
 
@@ -268,7 +213,7 @@ pub(crate) mod tests {
         let cache = cache(10);
         let ada = UserId::generate();
         let id = cached(&cache, ada);
-        assert_eq!(cache.get(id).unwrap().0.id, id);
+        assert_eq!(cache.get(id).unwrap().session.id, id);
         cache.forget(AuthChange::Session(id));
         assert!(cache.get(id).is_none());
     }
@@ -289,12 +234,12 @@ pub(crate) mod tests {
     #[test]
     fn a_read_that_raced_a_write_is_not_stored() {
         let cache = cache(10);
-        let (session, user) = principal(UserId::generate());
-        let id = session.id;
+        let found = principal(UserId::generate());
+        let id = found.session.id;
         let ticket = cache.ticket();
         // The write lands (and is forgotten) while the read is in flight.
         cache.forget(AuthChange::Session(id));
-        cache.fill(ticket, session, user);
+        cache.fill(ticket, found);
         assert!(cache.get(id).is_none());
     }
 
