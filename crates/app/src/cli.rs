@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, SignupRequest};
+use latch_ports::ErrorChain;
 use latch_tokens_jwt::SigningKey;
 use tokio::sync::mpsc;
 
@@ -132,7 +133,8 @@ async fn import_users(
 ) -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut lines = read_lines(input);
     let mut import = auth.start_import(options);
-    let stopped = |line: u64, imported: u64, err: &dyn std::fmt::Display| {
+    let stopped = |line: u64, imported: u64, err: &(dyn std::error::Error + 'static)| {
+        let err = ErrorChain(err);
         format!("import stopped at line {line} after importing {imported} users: {err}")
     };
     let mut number = 0;

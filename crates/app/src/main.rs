@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use latch_ports::ErrorChain;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +22,7 @@ async fn main() -> ExitCode {
     match latch::run(cli).await {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("latch: {err}");
+            eprintln!("latch: {}", ErrorChain(err.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -235,8 +235,8 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         let Some(credentials) = credentials.filter(|c| c.user.id == principal.user.id) else {
-            return Err(AccountError::Unexpected(Unexpected(
-                "the caller's account vanished".into(),
+            return Err(AccountError::Unexpected(Unexpected::new(
+                "the caller's account vanished",
             )));
         };
         match self

@@ -1,7 +1,7 @@
 //! Writing and reading the audit trail.
 
 use latch_domain::{AuditAction, AuditEvent, UserId, require_administrator};
-use latch_ports::AuditPage;
+use latch_ports::{AuditPage, ErrorChain};
 use uuid::Uuid;
 
 use crate::admin::check_page;
@@ -27,7 +27,7 @@ impl AuthService {
             user_agent: client.stored_user_agent(),
         };
         if let Err(err) = self.ports.audit.record(&event).await {
-            tracing::error!(action = action.as_str(), error = %err, "could not record an audit event");
+            tracing::error!(action = action.as_str(), error = %ErrorChain(&err), "could not record an audit event");
         }
     }
 

@@ -1,30 +1,49 @@
 //! The one failure every use case shares: something that is not the
-//! client's fault. Its message is for logs only.
+//! client's fault. It keeps the error that caused it, for logs only (show it
+//! with `latch_ports::ErrorChain`).
 
-use latch_ports::{HashError, RepositoryError, TokenError};
+use std::error::Error;
+use std::fmt;
 
-/// An infrastructure failure (database, key material, ...).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Unexpected(pub String);
+use latch_ports::{BoxError, HashError, RepositoryError, TierError, TokenError};
 
-impl From<RepositoryError> for Unexpected {
-    fn from(err: RepositoryError) -> Self {
-        Self(err.to_string())
+/// An infrastructure failure (database, key material, ...): shows as the
+/// error that caused it, whose causes follow as its sources.
+#[derive(Debug)]
+pub struct Unexpected(BoxError);
+
+impl Unexpected {
+    /// A failure described by `message` alone.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into().into())
     }
 }
 
-impl From<TokenError> for Unexpected {
-    fn from(err: TokenError) -> Self {
-        Self(err.to_string())
+impl fmt::Display for Unexpected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
     }
 }
 
-impl From<HashError> for Unexpected {
-    fn from(err: HashError) -> Self {
-        Self(err.to_string())
+impl Error for Unexpected {
+    // Transparent: the cause's own causes come next.
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.0.source()
     }
 }
+
+/// Each error an adapter reports as unexpected, kept whole.
+macro_rules! unexpected_from {
+    ($($error:ty),+ $(,)?) => {$(
+        impl From<$error> for Unexpected {
+            fn from(err: $error) -> Self {
+                Self(Box::new(err))
+            }
+        }
+    )+};
+}
+
+unexpected_from!(RepositoryError, TokenError, HashError, TierError);
 
 /// Hashing failures as use-case errors: overload is for the client to retry
 /// later, anything else is ours.
@@ -42,3 +61,22 @@ macro_rules! from_hash_error {
 }
 
 from_hash_error!(crate::SignupError, crate::LoginError, crate::AccountError);
+
+#[cfg(test)]
+mod tests {
+    use latch_ports::ErrorChain;
+
+    use super::*;
+
+    #[test]
+    fn the_cause_survives_into_the_use_case_error() {
+        let driver = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let err: Unexpected = RepositoryError::from_source(driver).into();
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            "repository failure: connection refused"
+        );
+        let err = crate::AccountError::from(err);
+        assert!(err.source().is_some(), "the use-case error hides its cause");
+    }
+}

@@ -77,15 +77,13 @@ impl AuthService {
             .await
             .map_err(|err| match err {
                 UpdateUserError::UsernameTaken => UpdateProfileError::UsernameTaken,
-                UpdateUserError::NotFound => {
-                    UpdateProfileError::Unexpected(Unexpected("user vanished".into()))
-                }
+                UpdateUserError::NotFound => UpdateProfileError::Unexpected(Unexpected::new("user vanished")),
                 // A profile update never touches the tier or the flags.
                 UpdateUserError::UnknownTier => {
-                    UpdateProfileError::Unexpected(Unexpected("unknown tier".into()))
+                    UpdateProfileError::Unexpected(Unexpected::new("unknown tier"))
                 }
                 UpdateUserError::LastSuperuser => {
-                    UpdateProfileError::Unexpected(Unexpected("a profile update changed a flag".into()))
+                    UpdateProfileError::Unexpected(Unexpected::new("a profile update changed a flag"))
                 }
                 UpdateUserError::Repository(err) => UpdateProfileError::Unexpected(err.into()),
             })?;

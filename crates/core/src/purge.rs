@@ -21,7 +21,7 @@
 use std::future::Future;
 
 use chrono::Duration;
-use latch_ports::RepositoryError;
+use latch_ports::{ErrorChain, RepositoryError};
 
 use crate::AuthService;
 
@@ -77,7 +77,7 @@ impl PurgeReport {
         match work.await {
             Ok(deleted) => self.deleted.push((name, deleted)),
             Err(err) => {
-                tracing::warn!(step = name, error = %err, "purge step failed; retrying at the next pass");
+                tracing::warn!(step = name, error = %ErrorChain(&err), "purge step failed; retrying at the next pass");
                 self.failed.push(name);
             }
         }

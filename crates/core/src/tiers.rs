@@ -38,7 +38,7 @@ impl AuthService {
                 Ok(())
             }
             Err(TierError::Exists) => Ok(()),
-            Err(err) => Err(Unexpected(err.to_string())),
+            Err(err) => Err(err.into()),
         }
     }
 

@@ -9,7 +9,7 @@ use latch_core::{
     SessionCheckError, SignupError, Unexpected, UpdateProfileError,
 };
 use latch_domain::ValidationError;
-use latch_ports::RateLimited;
+use latch_ports::{ErrorChain, RateLimited};
 use serde::Serialize;
 
 /// A failed request, as the client will see it.
@@ -285,8 +285,8 @@ fn whole_seconds(wait: std::time::Duration) -> u64 {
 }
 
 /// Logs an unexpected failure and hides it from the client.
-fn internal(err: impl std::fmt::Display) -> ApiError {
-    tracing::error!(error = %err, "request failed unexpectedly");
+fn internal(err: Unexpected) -> ApiError {
+    tracing::error!(error = %ErrorChain(&err), "request failed unexpectedly");
     ApiError::Internal
 }
 
@@ -599,7 +599,7 @@ mod tests {
 
     #[test]
     fn an_internal_error_tells_the_client_nothing() {
-        let error = internal("connection refused to 10.0.0.5:5432");
+        let error = internal(Unexpected::new("connection refused to 10.0.0.5:5432"));
         let body = error.error_response().into_body().try_into_bytes().unwrap();
         assert!(!String::from_utf8_lossy(&body).contains("10.0.0.5"));
     }

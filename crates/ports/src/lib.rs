@@ -8,6 +8,7 @@
 mod audit;
 mod changes;
 mod clock;
+mod error;
 mod leases;
 mod passwords;
 mod rate_limit;
@@ -19,6 +20,7 @@ mod users;
 pub use audit::{AuditLog, AuditPage};
 pub use changes::{AuthChange, AuthChangeLog, VersionedChange};
 pub use clock::Clock;
+pub use error::{BoxError, ErrorChain, RepositoryError};
 pub use leases::{CacheLeases, ChangeSignal};
 pub use passwords::{HashError, PasswordHash, PasswordHasher, Verification};
 pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
@@ -31,16 +33,3 @@ pub use users::{
     AccountFlags, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser, UpdateUserError,
     UserCredentials, UserPage, UserQuery, UserRepository,
 };
-
-/// An infrastructure failure with no business meaning (database down, ...).
-/// The message is for logs only, never for clients.
-#[derive(Debug, thiserror::Error)]
-#[error("repository failure: {0}")]
-pub struct RepositoryError(pub String);
-
-impl RepositoryError {
-    /// Wraps any error's message.
-    pub fn from_display(err: impl std::fmt::Display) -> Self {
-        Self(err.to_string())
-    }
-}

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use latch_ports::{AuthChangeLog, CacheLeases, ChangeSignal, RepositoryError};
+use latch_ports::{AuthChangeLog, CacheLeases, ChangeSignal, ErrorChain, RepositoryError};
 use uuid::Uuid;
 
 use crate::coherence::Coherence;
@@ -101,7 +101,9 @@ impl Lease {
         let version = loop {
             match self.changes.latest_version().await {
                 Ok(version) => break version,
-                Err(err) => tracing::warn!(error = %err, "reading the change log's version after a write"),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "reading the change log's version after a write")
+                }
             }
             if !pause_until(give_up, Duration::from_millis(50)).await {
                 return;
@@ -112,7 +114,9 @@ impl Lease {
             match self.leases.lagging(self.instance, version).await {
                 Ok(0) => return,
                 Ok(lagging) => tracing::debug!(lagging, version, "waiting for instances to apply a change"),
-                Err(err) => tracing::warn!(error = %err, "reading the cache leases after a write"),
+                Err(err) => {
+                    tracing::warn!(error = %ErrorChain(&err), "reading the cache leases after a write")
+                }
             }
             if !pause_until(give_up, pause).await {
                 tracing::warn!(
@@ -159,7 +163,7 @@ impl CacheLease {
             return;
         };
         if let Err(err) = lease.leases.purge_ended(FORGET_ENDED_AFTER).await {
-            tracing::warn!(error = %err, "deleting ended cache leases");
+            tracing::warn!(error = %ErrorChain(&err), "deleting ended cache leases");
         }
         loop {
             let started = Instant::now();
@@ -167,7 +171,7 @@ impl CacheLease {
                 Ok(true) => lease.hold_from(started),
                 // A change landed while renewing: apply it and renew again at once.
                 Ok(false) => continue,
-                Err(err) => tracing::warn!(error = %err, "renewing the session-cache lease"),
+                Err(err) => tracing::warn!(error = %ErrorChain(&err), "renewing the session-cache lease"),
             }
             tokio::select! {
                 () = signal.changed() => {}
@@ -187,7 +191,7 @@ impl CacheLease {
         if let Some(lease) = &self.lease {
             lease.drop_hold();
             if let Err(err) = lease.leases.release(lease.instance).await {
-                tracing::warn!(error = %err, "releasing the session-cache lease");
+                tracing::warn!(error = %ErrorChain(&err), "releasing the session-cache lease");
             }
         }
     }

@@ -25,7 +25,7 @@ impl SqlAuditLog {
 
 fn to_domain(row: audit_events::Model) -> Result<AuditEvent, RepositoryError> {
     let action = AuditAction::parse(&row.action).ok_or_else(|| {
-        RepositoryError(format!(
+        RepositoryError::new(format!(
             "audit event {} has unknown action {:?}",
             row.id, row.action
         ))

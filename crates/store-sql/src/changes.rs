@@ -75,7 +75,7 @@ fn to_domain(row: auth_changes::Model) -> Result<VersionedChange, RepositoryErro
         (Some(user), None) => AuthChange::User(UserId(user)),
         (None, Some(session)) => AuthChange::Session(SessionId(session)),
         _ => {
-            return Err(RepositoryError(format!(
+            return Err(RepositoryError::new(format!(
                 "auth change {} names neither exactly one user nor one session",
                 row.version
             )));
@@ -103,7 +103,7 @@ impl AuthChangeLog for SqlAuthChangeLog {
         let row = unique_row(auth_version::Entity::find_by_id(COUNTER_ROW), &self.db)
             .await
             .map_err(unexpected)?
-            .ok_or_else(|| RepositoryError("the auth_version counter row is missing".into()))?;
+            .ok_or_else(|| RepositoryError::new("the auth_version counter row is missing"))?;
         Ok(version_from(row.version))
     }
 

@@ -5,7 +5,7 @@ use sea_orm::{DbErr, SqlErr};
 
 /// Wraps an unexpected database error for the ports; its text goes to logs only.
 pub(crate) fn unexpected(err: DbErr) -> RepositoryError {
-    RepositoryError::from_display(err)
+    RepositoryError::from_source(err)
 }
 
 /// The unique constraint a failed write hit, if that is why it failed.

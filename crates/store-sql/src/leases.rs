@@ -62,7 +62,7 @@ impl CacheLeases for SqlCacheLeases {
                 version_to(applied).into(),
                 self.now_ms().add(millis(lease)),
             ])
-            .map_err(RepositoryError::from_display)?
+            .map_err(RepositoryError::from_source)?
             .on_conflict(
                 OnConflict::column(Column::Instance)
                     .update_columns([Column::AppliedVersion, Column::EndsAtMs])

@@ -67,7 +67,7 @@ fn session_row(session: &Session) -> sessions::ActiveModel {
 
 fn token_to_domain(row: refresh_tokens::Model) -> Result<RefreshTokenRecord, RepositoryError> {
     let token_hash = <[u8; 32]>::try_from(row.token_hash.as_slice())
-        .map_err(|_| RepositoryError(format!("refresh token {} has a malformed hash", row.id)))?;
+        .map_err(|_| RepositoryError::new(format!("refresh token {} has a malformed hash", row.id)))?;
     Ok(RefreshTokenRecord {
         id: row.id,
         session_id: SessionId(row.session_id),

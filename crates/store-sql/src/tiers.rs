@@ -41,12 +41,13 @@ fn limits_json(limits: &[RateLimit]) -> Result<String, RepositoryError> {
             period_seconds: l.period_seconds,
         })
         .collect();
-    serde_json::to_string(&stored).map_err(RepositoryError::from_display)
+    serde_json::to_string(&stored).map_err(RepositoryError::from_source)
 }
 
 fn to_domain(row: tiers::Model) -> Result<Tier, RepositoryError> {
-    let stored: Vec<StoredLimit> = serde_json::from_str(&row.limits)
-        .map_err(|err| RepositoryError(format!("tier {} has malformed limits: {err}", row.name)))?;
+    let stored: Vec<StoredLimit> = serde_json::from_str(&row.limits).map_err(|err| {
+        RepositoryError::with_source(format!("tier {} has malformed limits", row.name), err)
+    })?;
     Ok(Tier {
         name: row.name,
         description: row.description,

@@ -74,7 +74,7 @@ impl SessionRepository for InMemorySessionRepository {
             .values()
             .any(|t| t.token_hash == first_token.token_hash)
         {
-            return Err(RepositoryError("duplicate refresh token hash".into()).into());
+            return Err(RepositoryError::new("duplicate refresh token hash").into());
         }
         if !self
             .users
@@ -148,7 +148,7 @@ impl SessionRepository for InMemorySessionRepository {
             .values()
             .any(|t| t.token_hash == successor.token_hash)
         {
-            return Err(RepositoryError("duplicate refresh token hash".into()));
+            return Err(RepositoryError::new("duplicate refresh token hash"));
         }
         let Some(parent) = tables.tokens.get_mut(&parent_id) else {
             return Ok(RotateOutcome::AlreadyRotated);

@@ -26,7 +26,7 @@ use crate::users::to_domain as user_to_domain;
 macro_rules! read_models {
     ($pool:expr, $reads:expr, $hash:expr) => {
         async {
-            let driver = RepositoryError::from_display;
+            let driver = RepositoryError::from_source;
             let mut conn = $pool.acquire().await.map_err(driver)?;
             let token = sqlx::query(AssertSqlSafe($reads.token_by_hash.as_str()))
                 .bind($hash.0.as_slice())
@@ -98,7 +98,7 @@ impl ContextReads {
         let models = match db.get_database_backend() {
             DbBackend::Postgres => read_models!(db.get_postgres_connection_pool(), self, hash),
             DbBackend::Sqlite => read_models!(db.get_sqlite_connection_pool(), self, hash),
-            other => return Err(RepositoryError(format!("no refresh reads for {other:?}"))),
+            other => return Err(RepositoryError::new(format!("no refresh reads for {other:?}"))),
         }?;
         let Some((token, session, user)) = models else {
             return Ok(None);
