@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use config::{Config, Environment, File, FileFormat};
 use latch_http::ForwardedHeader;
+use latch_tokens_jwt::Algorithm;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -114,8 +115,8 @@ pub struct DatabaseSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSettings {
-    /// `EdDSA`, `RS256` or `HS256`.
-    pub algorithm: String,
+    /// `EdDSA`, `RS256` or `HS256`, in any case.
+    pub algorithm: Algorithm,
     /// HS256 shared secret.
     pub hs256_secret: Option<SecretString>,
     /// PEM file of the RS256 private key.
@@ -341,15 +342,6 @@ impl Settings {
     /// Checks what types alone cannot.
     fn validate(&self) -> Result<(), SettingsError> {
         if !matches!(
-            self.tokens.algorithm.to_ascii_lowercase().as_str(),
-            "eddsa" | "rs256" | "hs256"
-        ) {
-            return Err(SettingsError::invalid(
-                "tokens.algorithm",
-                "must be EdDSA, RS256 or HS256",
-            ));
-        }
-        if !matches!(
             self.cookies.same_site.to_ascii_lowercase().as_str(),
             "lax" | "strict" | "none"
         ) {
@@ -487,7 +479,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings::load_from(dir.path(), "development", env(&[])).unwrap();
         assert_eq!(settings.http.port, 8080);
-        assert_eq!(settings.tokens.algorithm, "EdDSA");
+        assert_eq!(settings.tokens.algorithm, Algorithm::EdDSA);
         assert!(!settings.cookies.secure);
         assert!(settings.database_url().starts_with("sqlite://"));
     }
@@ -537,6 +529,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("tokens.algorithm"), "{err}");
+    }
+
+    #[test]
+    fn the_token_algorithm_is_read_in_any_case() {
+        for (value, algorithm) in [
+            ("EdDSA", Algorithm::EdDSA),
+            ("rs256", Algorithm::RS256),
+            ("HS256", Algorithm::HS256),
+        ] {
+            let settings = Settings::with_overrides(&[("tokens.algorithm", value)]).unwrap();
+            assert_eq!(settings.tokens.algorithm, algorithm, "{value}");
+        }
     }
 
     #[test]
