@@ -2,6 +2,7 @@
 //! safe on a developer's machine stop start-up, naming the setting to change.
 //! Elsewhere the riskiest of them are allowed but warned about.
 
+use actix_web::cookie::SameSite;
 use latch_tokens_jwt::Algorithm;
 use secrecy::ExposeSecret;
 
@@ -67,7 +68,7 @@ pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
             "tokens.hs256_secret is shorter than {MIN_HS256_SECRET_BYTES} bytes: it can be guessed offline from any token, and then tokens forged; production refuses it"
         ));
     }
-    if settings.cookies.same_site.eq_ignore_ascii_case("none") && !settings.cookies.secure {
+    if settings.cookies.same_site == SameSite::None && !settings.cookies.secure {
         warnings.push(
             "cookies.same_site = \"none\" without cookies.secure: the access cookie would go with cross-site requests over plain HTTP, and most browsers reject such cookies; set cookies.secure = true"
                 .to_owned(),

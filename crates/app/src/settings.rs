@@ -4,11 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use actix_web::cookie::SameSite;
 use config::{Config, Environment, File, FileFormat};
 use latch_http::ForwardedHeader;
 use latch_tokens_jwt::Algorithm;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
 
@@ -90,13 +92,6 @@ pub struct HttpSettings {
     pub forwarded_header: ForwardedHeader,
 }
 
-/// `http.forwarded_header`, parsed as it is read so a bad value stops loading
-/// with the key named (the `config` crate appends it to the message).
-fn forwarded_header<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<ForwardedHeader, D::Error> {
-    let value = String::deserialize(deserializer)?;
-    ForwardedHeader::parse(&value).map_err(serde::de::Error::custom)
-}
-
 /// `[database]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -145,8 +140,9 @@ pub struct TokenSettings {
 pub struct CookieConfig {
     /// `Secure` flag.
     pub secure: bool,
-    /// `lax`, `strict` or `none` for the access cookie.
-    pub same_site: String,
+    /// `lax`, `strict` or `none` (in any case) for the access cookie.
+    #[serde(deserialize_with = "same_site")]
+    pub same_site: SameSite,
     /// Access-token cookie name.
     pub access_name: String,
     /// Refresh-token cookie name.
@@ -342,15 +338,6 @@ impl Settings {
     /// Checks what types alone cannot.
     fn validate(&self) -> Result<(), SettingsError> {
         if !matches!(
-            self.cookies.same_site.to_ascii_lowercase().as_str(),
-            "lax" | "strict" | "none"
-        ) {
-            return Err(SettingsError::invalid(
-                "cookies.same_site",
-                "must be lax, strict or none",
-            ));
-        }
-        if !matches!(
             self.session_cache.coherence.as_str(),
             "auto" | "single_process" | "change_log" | "lease"
         ) {
@@ -454,6 +441,34 @@ impl Settings {
     }
 }
 
+// Values that need parsing are parsed as they are read, so a bad one stops
+// loading with its key named: the `config` crate appends the key to the message.
+
+/// A string value, parsed by `parse`.
+fn parsed<'de, D, T, E>(deserializer: D, parse: impl FnOnce(&str) -> Result<T, E>) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    E: std::fmt::Display,
+{
+    let value = String::deserialize(deserializer)?;
+    parse(&value).map_err(D::Error::custom)
+}
+
+/// `http.forwarded_header`.
+fn forwarded_header<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ForwardedHeader, D::Error> {
+    parsed(deserializer, ForwardedHeader::parse)
+}
+
+/// `cookies.same_site`: `lax`, `strict` or `none`, in any case.
+fn same_site<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SameSite, D::Error> {
+    parsed(deserializer, |value| match value.to_ascii_lowercase().as_str() {
+        "lax" => Ok(SameSite::Lax),
+        "strict" => Ok(SameSite::Strict),
+        "none" => Ok(SameSite::None),
+        _ => Err(format!("{value:?} is not lax, strict or none")),
+    })
+}
+
 /// `"a, b"` → `["a", "b"]`; an empty string is an empty list.
 fn split_list(value: &str) -> Vec<String> {
     value
@@ -541,6 +556,31 @@ mod tests {
             let settings = Settings::with_overrides(&[("tokens.algorithm", value)]).unwrap();
             assert_eq!(settings.tokens.algorithm, algorithm, "{value}");
         }
+    }
+
+    #[test]
+    fn the_same_site_value_is_read_in_any_case() {
+        for (value, same_site) in [
+            ("lax", SameSite::Lax),
+            ("Strict", SameSite::Strict),
+            ("NONE", SameSite::None),
+        ] {
+            let settings = Settings::with_overrides(&[("cookies.same_site", value)]).unwrap();
+            assert_eq!(settings.cookies.same_site, same_site, "{value}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_same_site_value_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(
+            dir.path(),
+            "development",
+            env(&[("LATCH__COOKIES__SAME_SITE", "relaxed")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cookies.same_site"), "{err}");
     }
 
     #[test]

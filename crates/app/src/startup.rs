@@ -4,7 +4,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
 use async_trait::async_trait;
 use chrono::Duration;
@@ -252,14 +251,9 @@ impl Application {
         }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
         let auth = auth_service(&settings, &store).await?;
-        let same_site = match settings.cookies.same_site.to_ascii_lowercase().as_str() {
-            "strict" => SameSite::Strict,
-            "none" => SameSite::None,
-            _ => SameSite::Lax,
-        };
         let cookies = CookieSettings {
             secure: settings.cookies.secure,
-            same_site,
+            same_site: settings.cookies.same_site,
             access_name: settings.cookies.access_name.clone(),
             refresh_name: settings.cookies.refresh_name.clone(),
         };
