@@ -9,7 +9,8 @@ use config::{Config, Environment, File, FileFormat};
 use latch_http::ForwardedHeader;
 use latch_tokens_jwt::Algorithm;
 use secrecy::SecretString;
-use serde::de::Error as _;
+use serde::de::value::Error as ValueError;
+use serde::de::{DeserializeOwned, Error as _, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
@@ -224,12 +225,23 @@ pub struct TierSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// `text` or `json`.
-    pub format: String,
+    #[serde(deserialize_with = "variant")]
+    pub format: LogFormat,
     /// A `tracing` filter such as `info` or `latch=debug,info`.
     pub level: String,
     /// Log JSON and form request bodies at debug level, secrets redacted
     /// (they still hold emails and names: refused in production).
     pub request_bodies: bool,
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// `[session_cache]`: the in-process cache of sessions and their users that
@@ -243,10 +255,26 @@ pub struct SessionCacheSettings {
     pub max_age_seconds: u32,
     /// `auto` (SQLite: `single_process`, PostgreSQL: `lease`),
     /// `single_process`, `change_log` or `lease`.
-    pub coherence: String,
+    #[serde(deserialize_with = "variant")]
+    pub coherence: CoherenceSetting,
     /// How long a `lease` lasts: the longest a write waits for an instance
     /// that stopped without releasing its lease.
     pub lease_millis: u32,
+}
+
+/// `session_cache.coherence` as written; start-up resolves `auto` for the
+/// backend and maps the rest onto the core's `CacheCoherence`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoherenceSetting {
+    /// `single_process` on SQLite, `lease` on PostgreSQL.
+    Auto,
+    /// Only this process uses the database.
+    SingleProcess,
+    /// Each request reads what other instances changed.
+    ChangeLog,
+    /// Changes are signalled to lease holders, and writes wait for them.
+    Lease,
 }
 
 /// `[purge]`: the background task that deletes ended sessions and the
@@ -337,23 +365,11 @@ impl Settings {
 
     /// Checks what types alone cannot.
     fn validate(&self) -> Result<(), SettingsError> {
-        if !matches!(
-            self.session_cache.coherence.as_str(),
-            "auto" | "single_process" | "change_log" | "lease"
-        ) {
-            return Err(SettingsError::invalid(
-                "session_cache.coherence",
-                "must be auto, single_process, change_log or lease",
-            ));
-        }
         if !(MIN_LEASE_MILLIS..=MAX_LEASE_MILLIS).contains(&self.session_cache.lease_millis) {
             return Err(SettingsError::invalid(
                 "session_cache.lease_millis",
                 "must be between 100 and 60000",
             ));
-        }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(SettingsError::invalid("log.format", "must be text or json"));
         }
         if self.passwords.min_length == 0 || self.passwords.min_length > self.passwords.max_length {
             return Err(SettingsError::invalid(
@@ -452,6 +468,15 @@ where
 {
     let value = String::deserialize(deserializer)?;
     parse(&value).map_err(D::Error::custom)
+}
+
+/// A unit variant of `T` by its serde name, exactly. Read through serde's own
+/// string deserializer, whose error lists the accepted names (the `config`
+/// crate's names only the Rust type).
+fn variant<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<T, D::Error> {
+    parsed(deserializer, |value| {
+        T::deserialize(IntoDeserializer::<ValueError>::into_deserializer(value))
+    })
 }
 
 /// `http.forwarded_header`.
@@ -581,6 +606,53 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("cookies.same_site"), "{err}");
+    }
+
+    #[test]
+    fn every_coherence_is_read_by_its_documented_name() {
+        for (value, coherence) in [
+            ("auto", CoherenceSetting::Auto),
+            ("single_process", CoherenceSetting::SingleProcess),
+            ("change_log", CoherenceSetting::ChangeLog),
+            ("lease", CoherenceSetting::Lease),
+        ] {
+            let settings = Settings::with_overrides(&[("session_cache.coherence", value)]).unwrap();
+            assert_eq!(settings.session_cache.coherence, coherence, "{value}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_coherence_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(
+            dir.path(),
+            "development",
+            env(&[("LATCH__SESSION_CACHE__COHERENCE", "Lease")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("session_cache.coherence"), "{err}");
+    }
+
+    #[test]
+    fn both_log_formats_are_read_by_name() {
+        for (value, format) in [("text", LogFormat::Text), ("json", LogFormat::Json)] {
+            let settings = Settings::with_overrides(&[("log.format", value)]).unwrap();
+            assert_eq!(settings.log.format, format, "{value}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_log_format_names_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Settings::load_from(
+            dir.path(),
+            "development",
+            env(&[("LATCH__LOG__FORMAT", "logfmt")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("log.format"), "{err}");
     }
 
     #[test]

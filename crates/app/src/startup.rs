@@ -18,7 +18,7 @@ use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
 use crate::cache_lease::CacheLeaseTask;
 use crate::keys::{SigningKeyError, signing_key};
 use crate::purge::PurgeTask;
-use crate::settings::{RateLimitSettings, SessionCacheSettings, Settings};
+use crate::settings::{CoherenceSetting, RateLimitSettings, SessionCacheSettings, Settings};
 
 /// Why the service could not start. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -183,13 +183,13 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
 /// The session cache's configuration from `[session_cache]`; `auto`
 /// coherence follows the backend.
 fn session_cache_config(cache: &SessionCacheSettings, store: &SqlStore) -> SessionCacheConfig {
-    let coherence = match cache.coherence.as_str() {
-        "single_process" => CacheCoherence::SingleProcess,
-        "change_log" => CacheCoherence::ChangeLog,
-        "lease" => CacheCoherence::Lease,
-        _ if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
+    let coherence = match cache.coherence {
+        CoherenceSetting::SingleProcess => CacheCoherence::SingleProcess,
+        CoherenceSetting::ChangeLog => CacheCoherence::ChangeLog,
+        CoherenceSetting::Lease => CacheCoherence::Lease,
+        CoherenceSetting::Auto if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
         // No query per authenticated request, and a logout still honoured everywhere at once.
-        _ => CacheCoherence::Lease,
+        CoherenceSetting::Auto => CacheCoherence::Lease,
     };
     SessionCacheConfig {
         capacity: usize::try_from(cache.capacity).unwrap_or(usize::MAX),
