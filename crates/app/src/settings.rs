@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use actix_web::cookie::SameSite;
 use config::{Config, Environment, File, FileFormat};
-use latch_http::ForwardedHeader;
+use ipnet::IpNet;
+use latch_http::{AllowedOrigins, ForwardedHeader, TrustedProxies};
 use latch_tokens_jwt::Algorithm;
 use secrecy::SecretString;
 use serde::de::value::Error as ValueError;
@@ -87,7 +88,8 @@ pub struct HttpSettings {
     /// Worker threads; 0 = one per core.
     pub workers: usize,
     /// Peers (addresses or CIDR ranges) whose forwarding header is believed.
-    pub trusted_proxies: Vec<String>,
+    #[serde(deserialize_with = "trusted_proxies")]
+    pub trusted_proxies: Vec<IpNet>,
     /// The header those proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
     #[serde(deserialize_with = "forwarded_header")]
     pub forwarded_header: ForwardedHeader,
@@ -155,7 +157,8 @@ pub struct CookieConfig {
 #[serde(deny_unknown_fields)]
 pub struct CorsSettings {
     /// `scheme://host[:port]` origins allowed to call; `*` = any (never with credentials).
-    pub allowed_origins: Vec<String>,
+    #[serde(deserialize_with = "allowed_origins")]
+    pub allowed_origins: AllowedOrigins,
     /// Let the allowed origins send cookies and `Authorization`.
     pub allow_credentials: bool,
 }
@@ -419,21 +422,12 @@ impl Settings {
         if let Err(err) = latch_domain::TierName::parse(&self.tiers.default) {
             return Err(SettingsError::invalid("tiers.default", err.message));
         }
-        if let Err(err) =
-            latch_http::TrustedProxies::parse(&self.http.trusted_proxies, self.http.forwarded_header)
-        {
-            return Err(SettingsError::invalid("http.trusted_proxies", err.to_string()));
-        }
-        match latch_http::AllowedOrigins::parse(&self.cors.allowed_origins) {
-            Err(err) => return Err(SettingsError::invalid("cors.allowed_origins", err.to_string())),
-            // A wildcard that may send cookies lets every site act as the user.
-            Ok(origins) if origins.is_wildcard() && self.cors.allow_credentials => {
-                return Err(SettingsError::invalid(
-                    "cors.allowed_origins",
-                    "\"*\" cannot be combined with cors.allow_credentials = true; list the origins",
-                ));
-            }
-            Ok(_) => {}
+        // A wildcard that may send cookies lets every site act as the user.
+        if self.cors.allowed_origins.is_wildcard() && self.cors.allow_credentials {
+            return Err(SettingsError::invalid(
+                "cors.allowed_origins",
+                "\"*\" cannot be combined with cors.allow_credentials = true; list the origins",
+            ));
         }
         if self.database.max_connections == 0 {
             return Err(SettingsError::invalid(
@@ -482,6 +476,20 @@ fn variant<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> R
 /// `http.forwarded_header`.
 fn forwarded_header<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ForwardedHeader, D::Error> {
     parsed(deserializer, ForwardedHeader::parse)
+}
+
+/// `http.trusted_proxies`: addresses or CIDR ranges.
+fn trusted_proxies<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(deserializer)?
+        .iter()
+        .map(|entry| TrustedProxies::parse_entry(entry))
+        .collect::<Result<_, _>>()
+        .map_err(D::Error::custom)
+}
+
+/// `cors.allowed_origins`: `scheme://host[:port]` origins, or `*`.
+fn allowed_origins<'de, D: Deserializer<'de>>(deserializer: D) -> Result<AllowedOrigins, D::Error> {
+    AllowedOrigins::parse(&Vec::<String>::deserialize(deserializer)?).map_err(D::Error::custom)
 }
 
 /// `cookies.same_site`: `lax`, `strict` or `none`, in any case.
@@ -663,8 +671,10 @@ mod tests {
             ("LATCH__CORS__ALLOWED_ORIGINS", "https://app.example.com"),
         ];
         let settings = Settings::load_from(dir.path(), "development", env(&vars)).unwrap();
-        assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8", "192.168.1.1"]);
-        assert_eq!(settings.cors.allowed_origins, ["https://app.example.com"]);
+        let proxies = ["10.0.0.0/8", "192.168.1.1/32"].map(|net| net.parse::<IpNet>().unwrap());
+        assert_eq!(settings.http.trusted_proxies, proxies);
+        let origins = AllowedOrigins::parse(&["https://app.example.com"]).unwrap();
+        assert_eq!(settings.cors.allowed_origins, origins);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::Duration;
 use latch_core::{AuthConfig, AuthService, CacheCoherence, Ports, SessionCacheConfig, SystemClock};
 use latch_domain::PasswordPolicy;
-use latch_http::{AllowedOrigins, CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
+use latch_http::{CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
@@ -43,9 +43,6 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
-    /// A setting validated at load time failed to parse when used.
-    #[error("{0}")]
-    Settings(String),
     /// The configured default tier could not be created.
     #[error("tiers.default: {0}")]
     DefaultTier(String),
@@ -258,15 +255,13 @@ impl Application {
             refresh_name: settings.cookies.refresh_name.clone(),
         };
         let security = SecuritySettings {
-            allowed_origins: AllowedOrigins::parse(&settings.cors.allowed_origins)
-                .map_err(|err| StartupError::Settings(format!("cors.allowed_origins: {err}")))?,
+            allowed_origins: settings.cors.allowed_origins.clone(),
             allow_credentials: settings.cors.allow_credentials,
             hsts: settings.cookies.secure,
-            trusted_proxies: TrustedProxies::parse(
-                &settings.http.trusted_proxies,
+            trusted_proxies: TrustedProxies::new(
+                settings.http.trusted_proxies.clone(),
                 settings.http.forwarded_header,
-            )
-            .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
+            ),
         };
         let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);
