@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use actix_web::cookie::SameSite;
 use config::{Config, Environment, File, FileFormat};
 use ipnet::IpNet;
+use latch_domain::TierName;
 use latch_http::{AllowedOrigins, ForwardedHeader, TrustedProxies};
 use latch_tokens_jwt::Algorithm;
 use secrecy::SecretString;
@@ -220,7 +221,8 @@ pub struct PasswordSettings {
 #[serde(deny_unknown_fields)]
 pub struct TierSettings {
     /// Tier given to new users; created at start-up if missing.
-    pub default: String,
+    #[serde(deserialize_with = "tier_name")]
+    pub default: TierName,
 }
 
 /// `[log]`.
@@ -366,7 +368,8 @@ impl Settings {
         }
     }
 
-    /// Checks what types alone cannot.
+    /// Checks what the types alone cannot: numeric bounds and rules between
+    /// keys. (Values that need parsing were parsed as they were read.)
     fn validate(&self) -> Result<(), SettingsError> {
         if !(MIN_LEASE_MILLIS..=MAX_LEASE_MILLIS).contains(&self.session_cache.lease_millis) {
             return Err(SettingsError::invalid(
@@ -418,9 +421,6 @@ impl Settings {
                 "tokens.session_max_age_seconds",
                 "lifetimes must be positive",
             ));
-        }
-        if let Err(err) = latch_domain::TierName::parse(&self.tiers.default) {
-            return Err(SettingsError::invalid("tiers.default", err.message));
         }
         // A wildcard that may send cookies lets every site act as the user.
         if self.cors.allowed_origins.is_wildcard() && self.cors.allow_credentials {
@@ -499,6 +499,13 @@ fn same_site<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SameSite, D::
         "strict" => Ok(SameSite::Strict),
         "none" => Ok(SameSite::None),
         _ => Err(format!("{value:?} is not lax, strict or none")),
+    })
+}
+
+/// `tiers.default`.
+fn tier_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<TierName, D::Error> {
+    parsed(deserializer, |value| {
+        TierName::parse(value).map_err(|err| err.message)
     })
 }
 
@@ -661,6 +668,16 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("log.format"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_default_tier_names_its_key() {
+        let settings = Settings::with_overrides(&[]).unwrap();
+        assert_eq!(settings.tiers.default.as_str(), "free");
+        let err = Settings::with_overrides(&[("tiers.default", "gold plus")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tiers.default"), "{err}");
     }
 
     #[test]

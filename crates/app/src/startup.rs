@@ -167,7 +167,7 @@ pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthS
             reject_common: settings.passwords.reject_common,
             reject_personal: settings.passwords.reject_personal_info,
         },
-        default_tier: settings.tiers.default.clone(),
+        default_tier: settings.tiers.default.as_str().to_owned(),
         session_cache: session_cache_config(&settings.session_cache, store),
     };
     let auth = AuthService::new(ports, config);
