@@ -529,6 +529,26 @@ mod tests {
         Environment::default().source(Some(map))
     }
 
+    /// Asserts that `key` set to each value loads as its expected `read` result.
+    fn assert_reads<T: PartialEq + std::fmt::Debug>(
+        key: &str,
+        read: impl Fn(&Settings) -> T,
+        cases: &[(&str, T)],
+    ) {
+        for (value, expected) in cases {
+            let settings = Settings::with_overrides(&[(key, value)]).unwrap();
+            assert_eq!(read(&settings), *expected, "{key} = {value}");
+        }
+    }
+
+    /// Why development settings with the variables `vars` do not load.
+    fn load_error(vars: &[(&str, &str)]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        Settings::load_from(dir.path(), "development", env(vars))
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn defaults_load() {
         let dir = tempfile::tempdir().unwrap();
@@ -571,102 +591,76 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(dir.path(), "development", env(&[("LATCH__HTTP__PORT", "eighty")]))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(&[("LATCH__HTTP__PORT", "eighty")]);
         assert!(err.contains("http.port"), "{err}");
-        let err = Settings::load_from(
-            dir.path(),
-            "development",
-            env(&[("LATCH__TOKENS__ALGORITHM", "none")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_error(&[("LATCH__TOKENS__ALGORITHM", "none")]);
         assert!(err.contains("tokens.algorithm"), "{err}");
     }
 
     #[test]
     fn the_token_algorithm_is_read_in_any_case() {
-        for (value, algorithm) in [
-            ("EdDSA", Algorithm::EdDSA),
-            ("rs256", Algorithm::RS256),
-            ("HS256", Algorithm::HS256),
-        ] {
-            let settings = Settings::with_overrides(&[("tokens.algorithm", value)]).unwrap();
-            assert_eq!(settings.tokens.algorithm, algorithm, "{value}");
-        }
+        assert_reads(
+            "tokens.algorithm",
+            |settings| settings.tokens.algorithm,
+            &[
+                ("EdDSA", Algorithm::EdDSA),
+                ("rs256", Algorithm::RS256),
+                ("HS256", Algorithm::HS256),
+            ],
+        );
     }
 
     #[test]
     fn the_same_site_value_is_read_in_any_case() {
-        for (value, same_site) in [
-            ("lax", SameSite::Lax),
-            ("Strict", SameSite::Strict),
-            ("NONE", SameSite::None),
-        ] {
-            let settings = Settings::with_overrides(&[("cookies.same_site", value)]).unwrap();
-            assert_eq!(settings.cookies.same_site, same_site, "{value}");
-        }
+        assert_reads(
+            "cookies.same_site",
+            |settings| settings.cookies.same_site,
+            &[
+                ("lax", SameSite::Lax),
+                ("Strict", SameSite::Strict),
+                ("NONE", SameSite::None),
+            ],
+        );
     }
 
     #[test]
     fn an_unknown_same_site_value_names_its_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(
-            dir.path(),
-            "development",
-            env(&[("LATCH__COOKIES__SAME_SITE", "relaxed")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_error(&[("LATCH__COOKIES__SAME_SITE", "relaxed")]);
         assert!(err.contains("cookies.same_site"), "{err}");
     }
 
     #[test]
     fn every_coherence_is_read_by_its_documented_name() {
-        for (value, coherence) in [
-            ("auto", CoherenceSetting::Auto),
-            ("single_process", CoherenceSetting::SingleProcess),
-            ("change_log", CoherenceSetting::ChangeLog),
-            ("lease", CoherenceSetting::Lease),
-        ] {
-            let settings = Settings::with_overrides(&[("session_cache.coherence", value)]).unwrap();
-            assert_eq!(settings.session_cache.coherence, coherence, "{value}");
-        }
+        assert_reads(
+            "session_cache.coherence",
+            |settings| settings.session_cache.coherence,
+            &[
+                ("auto", CoherenceSetting::Auto),
+                ("single_process", CoherenceSetting::SingleProcess),
+                ("change_log", CoherenceSetting::ChangeLog),
+                ("lease", CoherenceSetting::Lease),
+            ],
+        );
     }
 
     #[test]
     fn an_unknown_coherence_names_its_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(
-            dir.path(),
-            "development",
-            env(&[("LATCH__SESSION_CACHE__COHERENCE", "Lease")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_error(&[("LATCH__SESSION_CACHE__COHERENCE", "Lease")]);
         assert!(err.contains("session_cache.coherence"), "{err}");
     }
 
     #[test]
     fn both_log_formats_are_read_by_name() {
-        for (value, format) in [("text", LogFormat::Text), ("json", LogFormat::Json)] {
-            let settings = Settings::with_overrides(&[("log.format", value)]).unwrap();
-            assert_eq!(settings.log.format, format, "{value}");
-        }
+        assert_reads(
+            "log.format",
+            |settings| settings.log.format,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        );
     }
 
     #[test]
     fn an_unknown_log_format_names_its_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(
-            dir.path(),
-            "development",
-            env(&[("LATCH__LOG__FORMAT", "logfmt")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_error(&[("LATCH__LOG__FORMAT", "logfmt")]);
         assert!(err.contains("log.format"), "{err}");
     }
 
@@ -696,15 +690,9 @@ mod tests {
 
     #[test]
     fn wildcard_cors_with_credentials_is_refused_in_any_environment() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(
-            dir.path(),
-            "development",
-            env(&[("LATCH__CORS__ALLOWED_ORIGINS", "*")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_error(&[("LATCH__CORS__ALLOWED_ORIGINS", "*")]);
         assert!(err.contains("cors.allowed_origins"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
         let vars = [
             ("LATCH__CORS__ALLOWED_ORIGINS", "*"),
             ("LATCH__CORS__ALLOW_CREDENTIALS", "false"),
@@ -730,14 +718,7 @@ mod tests {
         assert_eq!(settings.http.forwarded_header, ForwardedHeader::XForwardedFor);
         let settings = Settings::with_overrides(&[("http.forwarded_header", "Forwarded")]).unwrap();
         assert_eq!(settings.http.forwarded_header, ForwardedHeader::Forwarded);
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(
-            dir.path(),
-            "development",
-            env(&[("LATCH__HTTP__FORWARDED_HEADER", "x-real-ip")]),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_error(&[("LATCH__HTTP__FORWARDED_HEADER", "x-real-ip")]);
         assert!(err.contains("http.forwarded_header"), "{err}");
     }
 
@@ -762,10 +743,7 @@ mod tests {
 
     #[test]
     fn an_unknown_key_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let err = Settings::load_from(dir.path(), "development", env(&[("LATCH__HTTP__PROT", "1")]))
-            .unwrap_err()
-            .to_string();
+        let err = load_error(&[("LATCH__HTTP__PROT", "1")]);
         assert!(err.contains("prot"), "{err}");
     }
 }
