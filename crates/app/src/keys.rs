@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use latch_tokens_jwt::{Algorithm, KeyError, SigningKey, UnknownAlgorithm, load_or_generate_ed25519};
+use latch_tokens_jwt::{Algorithm, KeyError, SigningKey, load_or_generate_ed25519};
 use secrecy::ExposeSecret;
 
 use crate::settings::Settings;
@@ -13,9 +13,6 @@ pub const GENERATED_KEY_FILE: &str = "jwt-ed25519.pem";
 /// Why no signing key could be had. Messages name the setting to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum SigningKeyError {
-    /// `tokens.algorithm` is not supported.
-    #[error("tokens.algorithm: {0}")]
-    Algorithm(#[from] UnknownAlgorithm),
     /// The algorithm needs key material that is not configured.
     #[error("{0} must be set when tokens.algorithm = {1}")]
     Missing(&'static str, Algorithm),
@@ -38,7 +35,7 @@ pub enum SigningKeyError {
 /// from (or generated into) `data_dir`; its generation is logged once.
 pub fn signing_key(settings: &Settings) -> Result<SigningKey, SigningKeyError> {
     let tokens = &settings.tokens;
-    let algorithm: Algorithm = tokens.algorithm.parse()?;
+    let algorithm = tokens.algorithm;
     let key = match algorithm {
         Algorithm::EdDSA => match &tokens.eddsa_private_key_path {
             Some(path) => SigningKey::from_pem(algorithm, &read(path, "tokens.eddsa_private_key_path")?)?,

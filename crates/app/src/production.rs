@@ -2,6 +2,8 @@
 //! safe on a developer's machine stop start-up, naming the setting to change.
 //! Elsewhere the riskiest of them are allowed but warned about.
 
+use actix_web::cookie::SameSite;
+use latch_tokens_jwt::Algorithm;
 use secrecy::ExposeSecret;
 
 use crate::settings::{Settings, SettingsError};
@@ -30,14 +32,14 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
             "must be false in production: request bodies hold personal data",
         ));
     }
-    let algorithm = settings.tokens.algorithm.to_ascii_lowercase();
-    if algorithm == "eddsa" && settings.tokens.eddsa_private_key_path.is_none() {
+    let algorithm = settings.tokens.algorithm;
+    if algorithm == Algorithm::EdDSA && settings.tokens.eddsa_private_key_path.is_none() {
         return Err(SettingsError::invalid(
             "tokens.eddsa_private_key_path",
             "must be set in production; a key generated into data_dir is for development (create one with `latch keygen`)",
         ));
     }
-    if algorithm == "hs256" && weak_hs256_secret(settings) {
+    if algorithm == Algorithm::HS256 && weak_hs256_secret(settings) {
         return Err(SettingsError::invalid(
             "tokens.hs256_secret",
             format!("must be at least {MIN_HS256_SECRET_BYTES} bytes in production"),
@@ -61,12 +63,12 @@ pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
     // A missing secret is start-up's own error; only a short one is warned about.
     let short_secret = settings.tokens.hs256_secret.is_some() && weak_hs256_secret(settings);
-    if settings.tokens.algorithm.eq_ignore_ascii_case("hs256") && short_secret {
+    if settings.tokens.algorithm == Algorithm::HS256 && short_secret {
         warnings.push(format!(
             "tokens.hs256_secret is shorter than {MIN_HS256_SECRET_BYTES} bytes: it can be guessed offline from any token, and then tokens forged; production refuses it"
         ));
     }
-    if settings.cookies.same_site.eq_ignore_ascii_case("none") && !settings.cookies.secure {
+    if settings.cookies.same_site == SameSite::None && !settings.cookies.secure {
         warnings.push(
             "cookies.same_site = \"none\" without cookies.secure: the access cookie would go with cross-site requests over plain HTTP, and most browsers reject such cookies; set cookies.secure = true"
                 .to_owned(),

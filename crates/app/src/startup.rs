@@ -4,13 +4,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use actix_web::cookie::SameSite;
 use actix_web::dev::Server;
 use async_trait::async_trait;
 use chrono::Duration;
 use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
 use latch_domain::PasswordPolicy;
-use latch_http::{AllowedOrigins, CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
+use latch_http::{CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
 use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
@@ -20,7 +19,7 @@ use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
 use crate::cache_lease::CacheLeaseTask;
 use crate::keys::{SigningKeyError, signing_key};
 use crate::purge::PurgeTask;
-use crate::settings::{RateLimitSettings, SessionCacheSettings, Settings};
+use crate::settings::{CoherenceSetting, RateLimitSettings, SessionCacheSettings, Settings};
 
 /// Why the service could not start. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +44,6 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
-    /// A setting validated at load time failed to parse when used.
-    #[error("{0}")]
-    Settings(String),
     /// The configured default tier could not be created.
     #[error("tiers.default: {0}")]
     DefaultTier(String),
@@ -188,7 +184,7 @@ pub async fn auth_service_with_lease(
             reject_common: settings.passwords.reject_common,
             reject_personal: settings.passwords.reject_personal_info,
         },
-        default_tier: settings.tiers.default.clone(),
+        default_tier: settings.tiers.default.as_str().to_owned(),
     };
     let auth = AuthService::new(ports, config);
     auth.ensure_default_tier()
@@ -200,13 +196,13 @@ pub async fn auth_service_with_lease(
 /// The session cache's configuration from `[session_cache]`; `auto`
 /// coherence follows the backend.
 fn session_cache_config(cache: &SessionCacheSettings, store: &SqlStore) -> SessionCacheConfig {
-    let coherence = match cache.coherence.as_str() {
-        "single_process" => CacheCoherence::SingleProcess,
-        "change_log" => CacheCoherence::ChangeLog,
-        "lease" => CacheCoherence::Lease,
-        _ if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
+    let coherence = match cache.coherence {
+        CoherenceSetting::SingleProcess => CacheCoherence::SingleProcess,
+        CoherenceSetting::ChangeLog => CacheCoherence::ChangeLog,
+        CoherenceSetting::Lease => CacheCoherence::Lease,
+        CoherenceSetting::Auto if store.backend_name() == "sqlite" => CacheCoherence::SingleProcess,
         // No query per authenticated request, and a logout still honoured everywhere at once.
-        _ => CacheCoherence::Lease,
+        CoherenceSetting::Auto => CacheCoherence::Lease,
     };
     SessionCacheConfig {
         capacity: usize::try_from(cache.capacity).unwrap_or(usize::MAX),
@@ -268,27 +264,20 @@ impl Application {
         }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
         let (auth, lease) = auth_service_with_lease(&settings, &store).await?;
-        let same_site = match settings.cookies.same_site.to_ascii_lowercase().as_str() {
-            "strict" => SameSite::Strict,
-            "none" => SameSite::None,
-            _ => SameSite::Lax,
-        };
         let cookies = CookieSettings {
             secure: settings.cookies.secure,
-            same_site,
+            same_site: settings.cookies.same_site,
             access_name: settings.cookies.access_name.clone(),
             refresh_name: settings.cookies.refresh_name.clone(),
         };
         let security = SecuritySettings {
-            allowed_origins: AllowedOrigins::parse(&settings.cors.allowed_origins)
-                .map_err(|err| StartupError::Settings(format!("cors.allowed_origins: {err}")))?,
+            allowed_origins: settings.cors.allowed_origins.clone(),
             allow_credentials: settings.cors.allow_credentials,
             hsts: settings.cookies.secure,
-            trusted_proxies: TrustedProxies::parse(
-                &settings.http.trusted_proxies,
+            trusted_proxies: TrustedProxies::new(
+                settings.http.trusted_proxies.clone(),
                 settings.http.forwarded_header,
-            )
-            .map_err(|err| StartupError::Settings(format!("http.trusted_proxies: {err}")))?,
+            ),
         };
         let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);

@@ -2,7 +2,7 @@
 
 use tracing_subscriber::EnvFilter;
 
-use crate::settings::LogSettings;
+use crate::settings::{LogFormat, LogSettings};
 
 /// Installs the global subscriber: `RUST_LOG` if set, else `log.level`;
 /// human-readable text or one JSON object per line. Idempotent.
@@ -14,9 +14,8 @@ pub fn init_tracing(log: &LogSettings) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
     // Another subscriber (a test's, say) may already be installed: keep it.
-    let _ = if log.format == "json" {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let _ = match log.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
     };
 }

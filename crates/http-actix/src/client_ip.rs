@@ -82,20 +82,29 @@ pub struct TrustedProxies {
 pub struct InvalidProxy(String);
 
 impl TrustedProxies {
+    /// The proxies in `nets`, which write `header`.
+    pub fn new(nets: Vec<IpNet>, header: ForwardedHeader) -> Self {
+        Self { nets, header }
+    }
+
     /// Parses addresses (`10.0.0.1`, `::1`) and ranges (`10.0.0.0/8`) of
     /// proxies that write `header`.
     pub fn parse<S: AsRef<str>>(entries: &[S], header: ForwardedHeader) -> Result<Self, InvalidProxy> {
         let nets = entries
             .iter()
-            .map(|entry| {
-                let entry = entry.as_ref().trim();
-                entry
-                    .parse::<IpNet>()
-                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| InvalidProxy(entry.to_owned()))
-            })
+            .map(|entry| Self::parse_entry(entry.as_ref()))
             .collect::<Result<_, _>>()?;
-        Ok(Self { nets, header })
+        Ok(Self::new(nets, header))
+    }
+
+    /// Parses one entry: a range (`10.0.0.0/8`), or an address (`10.0.0.1`,
+    /// `::1`) as the range of just that address.
+    pub fn parse_entry(entry: &str) -> Result<IpNet, InvalidProxy> {
+        let entry = entry.trim();
+        entry
+            .parse::<IpNet>()
+            .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+            .map_err(|_| InvalidProxy(entry.to_owned()))
     }
 
     fn trusts(&self, ip: IpAddr) -> bool {

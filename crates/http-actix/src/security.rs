@@ -25,7 +25,7 @@ pub struct SecuritySettings {
 }
 
 /// Configured origins, as `scheme://host[:port]` in lower case; `*` = any (CORS only).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowedOrigins {
     exact: Vec<String>,
     any: bool,
