@@ -4,41 +4,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::num::NonZeroUsize;
-use std::sync::Arc;
 
 use chrono::{Duration, TimeZone, Utc};
-use latch_core::{AuthConfig, AuthService, ImportOptions, LoginRequest, RejectedLine, SignupRequest};
+use latch_core::{ImportOptions, LoginRequest, RejectedLine, SignupRequest};
 use latch_domain::Tier;
-use latch_ports::{Clock, TierRepository, UserRepository};
-use latch_rate_limit::RateLimitConfig;
-use latch_testkit::{FixedClock, InMemoryTierRepository, InMemoryUserRepository};
+use latch_ports::Clock;
 
 mod support;
 
-use support::Fakes;
+use support::Harness;
 
 const PASSWORD: &str = "correct horse battery staple";
 /// bcrypt 5.0.0 (Python): bcrypt.hashpw(PASSWORD, bcrypt.gensalt(rounds=4)).
 const BCRYPT: &str = "$2b$04$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i";
 /// Django 5.2: PBKDF2PasswordHasher().encode(PASSWORD, salt, iterations=1000).
 const DJANGO: &str = "pbkdf2_sha256$1000$ImHtWGPCj8DKGp2YLkvJCh$lj4Z69ltQya1vC9V30SbPkbQX0JVpO3xeRX1F6MAc2s=";
-
-struct Harness {
-    auth: AuthService,
-    clock: Arc<FixedClock>,
-    users: Arc<InMemoryUserRepository>,
-    tiers: Arc<InMemoryTierRepository>,
-}
-
-fn harness() -> Harness {
-    let fakes = Fakes::new();
-    Harness {
-        auth: AuthService::new(fakes.ports(RateLimitConfig::default()), AuthConfig::default()),
-        clock: fakes.clock,
-        users: fakes.users,
-        tiers: fakes.tiers,
-    }
-}
 
 fn batches_of(size: usize) -> ImportOptions {
     ImportOptions {
@@ -66,11 +46,12 @@ impl Harness {
     }
 
     async fn is_stored(&self, login: &str) -> bool {
-        self.users.find_credentials(login).await.unwrap().is_some()
+        self.stores.users.find_credentials(login).await.unwrap().is_some()
     }
 
     async fn stored_hash(&self, login: &str) -> String {
-        self.users
+        self.stores
+            .users
             .find_credentials(login)
             .await
             .unwrap()
@@ -82,9 +63,10 @@ impl Harness {
 
 #[tokio::test]
 async fn a_full_line_keeps_every_field() {
-    let h = harness();
+    let h = Harness::new();
     let now = h.clock.now();
-    h.tiers
+    h.stores
+        .tiers
         .create(&Tier {
             name: "pro".into(),
             description: "Pro".into(),
@@ -109,7 +91,7 @@ async fn a_full_line_keeps_every_field() {
     });
     let report = h.import(&[full.to_string()], ImportOptions::default()).await;
     assert_eq!((report.imported, report.rejected), (1, vec![]));
-    let stored = h.users.find_credentials("ada").await.unwrap().unwrap();
+    let stored = h.stores.users.find_credentials("ada").await.unwrap().unwrap();
     let user = stored.user;
     assert_eq!(
         (
@@ -132,7 +114,7 @@ async fn a_full_line_keeps_every_field() {
 
 #[tokio::test]
 async fn a_minimal_line_gets_the_defaults() {
-    let h = harness();
+    let h = Harness::new();
     // Empty strings and nulls in optional fields, as exports write them.
     let minimal = serde_json::json!({
         "email": "bob@example.com",
@@ -145,6 +127,7 @@ async fn a_minimal_line_gets_the_defaults() {
     let report = h.import(&[minimal.to_string()], ImportOptions::default()).await;
     assert_eq!((report.imported, report.rejected), (1, vec![]));
     let user = h
+        .stores
         .users
         .find_credentials("bob@example.com")
         .await
@@ -159,7 +142,7 @@ async fn a_minimal_line_gets_the_defaults() {
 
 #[tokio::test]
 async fn bad_lines_are_rejected_with_their_number_and_reason() {
-    let h = harness();
+    let h = Harness::new();
     let with = |fields: &str| format!(r#"{{"email":"x@example.com","password_hash":"{BCRYPT}",{fields}}}"#);
     let lines = vec![
         line("good1@example.com"),
@@ -239,7 +222,7 @@ fn rejected_lines_print_with_their_number() {
 
 #[tokio::test]
 async fn blank_lines_are_skipped_but_keep_the_numbering() {
-    let h = harness();
+    let h = Harness::new();
     let lines = vec![
         format!("\u{feff}{}", line("a@example.com")),
         String::new(),
@@ -254,7 +237,7 @@ async fn blank_lines_are_skipped_but_keep_the_numbering() {
 
 #[tokio::test]
 async fn repeats_in_the_file_are_rejected_on_the_later_line() {
-    let h = harness();
+    let h = Harness::new();
     let lines = vec![
         serde_json::json!({ "email": "a@example.com", "username": "ada", "password_hash": BCRYPT })
             .to_string(),
@@ -277,13 +260,13 @@ async fn repeats_in_the_file_are_rejected_on_the_later_line() {
         ]
     );
     assert_eq!(report.imported, 3);
-    let first = h.users.find_credentials("ada").await.unwrap().unwrap();
+    let first = h.stores.users.find_credentials("ada").await.unwrap().unwrap();
     assert_eq!(first.user.email, "a@example.com");
 }
 
 #[tokio::test]
 async fn a_batch_conflicting_with_stored_users_loses_only_those_lines() {
-    let h = harness();
+    let h = Harness::new();
     h.auth
         .signup(SignupRequest {
             email: "taken@example.com".into(),
@@ -312,7 +295,7 @@ async fn a_batch_conflicting_with_stored_users_loses_only_those_lines() {
 
 #[tokio::test]
 async fn a_batch_is_stored_once_full_and_the_rest_at_finish() {
-    let h = harness();
+    let h = Harness::new();
     let mut import = h.auth.start_import(batches_of(2));
     import
         .add_line(1, line("a@example.com").as_bytes())
@@ -340,7 +323,7 @@ async fn a_batch_is_stored_once_full_and_the_rest_at_finish() {
 
 #[tokio::test]
 async fn an_imported_legacy_hash_logs_in_and_is_rehashed() {
-    let h = harness();
+    let h = Harness::new();
     let lines = vec![line("bcrypt@example.com"), {
         serde_json::json!({ "email": "django@example.com", "password_hash": DJANGO }).to_string()
     }];

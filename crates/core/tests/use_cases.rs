@@ -12,44 +12,15 @@ use latch_core::{
     LoginRequest, LogoutError, LogoutScope, ProfileChanges, RefreshError, RevokeSessionError,
     SessionCacheConfig, SignupError, SignupRequest, UpdateProfileError,
 };
-use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
+use latch_ports::{Clock, PasswordHash};
 use latch_rate_limit::{ActionBudgets, Budget, RateLimitConfig};
-use latch_testkit::{
-    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryUserRepository, ManualChangeSignal,
-};
+use latch_testkit::ManualChangeSignal;
 
 mod support;
 
-use support::Fakes;
+use support::Harness;
 
 const PASSWORD: &str = "correct horse battery staple";
-
-struct Harness {
-    auth: AuthService,
-    audit: Arc<InMemoryAuditLog>,
-    clock: Arc<FixedClock>,
-    users: Arc<InMemoryUserRepository>,
-    sessions: Arc<InMemorySessionRepository>,
-}
-
-fn harness() -> Harness {
-    harness_with(AuthConfig::default())
-}
-
-fn harness_with(config: AuthConfig) -> Harness {
-    harness_with_limits(config, RateLimitConfig::default())
-}
-
-fn harness_with_limits(config: AuthConfig, limits: RateLimitConfig) -> Harness {
-    let fakes = Fakes::new();
-    Harness {
-        auth: AuthService::new(fakes.ports(limits), config),
-        audit: fakes.audit,
-        clock: fakes.clock,
-        users: fakes.users,
-        sessions: fakes.sessions,
-    }
-}
 
 fn signup_request(email: &str) -> SignupRequest {
     SignupRequest {
@@ -80,7 +51,7 @@ fn refresh_token(pair: &latch_core::TokenPair) -> String {
 
 #[tokio::test]
 async fn signup_rejects_invalid_fields_before_hashing() {
-    let h = harness();
+    let h = Harness::new();
     let bad_email = h
         .auth
         .signup(SignupRequest {
@@ -103,12 +74,19 @@ async fn signup_rejects_invalid_fields_before_hashing() {
         matches!(short, Err(SignupError::Invalid(ref e)) if e.field == "password"),
         "{short:?}"
     );
-    assert!(h.users.find_credentials("a@example.com").await.unwrap().is_none());
+    assert!(
+        h.stores
+            .users
+            .find_credentials("a@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn signup_gives_no_privileges_and_the_default_tier() {
-    let h = harness();
+    let h = Harness::new();
     let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     assert!(!user.is_superuser && !user.is_staff && user.is_active);
     assert_eq!(user.tier, "free");
@@ -122,7 +100,7 @@ async fn signup_gives_no_privileges_and_the_default_tier() {
 
 #[tokio::test]
 async fn duplicate_email_is_reported() {
-    let h = harness();
+    let h = Harness::new();
     h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     let again = h.auth.signup(signup_request("ADA@example.com")).await;
     assert!(matches!(again, Err(SignupError::EmailTaken)), "{again:?}");
@@ -130,7 +108,7 @@ async fn duplicate_email_is_reported() {
 
 #[tokio::test]
 async fn every_login_failure_is_the_same_error() {
-    let h = harness();
+    let h = Harness::new();
     h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     for (login, password) in [
         ("ada@example.com", "wrong password"),
@@ -147,11 +125,11 @@ async fn every_login_failure_is_the_same_error() {
 
 #[tokio::test]
 async fn login_opens_a_session_with_a_refresh_token() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     assert!(refresh_token(&pair).starts_with("latch_rt_"));
     assert_eq!(pair.access_expires_at, h.clock.now() + Duration::seconds(900));
-    let session = h.sessions.find(pair.session.id).await.unwrap().unwrap();
+    let session = h.stores.sessions.find(pair.session.id).await.unwrap().unwrap();
     assert!(session.is_live(h.clock.now()));
     assert_eq!(pair.user.last_login_at, Some(h.clock.now()));
     let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
@@ -160,11 +138,12 @@ async fn login_opens_a_session_with_a_refresh_token() {
 
 #[tokio::test]
 async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
-    let h = harness();
+    let h = Harness::new();
     let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     // What Python's bcrypt.hashpw(b"correct horse battery staple", bcrypt.gensalt(4)) writes.
     let legacy = bcrypt::hash(PASSWORD, 4).unwrap();
-    h.users
+    h.stores
+        .users
         .set_password_hash(user.id, &PasswordHash(legacy), h.clock.now())
         .await
         .unwrap();
@@ -173,6 +152,7 @@ async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
         .await
         .unwrap();
     let stored = h
+        .stores
         .users
         .find_credentials("ada@example.com")
         .await
@@ -188,7 +168,7 @@ async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
 
 #[tokio::test]
 async fn refresh_rotates_and_spends_the_old_token() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     h.clock.advance(Duration::minutes(1));
     let next = h
@@ -208,7 +188,7 @@ async fn refresh_rotates_and_spends_the_old_token() {
 
 #[tokio::test]
 async fn reuse_within_grace_returns_the_same_successor() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let first = h
         .auth
@@ -226,7 +206,7 @@ async fn reuse_within_grace_returns_the_same_successor() {
 
 #[tokio::test]
 async fn reuse_after_grace_revokes_the_session() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let first = h
         .auth
@@ -243,7 +223,7 @@ async fn reuse_after_grace_revokes_the_session() {
 
 #[tokio::test]
 async fn reuse_of_a_grandparent_inside_grace_revokes_the_session() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let child = h
         .auth
@@ -261,7 +241,7 @@ async fn reuse_of_a_grandparent_inside_grace_revokes_the_session() {
 
 #[tokio::test]
 async fn concurrent_refreshes_share_one_successor() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let token = refresh_token(&pair);
     let tasks: Vec<_> = (0..20)
@@ -283,7 +263,7 @@ async fn concurrent_refreshes_share_one_successor() {
 
 #[tokio::test]
 async fn an_idle_refresh_token_expires() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     h.clock.advance(Duration::days(7));
     let result = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
@@ -292,7 +272,7 @@ async fn an_idle_refresh_token_expires() {
 
 #[tokio::test]
 async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
-    let h = harness();
+    let h = Harness::new();
     let mut pair = h.logged_in("ada@example.com").await;
     for _ in 0..4 {
         h.clock.advance(Duration::days(6));
@@ -310,7 +290,7 @@ async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
 
 #[tokio::test]
 async fn logout_scopes() {
-    let h = harness();
+    let h = Harness::new();
     let a = h.logged_in("ada@example.com").await;
     let b = h
         .auth
@@ -358,7 +338,7 @@ async fn logout_scopes() {
 
 #[tokio::test]
 async fn session_check_keeps_the_token_until_close_to_expiry() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let same = h.auth.check_session(&pair.access_token).await.unwrap();
     assert_eq!(same.access_token, pair.access_token);
@@ -371,7 +351,7 @@ async fn session_check_keeps_the_token_until_close_to_expiry() {
 
 #[tokio::test]
 async fn profile_update_validates_and_detects_taken_usernames() {
-    let h = harness();
+    let h = Harness::new();
     h.auth
         .signup(SignupRequest {
             username: Some("bob".into()),
@@ -428,10 +408,11 @@ async fn profile_update_validates_and_detects_taken_usernames() {
 
 #[tokio::test]
 async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
-    let h = harness_with(AuthConfig {
+    let config = AuthConfig {
         refresh_reuse_grace: Duration::zero(),
         ..AuthConfig::default()
-    });
+    };
+    let h = Harness::with(config, RateLimitConfig::default());
     let pair = h.logged_in("ada@example.com").await;
     h.auth
         .refresh(&refresh_token(&pair), &Client::default())
@@ -445,7 +426,7 @@ async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
 
 #[tokio::test]
 async fn password_change_revokes_only_the_other_sessions() {
-    let h = harness();
+    let h = Harness::new();
     let this = h.logged_in("ada@example.com").await;
     let other = h
         .auth
@@ -482,7 +463,7 @@ async fn password_change_revokes_only_the_other_sessions() {
 
 #[tokio::test]
 async fn a_deleted_account_fails_login_like_a_wrong_password() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
     h.auth
@@ -493,6 +474,7 @@ async fn a_deleted_account_fails_login_like_a_wrong_password() {
     let login = h.auth.login(login_request("ada@example.com", PASSWORD)).await;
     assert!(matches!(login, Err(LoginError::InvalidCredentials)), "{login:?}");
     let kept = h
+        .stores
         .users
         .find_credentials("ada@example.com")
         .await
@@ -503,7 +485,7 @@ async fn a_deleted_account_fails_login_like_a_wrong_password() {
 
 #[tokio::test]
 async fn only_own_sessions_can_be_listed_and_revoked() {
-    let h = harness();
+    let h = Harness::new();
     let ada = h.logged_in("ada@example.com").await;
     let bob = h.logged_in("bob@example.com").await;
     let principal = h.auth.authenticate(&ada.access_token).await.unwrap();
@@ -520,7 +502,7 @@ async fn only_own_sessions_can_be_listed_and_revoked() {
 
 #[tokio::test]
 async fn admin_use_cases_are_for_active_superusers_only() {
-    let h = harness();
+    let h = Harness::new();
     let ada = h.logged_in("ada@example.com").await;
     let principal = h.auth.authenticate(&ada.access_token).await.unwrap();
     let query = latch_ports::UserQuery {
@@ -537,7 +519,7 @@ async fn admin_use_cases_are_for_active_superusers_only() {
 
 #[tokio::test]
 async fn deactivating_a_user_ends_their_sessions() {
-    let h = harness();
+    let h = Harness::new();
     h.auth
         .create_superuser(signup_request("root@example.com"))
         .await
@@ -557,7 +539,7 @@ async fn deactivating_a_user_ends_their_sessions() {
         .admin_update_user(&admin, ada.user.id, changes)
         .await
         .unwrap();
-    let session = h.sessions.find(ada.session.id).await.unwrap().unwrap();
+    let session = h.stores.sessions.find(ada.session.id).await.unwrap().unwrap();
     assert!(session.revoked_at.is_some());
     let demote_self = AdminChanges {
         is_superuser: Some(false),
@@ -570,8 +552,7 @@ async fn deactivating_a_user_ends_their_sessions() {
 #[tokio::test]
 async fn security_events_reach_the_audit_trail() {
     use latch_domain::AuditAction;
-    use latch_ports::AuditLog;
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let _ = h.auth.login(login_request("nobody@example.com", PASSWORD)).await;
     h.auth
@@ -580,7 +561,7 @@ async fn security_events_reach_the_audit_trail() {
         .unwrap();
     h.clock.advance(Duration::seconds(10));
     let _ = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
-    let trail = h.audit.list(None, 1, 100).await.unwrap();
+    let trail = h.stores.audit.list(None, 1, 100).await.unwrap();
     let actions: Vec<AuditAction> = trail.items.iter().rev().map(|e| e.action).collect();
     assert_eq!(
         actions,
@@ -602,7 +583,7 @@ async fn security_events_reach_the_audit_trail() {
 
 #[tokio::test]
 async fn token_pairs_never_print_their_tokens() {
-    let h = harness();
+    let h = Harness::new();
     let pair = h.logged_in("ada@example.com").await;
     let printed = format!("{pair:?}");
     assert!(!printed.contains(&pair.access_token), "{printed}");
@@ -630,7 +611,7 @@ fn from_ip(mut request: LoginRequest, ip: &str) -> LoginRequest {
 
 #[tokio::test]
 async fn logins_beyond_the_ip_budget_are_refused_before_hashing() {
-    let h = harness_with_limits(AuthConfig::default(), tight_limits());
+    let h = Harness::with(AuthConfig::default(), tight_limits());
     for n in 0..3 {
         let login = from_ip(
             login_request(&format!("user{n}@example.com"), PASSWORD),
@@ -666,7 +647,7 @@ async fn logins_beyond_the_ip_budget_are_refused_before_hashing() {
 
 #[tokio::test]
 async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
-    let h = harness_with_limits(AuthConfig::default(), tight_limits());
+    let h = Harness::with(AuthConfig::default(), tight_limits());
     h.auth.signup(signup_request("ada@example.com")).await.unwrap();
     for _ in 0..2 {
         let wrong = h
@@ -692,8 +673,7 @@ async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
     assert!(refusal.retry_after <= std::time::Duration::from_secs(60));
     assert!(refusal.retry_after > std::time::Duration::from_secs(50));
     // The audit trail saw two failures, not the refused attempt.
-    use latch_ports::AuditLog;
-    let trail = h.audit.list(None, 1, 100).await.unwrap();
+    let trail = h.stores.audit.list(None, 1, 100).await.unwrap();
     let failures = trail
         .items
         .iter()
@@ -735,7 +715,7 @@ async fn password_checks_spend_the_password_change_budget() {
 
 /// A harness with `limits`, and Ada logged in on it.
 async fn logged_in_with_limits(limits: RateLimitConfig) -> (Harness, latch_core::Principal) {
-    let h = harness_with_limits(AuthConfig::default(), limits);
+    let h = Harness::with(AuthConfig::default(), limits);
     let pair = h.logged_in("ada@example.com").await;
     let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
     (h, principal)
@@ -781,7 +761,6 @@ const TEST_LEASE: std::time::Duration = std::time::Duration::from_millis(400);
 
 /// Two services on one set of stores: two instances sharing a database.
 fn two_instances(coherence: CacheCoherence) -> (AuthService, AuthService) {
-    let fakes = Fakes::new();
     let config = || AuthConfig {
         session_cache: SessionCacheConfig {
             coherence,
@@ -790,9 +769,9 @@ fn two_instances(coherence: CacheCoherence) -> (AuthService, AuthService) {
         },
         ..AuthConfig::default()
     };
-    let a = AuthService::new(fakes.ports(RateLimitConfig::default()), config());
-    let b = AuthService::new(fakes.ports(RateLimitConfig::default()), config());
-    (a, b)
+    let a = Harness::with(config(), RateLimitConfig::default());
+    let b = a.instance(config());
+    (a.auth, b)
 }
 
 #[tokio::test]
