@@ -11,48 +11,40 @@ use latch_ports::{
     VerifiedLogin,
 };
 
-use crate::InMemoryAuthChangeLog;
+use crate::{InMemoryAuthChangeLog, TierNames};
 
 /// Users in a `HashMap`, with the same uniqueness rules as the SQL store.
 #[derive(Debug, Default)]
 pub struct InMemoryUserRepository {
     rows: Mutex<HashMap<UserId, (User, PasswordHash)>>,
-    /// The tiers that exist, kept up to date by an `InMemoryTierRepository`
-    /// over this repository, as the SQL store's foreign key sees `tiers`.
-    /// `None` (no tier repository): every tier is taken to exist.
-    tiers: Mutex<Option<HashSet<String>>>,
+    /// The tiers that exist, shared with the tiers fake as the SQL store's
+    /// foreign key shares `tiers`. `None` (no tier repository): every tier is
+    /// taken to exist.
+    tiers: Option<Arc<TierNames>>,
     /// Where the writes the change-log contract names are recorded.
     changes: Arc<InMemoryAuthChangeLog>,
 }
 
 impl InMemoryUserRepository {
-    /// A repository that records its changes in `changes` (shared with the sessions fake).
-    pub fn with_change_log(changes: Arc<InMemoryAuthChangeLog>) -> Self {
+    /// A repository that records its changes in `changes` (shared with the
+    /// sessions fake) and checks tiers against `tiers` (shared with the tiers fake).
+    pub fn new(changes: Arc<InMemoryAuthChangeLog>, tiers: Arc<TierNames>) -> Self {
         Self {
             changes,
+            tiers: Some(tiers),
             ..Self::default()
         }
     }
 
-    /// Records that tier `name` now exists (`true`) or no longer does.
-    pub(crate) fn set_tier_exists(&self, name: &str, exists: bool) {
-        let mut tiers = self.tiers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let tiers = tiers.get_or_insert_with(HashSet::new);
-        if exists {
-            tiers.insert(name.to_owned());
-        } else {
-            tiers.remove(name);
-        }
-    }
-
     fn tier_exists(&self, name: &str) -> bool {
-        let tiers = self.tiers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        tiers.as_ref().is_none_or(|tiers| tiers.contains(name))
+        self.tiers.as_ref().is_none_or(|tiers| tiers.exists(name))
     }
 
-    /// Whether any user, deleted or not, has tier `name`.
-    pub(crate) fn any_has_tier(&self, name: &str) -> bool {
-        self.rows().values().any(|(user, _)| user.tier == name)
+    /// Tells the tiers fake, through the registry, that user `id` holds `tier`.
+    fn holds_tier(&self, id: UserId, tier: &str) {
+        if let Some(tiers) = &self.tiers {
+            tiers.hold(id, tier);
+        }
     }
 
     /// The login half of `SessionRepository::create`: if user `id` is active,
@@ -129,6 +121,7 @@ impl UserRepository for InMemoryUserRepository {
                 last_login_at: None,
                 deleted_at: None,
             };
+            self.holds_tier(user.id, &user.tier);
             rows.insert(user.id, (user, imported.password_hash.clone()));
         }
         Ok(())
@@ -165,6 +158,7 @@ impl UserRepository for InMemoryUserRepository {
             last_login_at: None,
             deleted_at: None,
         };
+        self.holds_tier(user.id, &user.tier);
         rows.insert(user.id, (user.clone(), new.password_hash));
         Ok(user)
     }
@@ -230,6 +224,7 @@ impl UserRepository for InMemoryUserRepository {
         user.is_staff = flags.is_staff.unwrap_or(user.is_staff);
         user.is_superuser = flags.is_superuser.unwrap_or(user.is_superuser);
         if let Some(tier) = flags.tier {
+            self.holds_tier(id, &tier);
             user.tier = tier;
         }
         user.updated_at = now;
