@@ -6,15 +6,14 @@
 use std::num::NonZeroUsize;
 
 use chrono::{Duration, TimeZone, Utc};
-use latch_core::{ImportOptions, LoginRequest, RejectedLine, SignupRequest};
+use latch_core::{ImportOptions, RejectedLine};
 use latch_domain::Tier;
 use latch_ports::Clock;
 
 mod support;
 
-use support::Harness;
+use support::{Harness, PASSWORD, log_in, signed_up};
 
-const PASSWORD: &str = "correct horse battery staple";
 /// bcrypt 5.0.0 (Python): bcrypt.hashpw(PASSWORD, bcrypt.gensalt(rounds=4)).
 const BCRYPT: &str = "$2b$04$p0GgzLaBuR5TaTyoo.TAse0NeNXSOx1xuc6PHhCB4qv638fVr4l3i";
 /// Django 5.2: PBKDF2PasswordHasher().encode(PASSWORD, salt, iterations=1000).
@@ -267,14 +266,7 @@ async fn repeats_in_the_file_are_rejected_on_the_later_line() {
 #[tokio::test]
 async fn a_batch_conflicting_with_stored_users_loses_only_those_lines() {
     let h = Harness::new();
-    h.auth
-        .signup(SignupRequest {
-            email: "taken@example.com".into(),
-            password: PASSWORD.into(),
-            ..SignupRequest::default()
-        })
-        .await
-        .unwrap();
+    signed_up(&h.auth, "taken@example.com").await;
     let lines: Vec<String> = [
         "a@example.com",
         "TAKEN@example.com",
@@ -329,17 +321,12 @@ async fn an_imported_legacy_hash_logs_in_and_is_rehashed() {
     }];
     assert_eq!(h.import(&lines, ImportOptions::default()).await.imported, 2);
     for email in ["bcrypt@example.com", "django@example.com"] {
-        let login = || LoginRequest {
-            login: email.into(),
-            password: PASSWORD.into(),
-            ..LoginRequest::default()
-        };
-        h.auth.login(login()).await.unwrap();
+        log_in(&h.auth, email).await;
         assert!(
             h.stored_hash(email).await.starts_with("$argon2id$"),
             "{email} not rehashed"
         );
         h.clock.advance(Duration::seconds(1));
-        h.auth.login(login()).await.unwrap();
+        log_in(&h.auth, email).await;
     }
 }

@@ -4,42 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Duration;
-use latch_core::{
-    AuthService, LoginRequest, LogoutScope, PurgePolicy, RefreshError, SignupRequest, TokenPair,
-};
+use latch_core::{PurgePolicy, RefreshError};
 
 mod support;
 
-use support::Harness;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-async fn logged_in(auth: &AuthService, email: &str) -> TokenPair {
-    auth.signup(SignupRequest {
-        email: email.into(),
-        password: PASSWORD.into(),
-        ..SignupRequest::default()
-    })
-    .await
-    .unwrap();
-    auth.login(LoginRequest {
-        login: email.into(),
-        password: PASSWORD.into(),
-        ..LoginRequest::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn refresh_token(pair: &TokenPair) -> &str {
-    &pair.refresh.as_ref().unwrap().0
-}
-
-async fn log_out(auth: &AuthService, pair: &TokenPair) {
-    auth.logout(Some(&pair.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
-}
+use support::{Harness, log_out, logged_in, refresh, refreshed};
 
 #[tokio::test]
 async fn an_ended_session_and_its_tokens_go_after_the_retention() {
@@ -80,10 +49,7 @@ async fn live_sessions_keep_their_whole_chain() {
     let mut latest = ada.clone();
     for _ in 0..3 {
         h.clock.advance(Duration::minutes(15));
-        latest = auth
-            .refresh(refresh_token(&latest), &Default::default())
-            .await
-            .unwrap();
+        latest = refreshed(auth, &latest).await;
     }
     // Past the first tokens' idle lifetime, not past the session's.
     h.clock.advance(Duration::days(8));
@@ -97,10 +63,7 @@ async fn live_sessions_keep_their_whole_chain() {
 
     assert_eq!(report.total(), 0, "{report:?}");
     // The first token is still known, so presenting it is still theft.
-    assert!(matches!(
-        auth.refresh(refresh_token(&ada), &Default::default()).await,
-        Err(RefreshError::Reused)
-    ));
+    assert!(matches!(refresh(auth, &ada).await, Err(RefreshError::Reused)));
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! What the core's test binaries share: a service on the testkit's in-memory
-//! stores, with the real hashing and token adapters (at a cheap cost).
+//! stores, with the real hashing and token adapters (at a cheap cost), and the
+//! steps most tests begin with (sign up, log in, refresh, log out).
 
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
@@ -7,11 +8,18 @@
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
-use latch_core::{AuthConfig, AuthService, Ports};
+use latch_core::{
+    AuthConfig, AuthService, Client, LoginRequest, LogoutScope, Ports, Principal, RefreshError,
+    SignupRequest, TokenPair,
+};
+use latch_domain::User;
 use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{GovernorRateLimiter, RateLimitConfig};
 use latch_testkit::{FixedClock, Stores};
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
+
+/// The password every helper signs up and logs in with.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// A service on fresh in-memory stores and a fixed clock, kept so a test can
 /// move the clock and look inside the stores.
@@ -68,4 +76,65 @@ fn ports(stores: &Stores, clock: &Arc<FixedClock>, limits: RateLimitConfig) -> P
         limiter: Arc::new(GovernorRateLimiter::new(limits)),
         clock: clock.clone(),
     }
+}
+
+/// A sign-up of `email` with [`PASSWORD`] and nothing else.
+pub fn signup_request(email: &str) -> SignupRequest {
+    SignupRequest {
+        email: email.into(),
+        password: PASSWORD.into(),
+        ..SignupRequest::default()
+    }
+}
+
+/// A login as `login` (an email or a username) with `password`.
+pub fn login_request(login: &str, password: &str) -> LoginRequest {
+    LoginRequest {
+        login: login.into(),
+        password: password.into(),
+        ..LoginRequest::default()
+    }
+}
+
+/// Signs `email` up with [`PASSWORD`].
+pub async fn signed_up(auth: &AuthService, email: &str) -> User {
+    auth.signup(signup_request(email)).await.unwrap()
+}
+
+/// Signs `email` up and logs in: the new user's first session.
+pub async fn logged_in(auth: &AuthService, email: &str) -> TokenPair {
+    signed_up(auth, email).await;
+    log_in(auth, email).await
+}
+
+/// Logs the existing user `email` in with [`PASSWORD`]: one more session.
+pub async fn log_in(auth: &AuthService, email: &str) -> TokenPair {
+    auth.login(login_request(email, PASSWORD)).await.unwrap()
+}
+
+/// Who `pair`'s access token authenticates.
+pub async fn authenticated(auth: &AuthService, pair: &TokenPair) -> Principal {
+    auth.authenticate(&pair.access_token).await.unwrap()
+}
+
+/// The refresh token of `pair` (every pair but a session check's has one).
+pub fn refresh_token(pair: &TokenPair) -> &str {
+    &pair.refresh.as_ref().unwrap().0
+}
+
+/// Presents `pair`'s refresh token.
+pub async fn refresh(auth: &AuthService, pair: &TokenPair) -> Result<TokenPair, RefreshError> {
+    auth.refresh(refresh_token(pair), &Client::default()).await
+}
+
+/// Presents `pair`'s refresh token, which must be accepted.
+pub async fn refreshed(auth: &AuthService, pair: &TokenPair) -> TokenPair {
+    refresh(auth, pair).await.unwrap()
+}
+
+/// Ends `pair`'s session (`scope=local`).
+pub async fn log_out(auth: &AuthService, pair: &TokenPair) {
+    auth.logout(Some(&pair.access_token), None, LogoutScope::Local)
+        .await
+        .unwrap();
 }
