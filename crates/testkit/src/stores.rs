@@ -47,3 +47,27 @@ impl Stores {
         }
     }
 }
+
+/// Expands every store contract (users, sessions, tiers, audit trail, change
+/// log, leases) into a module each, named after its port. `$fresh` names an
+/// async fn in the calling module that yields `Option<Stores>` (`None` skips).
+#[macro_export]
+macro_rules! store_contracts {
+    ($fresh:ident) => {
+        $crate::store_contracts!(@each $fresh;
+            users => user_repository_contract,
+            sessions => session_repository_contract,
+            tiers => tier_repository_contract,
+            audit => audit_log_contract,
+            changes => auth_change_log_contract,
+            leases => cache_leases_contract,
+        );
+    };
+    (@each $fresh:ident; $($module:ident => $contract:ident),* $(,)?) => {
+        $(
+            mod $module {
+                $crate::$contract!(super::$fresh());
+            }
+        )*
+    };
+}
