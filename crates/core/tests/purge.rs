@@ -4,58 +4,21 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Duration;
-use latch_core::{
-    AuthConfig, AuthService, LoginRequest, LogoutScope, PurgePolicy, RefreshError, SignupRequest, TokenPair,
-};
-use latch_ports::SessionRepository;
-use latch_rate_limit::RateLimitConfig;
+use latch_core::{PurgePolicy, RefreshError};
 
 mod support;
 
-use support::Fakes;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn service(fakes: &Fakes) -> AuthService {
-    AuthService::new(fakes.ports(RateLimitConfig::default()), AuthConfig::default())
-}
-
-async fn logged_in(auth: &AuthService, email: &str) -> TokenPair {
-    auth.signup(SignupRequest {
-        email: email.into(),
-        password: PASSWORD.into(),
-        ..SignupRequest::default()
-    })
-    .await
-    .unwrap();
-    auth.login(LoginRequest {
-        login: email.into(),
-        password: PASSWORD.into(),
-        ..LoginRequest::default()
-    })
-    .await
-    .unwrap()
-}
-
-fn refresh_token(pair: &TokenPair) -> &str {
-    &pair.refresh.as_ref().unwrap().0
-}
-
-async fn log_out(auth: &AuthService, pair: &TokenPair) {
-    auth.logout(Some(&pair.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
-}
+use support::{Harness, log_out, logged_in, refresh, refreshed};
 
 #[tokio::test]
 async fn an_ended_session_and_its_tokens_go_after_the_retention() {
-    let fakes = Fakes::new();
-    let auth = service(&fakes);
+    let h = Harness::new();
+    let auth = &h.auth;
     let policy = PurgePolicy::default();
-    let ada = logged_in(&auth, "ada@example.com").await;
-    let bob = logged_in(&auth, "bob@example.com").await;
-    log_out(&auth, &bob).await;
-    fakes.clock.advance(policy.retention);
+    let ada = logged_in(auth, "ada@example.com").await;
+    let bob = logged_in(auth, "bob@example.com").await;
+    log_out(auth, &bob).await;
+    h.clock.advance(policy.retention);
 
     let report = auth.purge_expired(&policy).await;
 
@@ -66,33 +29,30 @@ async fn an_ended_session_and_its_tokens_go_after_the_retention() {
         Some(1),
         "the logout's change: {report:?}"
     );
-    assert!(fakes.sessions.find(bob.session.id).await.unwrap().is_some());
+    assert!(h.stores.sessions.find(bob.session.id).await.unwrap().is_some());
 
-    fakes.clock.advance(Duration::seconds(1));
+    h.clock.advance(Duration::seconds(1));
     let report = auth.purge_expired(&policy).await;
 
     assert_eq!(report.deleted_by("refresh_tokens"), Some(1), "{report:?}");
     assert_eq!(report.deleted_by("sessions"), Some(1), "{report:?}");
     assert!(report.failed.is_empty());
-    assert!(fakes.sessions.find(bob.session.id).await.unwrap().is_none());
-    assert!(fakes.sessions.find(ada.session.id).await.unwrap().is_some());
+    assert!(h.stores.sessions.find(bob.session.id).await.unwrap().is_none());
+    assert!(h.stores.sessions.find(ada.session.id).await.unwrap().is_some());
 }
 
 #[tokio::test]
 async fn live_sessions_keep_their_whole_chain() {
-    let fakes = Fakes::new();
-    let auth = service(&fakes);
-    let ada = logged_in(&auth, "ada@example.com").await;
+    let h = Harness::new();
+    let auth = &h.auth;
+    let ada = logged_in(auth, "ada@example.com").await;
     let mut latest = ada.clone();
     for _ in 0..3 {
-        fakes.clock.advance(Duration::minutes(15));
-        latest = auth
-            .refresh(refresh_token(&latest), &Default::default())
-            .await
-            .unwrap();
+        h.clock.advance(Duration::minutes(15));
+        latest = refreshed(auth, &latest).await;
     }
     // Past the first tokens' idle lifetime, not past the session's.
-    fakes.clock.advance(Duration::days(8));
+    h.clock.advance(Duration::days(8));
 
     let no_retention = PurgePolicy {
         retention: Duration::zero(),
@@ -103,27 +63,24 @@ async fn live_sessions_keep_their_whole_chain() {
 
     assert_eq!(report.total(), 0, "{report:?}");
     // The first token is still known, so presenting it is still theft.
-    assert!(matches!(
-        auth.refresh(refresh_token(&ada), &Default::default()).await,
-        Err(RefreshError::Reused)
-    ));
+    assert!(matches!(refresh(auth, &ada).await, Err(RefreshError::Reused)));
 }
 
 #[tokio::test]
 async fn each_step_deletes_at_most_a_batch_per_pass() {
-    let fakes = Fakes::new();
-    let auth = service(&fakes);
+    let h = Harness::new();
+    let auth = &h.auth;
     let mut ended = Vec::new();
     for name in ["a", "b", "c", "d", "e"] {
-        let pair = logged_in(&auth, &format!("{name}@example.com")).await;
-        log_out(&auth, &pair).await;
+        let pair = logged_in(auth, &format!("{name}@example.com")).await;
+        log_out(auth, &pair).await;
         ended.push(pair);
     }
     let policy = PurgePolicy {
         batch_size: 2,
         ..PurgePolicy::default()
     };
-    fakes.clock.advance(policy.retention + Duration::seconds(1));
+    h.clock.advance(policy.retention + Duration::seconds(1));
 
     let mut passes = Vec::new();
     for _ in 0..4 {
@@ -147,20 +104,20 @@ async fn each_step_deletes_at_most_a_batch_per_pass() {
     );
     assert_eq!(passes.last(), Some(&(0, 0)));
     for pair in &ended {
-        assert!(fakes.sessions.find(pair.session.id).await.unwrap().is_none());
+        assert!(h.stores.sessions.find(pair.session.id).await.unwrap().is_none());
     }
 }
 
 #[tokio::test]
 async fn the_change_log_is_kept_for_an_hour() {
-    let fakes = Fakes::new();
-    let auth = service(&fakes);
-    let ada = logged_in(&auth, "ada@example.com").await;
-    log_out(&auth, &ada).await;
-    fakes.clock.advance(Duration::minutes(59));
+    let h = Harness::new();
+    let auth = &h.auth;
+    let ada = logged_in(auth, "ada@example.com").await;
+    log_out(auth, &ada).await;
+    h.clock.advance(Duration::minutes(59));
     let report = auth.purge_expired(&PurgePolicy::default()).await;
     assert_eq!(report.deleted_by("auth_changes"), Some(0), "{report:?}");
-    fakes.clock.advance(Duration::minutes(2));
+    h.clock.advance(Duration::minutes(2));
     let report = auth.purge_expired(&PurgePolicy::default()).await;
     assert_eq!(report.deleted_by("auth_changes"), Some(1), "{report:?}");
 }

@@ -9,79 +9,24 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_core::{
     AccountError, AdminChanges, AdminError, AuthConfig, AuthService, Client, LoginError, LoginRequest,
-    LogoutError, LogoutScope, Ports, ProfileChanges, RefreshError, RevokeSessionError, SignupError,
-    SignupRequest, UpdateProfileError,
+    LogoutError, LogoutScope, ProfileChanges, RefreshError, RevokeSessionError, SignupError, SignupRequest,
+    UpdateProfileError,
 };
-use latch_ports::{Clock, PasswordHash, SessionRepository, UserRepository};
+use latch_ports::{Clock, PasswordHash};
 use latch_rate_limit::{ActionBudgets, Budget, RateLimitConfig};
 use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
-use latch_testkit::{
-    FixedClock, InMemoryAuditLog, InMemorySessionRepository, InMemoryUserRepository, ManualChangeSignal,
-};
+use latch_testkit::ManualChangeSignal;
 
 mod support;
 
-use support::Fakes;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-struct Harness {
-    auth: AuthService,
-    audit: Arc<InMemoryAuditLog>,
-    clock: Arc<FixedClock>,
-    users: Arc<InMemoryUserRepository>,
-    sessions: Arc<InMemorySessionRepository>,
-}
-
-fn harness() -> Harness {
-    harness_with(AuthConfig::default())
-}
-
-fn harness_with(config: AuthConfig) -> Harness {
-    harness_with_limits(config, RateLimitConfig::default())
-}
-
-fn harness_with_limits(config: AuthConfig, limits: RateLimitConfig) -> Harness {
-    let fakes = Fakes::new();
-    Harness {
-        auth: AuthService::new(fakes.ports(limits), config),
-        audit: fakes.audit,
-        clock: fakes.clock,
-        users: fakes.users,
-        sessions: fakes.sessions,
-    }
-}
-
-fn signup_request(email: &str) -> SignupRequest {
-    SignupRequest {
-        email: email.into(),
-        password: PASSWORD.into(),
-        ..SignupRequest::default()
-    }
-}
-
-fn login_request(login: &str, password: &str) -> LoginRequest {
-    LoginRequest {
-        login: login.into(),
-        password: password.into(),
-        ..LoginRequest::default()
-    }
-}
-
-impl Harness {
-    async fn logged_in(&self, email: &str) -> latch_core::TokenPair {
-        self.auth.signup(signup_request(email)).await.unwrap();
-        self.auth.login(login_request(email, PASSWORD)).await.unwrap()
-    }
-}
-
-fn refresh_token(pair: &latch_core::TokenPair) -> String {
-    pair.refresh.as_ref().unwrap().0.clone()
-}
+use support::{
+    Harness, PASSWORD, authenticated, log_in, log_out, logged_in, login_request, refresh, refresh_token,
+    refreshed, signed_up, signup_request,
+};
 
 #[tokio::test]
 async fn signup_rejects_invalid_fields_before_hashing() {
-    let h = harness();
+    let h = Harness::new();
     let bad_email = h
         .auth
         .signup(SignupRequest {
@@ -104,13 +49,20 @@ async fn signup_rejects_invalid_fields_before_hashing() {
         matches!(short, Err(SignupError::Invalid(ref e)) if e.field == "password"),
         "{short:?}"
     );
-    assert!(h.users.find_credentials("a@example.com").await.unwrap().is_none());
+    assert!(
+        h.stores
+            .users
+            .find_credentials("a@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
 async fn signup_gives_no_privileges_and_the_default_tier() {
-    let h = harness();
-    let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    let h = Harness::new();
+    let user = signed_up(&h.auth, "ada@example.com").await;
     assert!(!user.is_superuser && !user.is_staff && user.is_active);
     assert_eq!(user.tier, "free");
     let admin = h
@@ -123,16 +75,16 @@ async fn signup_gives_no_privileges_and_the_default_tier() {
 
 #[tokio::test]
 async fn duplicate_email_is_reported() {
-    let h = harness();
-    h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    let h = Harness::new();
+    signed_up(&h.auth, "ada@example.com").await;
     let again = h.auth.signup(signup_request("ADA@example.com")).await;
     assert!(matches!(again, Err(SignupError::EmailTaken)), "{again:?}");
 }
 
 #[tokio::test]
 async fn every_login_failure_is_the_same_error() {
-    let h = harness();
-    h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    let h = Harness::new();
+    signed_up(&h.auth, "ada@example.com").await;
     for (login, password) in [
         ("ada@example.com", "wrong password"),
         ("nobody@example.com", PASSWORD),
@@ -148,32 +100,31 @@ async fn every_login_failure_is_the_same_error() {
 
 #[tokio::test]
 async fn login_opens_a_session_with_a_refresh_token() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
     assert!(refresh_token(&pair).starts_with("latch_rt_"));
     assert_eq!(pair.access_expires_at, h.clock.now() + Duration::seconds(900));
-    let session = h.sessions.find(pair.session.id).await.unwrap().unwrap();
+    let session = h.stores.sessions.find(pair.session.id).await.unwrap().unwrap();
     assert!(session.is_live(h.clock.now()));
     assert_eq!(pair.user.last_login_at, Some(h.clock.now()));
-    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    let principal = authenticated(&h.auth, &pair).await;
     assert_eq!(principal.session.id, pair.session.id);
 }
 
 #[tokio::test]
 async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
-    let h = harness();
-    let user = h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    let h = Harness::new();
+    let user = signed_up(&h.auth, "ada@example.com").await;
     // What Python's bcrypt.hashpw(b"correct horse battery staple", bcrypt.gensalt(4)) writes.
     let legacy = bcrypt::hash(PASSWORD, 4).unwrap();
-    h.users
+    h.stores
+        .users
         .set_password_hash(user.id, &PasswordHash(legacy), h.clock.now())
         .await
         .unwrap();
-    h.auth
-        .login(login_request("ada@example.com", PASSWORD))
-        .await
-        .unwrap();
+    log_in(&h.auth, "ada@example.com").await;
     let stored = h
+        .stores
         .users
         .find_credentials("ada@example.com")
         .await
@@ -181,97 +132,67 @@ async fn a_bcrypt_hash_logs_in_and_is_rehashed_to_argon2id() {
         .unwrap()
         .password_hash;
     assert!(stored.0.starts_with("$argon2id$"), "not rehashed");
-    h.auth
-        .login(login_request("ada@example.com", PASSWORD))
-        .await
-        .unwrap();
+    log_in(&h.auth, "ada@example.com").await;
 }
 
 #[tokio::test]
 async fn refresh_rotates_and_spends_the_old_token() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
     h.clock.advance(Duration::minutes(1));
-    let next = h
-        .auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
+    let next = refreshed(&h.auth, &pair).await;
     assert_ne!(refresh_token(&next), refresh_token(&pair));
     assert_eq!(next.session.id, pair.session.id);
-    let third = h
-        .auth
-        .refresh(&refresh_token(&next), &Client::default())
-        .await
-        .unwrap();
+    let third = refreshed(&h.auth, &next).await;
     assert_ne!(refresh_token(&third), refresh_token(&next));
 }
 
 #[tokio::test]
 async fn reuse_within_grace_returns_the_same_successor() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
-    let first = h
-        .auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let first = refreshed(&h.auth, &pair).await;
     h.clock.advance(Duration::seconds(9));
-    let again = h
-        .auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
+    let again = refreshed(&h.auth, &pair).await;
     assert_eq!(refresh_token(&first), refresh_token(&again));
 }
 
 #[tokio::test]
 async fn reuse_after_grace_revokes_the_session() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
-    let first = h
-        .auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let first = refreshed(&h.auth, &pair).await;
     h.clock.advance(Duration::seconds(10));
-    let reuse = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
+    let reuse = refresh(&h.auth, &pair).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
-    let successor = h.auth.refresh(&refresh_token(&first), &Client::default()).await;
+    let successor = refresh(&h.auth, &first).await;
     assert!(matches!(successor, Err(RefreshError::Invalid)), "{successor:?}");
     assert!(h.auth.authenticate(&first.access_token).await.is_err());
 }
 
 #[tokio::test]
 async fn reuse_of_a_grandparent_inside_grace_revokes_the_session() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
-    let child = h
-        .auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
-    h.auth
-        .refresh(&refresh_token(&child), &Client::default())
-        .await
-        .unwrap();
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let child = refreshed(&h.auth, &pair).await;
+    refreshed(&h.auth, &child).await;
     // The parent's successor has itself been spent: no live successor to hand out.
-    let reuse = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
+    let reuse = refresh(&h.auth, &pair).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
 }
 
 #[tokio::test]
 async fn concurrent_refreshes_share_one_successor() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
-    let token = refresh_token(&pair);
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let token = refresh_token(&pair).to_owned();
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let (auth, token) = (h.auth.clone(), token.clone());
             tokio::spawn(async move {
                 auth.refresh(&token, &Client::default())
                     .await
-                    .map(|p| refresh_token(&p))
+                    .map(|p| refresh_token(&p).to_owned())
             })
         })
         .collect();
@@ -284,45 +205,33 @@ async fn concurrent_refreshes_share_one_successor() {
 
 #[tokio::test]
 async fn an_idle_refresh_token_expires() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
     h.clock.advance(Duration::days(7));
-    let result = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
+    let result = refresh(&h.auth, &pair).await;
     assert!(matches!(result, Err(RefreshError::Invalid)), "{result:?}");
 }
 
 #[tokio::test]
 async fn a_session_ends_at_its_maximum_age_however_often_refreshed() {
-    let h = harness();
-    let mut pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let mut pair = logged_in(&h.auth, "ada@example.com").await;
     for _ in 0..4 {
         h.clock.advance(Duration::days(6));
-        pair = h
-            .auth
-            .refresh(&refresh_token(&pair), &Client::default())
-            .await
-            .unwrap();
+        pair = refreshed(&h.auth, &pair).await;
     }
     // Day 30: the last refresh token is only 6 days old, but the session is over.
     h.clock.advance(Duration::days(6));
-    let result = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
+    let result = refresh(&h.auth, &pair).await;
     assert!(matches!(result, Err(RefreshError::Invalid)), "{result:?}");
 }
 
 #[tokio::test]
 async fn logout_scopes() {
-    let h = harness();
-    let a = h.logged_in("ada@example.com").await;
-    let b = h
-        .auth
-        .login(login_request("ada@example.com", PASSWORD))
-        .await
-        .unwrap();
-    let c = h
-        .auth
-        .login(login_request("ada@example.com", PASSWORD))
-        .await
-        .unwrap();
+    let h = Harness::new();
+    let a = logged_in(&h.auth, "ada@example.com").await;
+    let b = log_in(&h.auth, "ada@example.com").await;
+    let c = log_in(&h.auth, "ada@example.com").await;
 
     let outcome = h
         .auth
@@ -337,7 +246,7 @@ async fn logout_scopes() {
     // Identified by the refresh token alone.
     let outcome = h
         .auth
-        .logout(None, Some(&refresh_token(&a)), LogoutScope::Local)
+        .logout(None, Some(refresh_token(&a)), LogoutScope::Local)
         .await
         .unwrap();
     assert!(outcome.ended_current);
@@ -359,8 +268,8 @@ async fn logout_scopes() {
 
 #[tokio::test]
 async fn session_check_keeps_the_token_until_close_to_expiry() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
     let same = h.auth.check_session(&pair.access_token).await.unwrap();
     assert_eq!(same.access_token, pair.access_token);
     assert!(same.refresh.is_none());
@@ -372,7 +281,7 @@ async fn session_check_keeps_the_token_until_close_to_expiry() {
 
 #[tokio::test]
 async fn profile_update_validates_and_detects_taken_usernames() {
-    let h = harness();
+    let h = Harness::new();
     h.auth
         .signup(SignupRequest {
             username: Some("bob".into()),
@@ -380,80 +289,58 @@ async fn profile_update_validates_and_detects_taken_usernames() {
         })
         .await
         .unwrap();
-    let pair = h.logged_in("ada@example.com").await;
-    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
-    let taken = h
-        .auth
-        .update_profile(
-            &principal,
-            ProfileChanges {
-                username: Some(Some("BOB".into())),
-                ..Default::default()
-            },
-            &Client::default(),
-        )
-        .await;
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let principal = authenticated(&h.auth, &pair).await;
+    let client = Client::default();
+    let update = |changes| h.auth.update_profile(&principal, changes, &client);
+    let taken = update(ProfileChanges {
+        username: Some(Some("BOB".into())),
+        ..Default::default()
+    })
+    .await;
     assert!(
         matches!(taken, Err(UpdateProfileError::UsernameTaken)),
         "{taken:?}"
     );
-    let invalid = h
-        .auth
-        .update_profile(
-            &principal,
-            ProfileChanges {
-                avatar_url: Some(Some("ftp://x".into())),
-                ..Default::default()
-            },
-            &Client::default(),
-        )
-        .await;
+    let invalid = update(ProfileChanges {
+        avatar_url: Some(Some("ftp://x".into())),
+        ..Default::default()
+    })
+    .await;
     assert!(
         matches!(invalid, Err(UpdateProfileError::Invalid(ref e)) if e.field == "avatar_url"),
         "{invalid:?}"
     );
-    let user = h
-        .auth
-        .update_profile(
-            &principal,
-            ProfileChanges {
-                name: Some(Some("Ada".into())),
-                ..Default::default()
-            },
-            &Client::default(),
-        )
-        .await
-        .unwrap();
+    let user = update(ProfileChanges {
+        name: Some(Some("Ada".into())),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(user.name.as_deref(), Some("Ada"));
 }
 
 #[tokio::test]
 async fn with_zero_grace_any_repeat_is_reuse_even_from_the_past() {
-    let h = harness_with(AuthConfig {
+    let config = AuthConfig {
         refresh_reuse_grace: Duration::zero(),
         ..AuthConfig::default()
-    });
-    let pair = h.logged_in("ada@example.com").await;
-    h.auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
+    };
+    let h = Harness::with(config, RateLimitConfig::default());
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    refreshed(&h.auth, &pair).await;
     // A concurrent loser may have read the clock before the winner rotated.
     h.clock.advance(Duration::milliseconds(-5));
-    let reuse = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
+    let reuse = refresh(&h.auth, &pair).await;
     assert!(matches!(reuse, Err(RefreshError::Reused)), "{reuse:?}");
 }
 
 #[tokio::test]
 async fn password_change_revokes_only_the_other_sessions() {
-    let h = harness();
-    let this = h.logged_in("ada@example.com").await;
-    let other = h
-        .auth
-        .login(login_request("ada@example.com", PASSWORD))
-        .await
-        .unwrap();
-    let principal = h.auth.authenticate(&this.access_token).await.unwrap();
+    let h = Harness::new();
+    let this = logged_in(&h.auth, "ada@example.com").await;
+    let other = log_in(&h.auth, "ada@example.com").await;
+    let principal = authenticated(&h.auth, &this).await;
     let wrong = h
         .auth
         .change_password(&principal, "nope", "a new passphrase", &Client::default())
@@ -483,9 +370,9 @@ async fn password_change_revokes_only_the_other_sessions() {
 
 #[tokio::test]
 async fn a_deleted_account_fails_login_like_a_wrong_password() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
-    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let principal = authenticated(&h.auth, &pair).await;
     h.auth
         .delete_account(&principal, PASSWORD, &Client::default())
         .await
@@ -494,6 +381,7 @@ async fn a_deleted_account_fails_login_like_a_wrong_password() {
     let login = h.auth.login(login_request("ada@example.com", PASSWORD)).await;
     assert!(matches!(login, Err(LoginError::InvalidCredentials)), "{login:?}");
     let kept = h
+        .stores
         .users
         .find_credentials("ada@example.com")
         .await
@@ -504,10 +392,10 @@ async fn a_deleted_account_fails_login_like_a_wrong_password() {
 
 #[tokio::test]
 async fn only_own_sessions_can_be_listed_and_revoked() {
-    let h = harness();
-    let ada = h.logged_in("ada@example.com").await;
-    let bob = h.logged_in("bob@example.com").await;
-    let principal = h.auth.authenticate(&ada.access_token).await.unwrap();
+    let h = Harness::new();
+    let ada = logged_in(&h.auth, "ada@example.com").await;
+    let bob = logged_in(&h.auth, "bob@example.com").await;
+    let principal = authenticated(&h.auth, &ada).await;
     let listed = h.auth.list_sessions(&principal).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].current);
@@ -521,9 +409,9 @@ async fn only_own_sessions_can_be_listed_and_revoked() {
 
 #[tokio::test]
 async fn admin_use_cases_are_for_active_superusers_only() {
-    let h = harness();
-    let ada = h.logged_in("ada@example.com").await;
-    let principal = h.auth.authenticate(&ada.access_token).await.unwrap();
+    let h = Harness::new();
+    let ada = logged_in(&h.auth, "ada@example.com").await;
+    let principal = authenticated(&h.auth, &ada).await;
     let query = latch_ports::UserQuery {
         search: None,
         include_deleted: false,
@@ -538,18 +426,14 @@ async fn admin_use_cases_are_for_active_superusers_only() {
 
 #[tokio::test]
 async fn deactivating_a_user_ends_their_sessions() {
-    let h = harness();
+    let h = Harness::new();
     h.auth
         .create_superuser(signup_request("root@example.com"))
         .await
         .unwrap();
-    let root = h
-        .auth
-        .login(login_request("root@example.com", PASSWORD))
-        .await
-        .unwrap();
-    let admin = h.auth.authenticate(&root.access_token).await.unwrap();
-    let ada = h.logged_in("ada@example.com").await;
+    let root = log_in(&h.auth, "root@example.com").await;
+    let admin = authenticated(&h.auth, &root).await;
+    let ada = logged_in(&h.auth, "ada@example.com").await;
     let changes = AdminChanges {
         is_active: Some(false),
         ..AdminChanges::default()
@@ -558,7 +442,7 @@ async fn deactivating_a_user_ends_their_sessions() {
         .admin_update_user(&admin, ada.user.id, changes)
         .await
         .unwrap();
-    let session = h.sessions.find(ada.session.id).await.unwrap().unwrap();
+    let session = h.stores.sessions.find(ada.session.id).await.unwrap().unwrap();
     assert!(session.revoked_at.is_some());
     let demote_self = AdminChanges {
         is_superuser: Some(false),
@@ -571,17 +455,13 @@ async fn deactivating_a_user_ends_their_sessions() {
 #[tokio::test]
 async fn security_events_reach_the_audit_trail() {
     use latch_domain::AuditAction;
-    use latch_ports::AuditLog;
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
     let _ = h.auth.login(login_request("nobody@example.com", PASSWORD)).await;
-    h.auth
-        .refresh(&refresh_token(&pair), &Client::default())
-        .await
-        .unwrap();
+    refreshed(&h.auth, &pair).await;
     h.clock.advance(Duration::seconds(10));
-    let _ = h.auth.refresh(&refresh_token(&pair), &Client::default()).await;
-    let trail = h.audit.list(None, 1, 100).await.unwrap();
+    let _ = refresh(&h.auth, &pair).await;
+    let trail = h.stores.audit.list(None, 1, 100).await.unwrap();
     let actions: Vec<AuditAction> = trail.items.iter().rev().map(|e| e.action).collect();
     assert_eq!(
         actions,
@@ -603,11 +483,11 @@ async fn security_events_reach_the_audit_trail() {
 
 #[tokio::test]
 async fn token_pairs_never_print_their_tokens() {
-    let h = harness();
-    let pair = h.logged_in("ada@example.com").await;
+    let h = Harness::new();
+    let pair = logged_in(&h.auth, "ada@example.com").await;
     let printed = format!("{pair:?}");
     assert!(!printed.contains(&pair.access_token), "{printed}");
-    assert!(!printed.contains(&refresh_token(&pair)), "{printed}");
+    assert!(!printed.contains(refresh_token(&pair)), "{printed}");
 }
 
 /// Limits small enough to reach in a test: 3 logins per hour per IP and per
@@ -631,7 +511,7 @@ fn from_ip(mut request: LoginRequest, ip: &str) -> LoginRequest {
 
 #[tokio::test]
 async fn logins_beyond_the_ip_budget_are_refused_before_hashing() {
-    let h = harness_with_limits(AuthConfig::default(), tight_limits());
+    let h = Harness::with(AuthConfig::default(), tight_limits());
     for n in 0..3 {
         let login = from_ip(
             login_request(&format!("user{n}@example.com"), PASSWORD),
@@ -667,8 +547,8 @@ async fn logins_beyond_the_ip_budget_are_refused_before_hashing() {
 
 #[tokio::test]
 async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
-    let h = harness_with_limits(AuthConfig::default(), tight_limits());
-    h.auth.signup(signup_request("ada@example.com")).await.unwrap();
+    let h = Harness::with(AuthConfig::default(), tight_limits());
+    signed_up(&h.auth, "ada@example.com").await;
     for _ in 0..2 {
         let wrong = h
             .auth
@@ -693,8 +573,7 @@ async fn failed_logins_make_the_account_back_off_and_success_clears_it() {
     assert!(refusal.retry_after <= std::time::Duration::from_secs(60));
     assert!(refusal.retry_after > std::time::Duration::from_secs(50));
     // The audit trail saw two failures, not the refused attempt.
-    use latch_ports::AuditLog;
-    let trail = h.audit.list(None, 1, 100).await.unwrap();
+    let trail = h.stores.audit.list(None, 1, 100).await.unwrap();
     let failures = trail
         .items
         .iter()
@@ -736,9 +615,9 @@ async fn password_checks_spend_the_password_change_budget() {
 
 /// A harness with `limits`, and Ada logged in on it.
 async fn logged_in_with_limits(limits: RateLimitConfig) -> (Harness, latch_core::Principal) {
-    let h = harness_with_limits(AuthConfig::default(), limits);
-    let pair = h.logged_in("ada@example.com").await;
-    let principal = h.auth.authenticate(&pair.access_token).await.unwrap();
+    let h = Harness::with(AuthConfig::default(), limits);
+    let pair = logged_in(&h.auth, "ada@example.com").await;
+    let principal = authenticated(&h.auth, &pair).await;
     (h, principal)
 }
 
@@ -796,30 +675,15 @@ impl std::ops::Deref for Instance {
 
 /// Two services on one set of stores: two instances sharing a database.
 fn two_instances(coherence: CacheCoherence) -> (Instance, Instance) {
-    let fakes = Fakes::new();
     let config = SessionCacheConfig {
         coherence,
         lease: TEST_LEASE,
         ..SessionCacheConfig::default()
     };
+    let stores = Harness::new();
     let instance = || {
-        let ports = fakes.ports(RateLimitConfig::default());
-        let cached = latch_session_cache::wrap(
-            ports.users.clone(),
-            ports.sessions.clone(),
-            ports.changes.clone(),
-            fakes.leases.clone(),
-            &config,
-        );
-        let ports = Ports {
-            users: cached.users,
-            sessions: cached.sessions,
-            ..ports
-        };
-        Instance {
-            auth: AuthService::new(ports, AuthConfig::default()),
-            lease: cached.lease,
-        }
+        let (auth, lease) = stores.cached_instance(&config);
+        Instance { auth, lease }
     };
     (instance(), instance())
 }
@@ -827,15 +691,12 @@ fn two_instances(coherence: CacheCoherence) -> (Instance, Instance) {
 #[tokio::test]
 async fn every_instance_honours_a_logout_on_its_very_next_request() {
     let (a, b) = two_instances(CacheCoherence::ChangeLog);
-    a.signup(signup_request("ada@example.com")).await.unwrap();
-    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let pair = logged_in(&a, "ada@example.com").await;
     // Both instances now hold the session in their caches.
     assert!(a.authenticate(&pair.access_token).await.is_ok());
     assert!(b.authenticate(&pair.access_token).await.is_ok());
 
-    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
+    log_out(&a, &pair).await;
     assert!(b.authenticate(&pair.access_token).await.is_err());
     assert!(a.authenticate(&pair.access_token).await.is_err());
 }
@@ -843,12 +704,11 @@ async fn every_instance_honours_a_logout_on_its_very_next_request() {
 #[tokio::test]
 async fn every_instance_sees_a_profile_change_and_a_deletion_at_once() {
     let (a, b) = two_instances(CacheCoherence::ChangeLog);
-    a.signup(signup_request("ada@example.com")).await.unwrap();
-    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
-    let on_b = b.authenticate(&pair.access_token).await.unwrap();
+    let pair = logged_in(&a, "ada@example.com").await;
+    let on_b = authenticated(&b, &pair).await;
     assert_eq!(on_b.user.name, None);
 
-    let principal = a.authenticate(&pair.access_token).await.unwrap();
+    let principal = authenticated(&a, &pair).await;
     let rename = ProfileChanges {
         name: Some(Some("Ada Lovelace".into())),
         ..ProfileChanges::default()
@@ -856,7 +716,7 @@ async fn every_instance_sees_a_profile_change_and_a_deletion_at_once() {
     a.update_profile(&principal, rename, &Client::default())
         .await
         .unwrap();
-    let on_b = b.authenticate(&pair.access_token).await.unwrap();
+    let on_b = authenticated(&b, &pair).await;
     assert_eq!(on_b.user.name.as_deref(), Some("Ada Lovelace"));
 
     a.delete_account(&principal, PASSWORD, &Client::default())
@@ -868,9 +728,9 @@ async fn every_instance_sees_a_profile_change_and_a_deletion_at_once() {
 #[tokio::test]
 async fn a_single_process_cache_honours_its_own_writes() {
     let (a, _) = two_instances(CacheCoherence::SingleProcess);
-    a.signup(signup_request("ada@example.com")).await.unwrap();
-    let first = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
-    let second = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    signed_up(&a, "ada@example.com").await;
+    let first = log_in(&a, "ada@example.com").await;
+    let second = log_in(&a, "ada@example.com").await;
     assert!(a.authenticate(&first.access_token).await.is_ok());
     assert!(a.authenticate(&second.access_token).await.is_ok());
     a.logout(Some(&first.access_token), None, LogoutScope::Others)
@@ -878,9 +738,7 @@ async fn a_single_process_cache_honours_its_own_writes() {
         .unwrap();
     assert!(a.authenticate(&first.access_token).await.is_ok());
     assert!(a.authenticate(&second.access_token).await.is_err());
-    a.logout(Some(&first.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
+    log_out(&a, &first).await;
     assert!(a.authenticate(&first.access_token).await.is_err());
 }
 
@@ -903,15 +761,12 @@ async fn holding_a_lease(instance: &Instance) -> tokio::task::JoinHandle<()> {
 async fn in_lease_mode_every_instance_honours_a_logout_on_its_very_next_request() {
     let (a, b) = two_instances(CacheCoherence::Lease);
     let _keepers = (holding_a_lease(&a).await, holding_a_lease(&b).await);
-    a.signup(signup_request("ada@example.com")).await.unwrap();
-    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let pair = logged_in(&a, "ada@example.com").await;
     assert!(a.authenticate(&pair.access_token).await.is_ok());
     assert!(b.authenticate(&pair.access_token).await.is_ok());
 
     // The logout returns once B has applied it (B learns at its next renewal).
-    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
+    log_out(&a, &pair).await;
     // So B answers next from its cache, with no read of the log: the lease path is what is tested.
     assert!(b.lease.held(), "B still holds its lease");
     assert!(b.authenticate(&pair.access_token).await.is_err());
@@ -922,16 +777,13 @@ async fn in_lease_mode_every_instance_honours_a_logout_on_its_very_next_request(
 async fn in_lease_mode_a_write_waits_out_an_instance_that_stopped_renewing() {
     let (a, b) = two_instances(CacheCoherence::Lease);
     let b_keeper = holding_a_lease(&b).await;
-    a.signup(signup_request("ada@example.com")).await.unwrap();
-    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let pair = logged_in(&a, "ada@example.com").await;
     assert!(b.authenticate(&pair.access_token).await.is_ok());
 
     // B stops renewing while its lease (and its cached session) is live.
     b_keeper.abort();
     let started = std::time::Instant::now();
-    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
+    log_out(&a, &pair).await;
     assert!(
         started.elapsed() < TEST_LEASE * 5,
         "the wait is bounded by a lease"
@@ -948,13 +800,10 @@ async fn in_lease_mode_a_released_instance_is_not_waited_for() {
     b_keeper.abort();
     b.lease.release().await;
     assert!(!b.lease.held());
-    a.signup(signup_request("ada@example.com")).await.unwrap();
-    let pair = a.login(login_request("ada@example.com", PASSWORD)).await.unwrap();
+    let pair = logged_in(&a, "ada@example.com").await;
     assert!(b.authenticate(&pair.access_token).await.is_ok());
     let started = std::time::Instant::now();
-    a.logout(Some(&pair.access_token), None, LogoutScope::Local)
-        .await
-        .unwrap();
+    log_out(&a, &pair).await;
     assert!(started.elapsed() < TEST_LEASE / 2, "waited for a released lease");
     assert!(b.authenticate(&pair.access_token).await.is_err());
 }

@@ -30,29 +30,7 @@ mod sqlite {
         Some(stores_on(TestDatabase::sqlite()).await)
     }
 
-    mod users {
-        latch_testkit::user_repository_contract!(super::fresh());
-    }
-
-    mod sessions {
-        latch_testkit::session_repository_contract!(super::fresh());
-    }
-
-    mod tiers {
-        latch_testkit::tier_repository_contract!(super::fresh());
-    }
-
-    mod audit {
-        latch_testkit::audit_log_contract!(super::fresh());
-    }
-
-    mod changes {
-        latch_testkit::auth_change_log_contract!(super::fresh());
-    }
-
-    mod leases {
-        latch_testkit::cache_leases_contract!(super::fresh());
-    }
+    latch_testkit::store_contracts!(fresh);
 }
 
 mod postgres {
@@ -62,29 +40,7 @@ mod postgres {
         Some(stores_on(TestDatabase::postgres().await?).await)
     }
 
-    mod users {
-        latch_testkit::user_repository_contract!(super::fresh());
-    }
-
-    mod sessions {
-        latch_testkit::session_repository_contract!(super::fresh());
-    }
-
-    mod tiers {
-        latch_testkit::tier_repository_contract!(super::fresh());
-    }
-
-    mod audit {
-        latch_testkit::audit_log_contract!(super::fresh());
-    }
-
-    mod changes {
-        latch_testkit::auth_change_log_contract!(super::fresh());
-    }
-
-    mod leases {
-        latch_testkit::cache_leases_contract!(super::fresh());
-    }
+    latch_testkit::store_contracts!(fresh);
 
     /// A server on a loopback address, with no `sslmode` named, is reached
     /// over plain TCP (see `loopback.rs`); a named mode is obeyed.

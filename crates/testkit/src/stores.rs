@@ -7,7 +7,7 @@ use latch_ports::{AuditLog, AuthChangeLog, CacheLeases, SessionRepository, TierR
 
 use crate::{
     InMemoryAuditLog, InMemoryAuthChangeLog, InMemoryCacheLeases, InMemorySessionRepository,
-    InMemoryTierRepository, InMemoryUserRepository,
+    InMemoryTierRepository, InMemoryUserRepository, TierNames,
 };
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
@@ -30,19 +30,44 @@ pub struct Stores {
 }
 
 impl Stores {
-    /// The in-memory fakes.
+    /// The in-memory fakes, sharing what one database's tables share: the
+    /// change log, the users (sessions point at them) and the tier names.
     pub fn in_memory() -> Self {
         let changes = Arc::new(InMemoryAuthChangeLog::default());
-        let users = Arc::new(InMemoryUserRepository::with_change_log(changes.clone()));
-        let sessions = Arc::new(InMemorySessionRepository::new(changes.clone(), users.clone()));
+        let tier_names = Arc::new(TierNames::default());
+        let users = Arc::new(InMemoryUserRepository::new(changes.clone(), tier_names.clone()));
         Self {
-            tiers: Arc::new(InMemoryTierRepository::new(users.clone())),
+            sessions: Arc::new(InMemorySessionRepository::new(changes.clone(), users.clone())),
+            tiers: Arc::new(InMemoryTierRepository::new(tier_names)),
             users,
-            sessions,
             audit: Arc::new(InMemoryAuditLog::default()),
             changes,
             leases: Arc::new(InMemoryCacheLeases::default()),
             guard: None,
         }
     }
+}
+
+/// Expands every store contract (users, sessions, tiers, audit trail, change
+/// log, leases) into a module each, named after its port. `$fresh` names an
+/// async fn in the calling module that yields `Option<Stores>` (`None` skips).
+#[macro_export]
+macro_rules! store_contracts {
+    ($fresh:ident) => {
+        $crate::store_contracts!(@each $fresh;
+            users => user_repository_contract,
+            sessions => session_repository_contract,
+            tiers => tier_repository_contract,
+            audit => audit_log_contract,
+            changes => auth_change_log_contract,
+            leases => cache_leases_contract,
+        );
+    };
+    (@each $fresh:ident; $($module:ident => $contract:ident),* $(,)?) => {
+        $(
+            mod $module {
+                $crate::$contract!(super::$fresh());
+            }
+        )*
+    };
 }

@@ -8,20 +8,21 @@ use chrono::Duration;
 use latch_domain::{RateLimit, Tier, Timestamp};
 use latch_ports::{Clock, RepositoryError, TierError, TierRepository};
 
-use crate::{FixedClock, InMemoryUserRepository, Stores};
+use crate::{FixedClock, Stores, TierNames};
 
-/// Tiers in a map. It sees the users fake, as the SQL store's foreign key
-/// sees `users`, to refuse deleting a tier in use.
+/// Tiers in a map. Their names, and which users hold them, are in the
+/// registry shared with the users fake, which refuses deleting a tier in use
+/// as the SQL store's foreign key does.
 #[derive(Debug)]
 pub struct InMemoryTierRepository {
     tiers: Mutex<BTreeMap<String, Tier>>,
-    users: Arc<InMemoryUserRepository>,
+    names: Arc<TierNames>,
 }
 
 impl InMemoryTierRepository {
-    /// An empty repository over `users`, with the default tier present as a
-    /// fresh database has it.
-    pub fn new(users: Arc<InMemoryUserRepository>) -> Self {
+    /// A repository that keeps `names` (shared with the users fake) up to
+    /// date, with the default tier present as a fresh database has it.
+    pub fn new(names: Arc<TierNames>) -> Self {
         let epoch = Timestamp::default();
         let free = Tier {
             name: latch_domain::DEFAULT_TIER.into(),
@@ -30,10 +31,10 @@ impl InMemoryTierRepository {
             created_at: epoch,
             updated_at: epoch,
         };
-        users.set_tier_exists(&free.name, true);
+        names.add(&free.name);
         Self {
             tiers: Mutex::new(BTreeMap::from([(free.name.clone(), free)])),
-            users,
+            names,
         }
     }
 
@@ -50,7 +51,7 @@ impl TierRepository for InMemoryTierRepository {
             return Err(TierError::Exists);
         }
         tiers.insert(tier.name.clone(), tier.clone());
-        self.users.set_tier_exists(&tier.name, true);
+        self.names.add(&tier.name);
         Ok(())
     }
 
@@ -86,11 +87,10 @@ impl TierRepository for InMemoryTierRepository {
         if !tiers.contains_key(name) {
             return Err(TierError::NotFound);
         }
-        if self.users.any_has_tier(name) {
+        if !self.names.remove_unheld(name) {
             return Err(TierError::InUse);
         }
         tiers.remove(name);
-        self.users.set_tier_exists(name, false);
         Ok(())
     }
 }

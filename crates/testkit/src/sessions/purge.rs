@@ -4,7 +4,7 @@
 use latch_domain::{Session, SessionId, Timestamp};
 use uuid::Uuid;
 
-use super::Tables;
+use super::fake::Tables;
 
 /// Ended before `cutoff`: expired or revoked before it.
 fn ended_before(session: &Session, cutoff: Timestamp) -> bool {
