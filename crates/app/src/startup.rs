@@ -184,7 +184,7 @@ pub async fn auth_service_with_lease(
             reject_common: settings.passwords.reject_common,
             reject_personal: settings.passwords.reject_personal_info,
         },
-        default_tier: settings.tiers.default.as_str().to_owned(),
+        default_tier: settings.tiers.default.clone(),
     };
     let auth = AuthService::new(ports, config);
     auth.ensure_default_tier()

@@ -70,7 +70,7 @@ impl AuthService {
         let account = self.admit_confirmation(principal, client).await?;
         let user = &principal.user;
         let personal = PersonalInfo {
-            email: Some(&user.email),
+            email: Some(user.email.as_str()),
             username: user.username.as_deref(),
             name: user.name.as_deref(),
         };
@@ -231,7 +231,7 @@ impl AuthService {
         let credentials = self
             .ports
             .users
-            .find_credentials(&principal.user.email)
+            .find_credentials(principal.user.email.as_str())
             .await
             .map_err(Unexpected::from)?;
         let Some(credentials) = credentials.filter(|c| c.user.id == principal.user.id) else {

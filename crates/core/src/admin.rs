@@ -139,7 +139,6 @@ impl AuthService {
         {
             return Err(ValidationError::new("tier", format!("no tier is named {:?}", tier.as_str())).into());
         }
-        let tier = tier.map(|t| t.as_str().to_owned());
         let flags = AccountFlags {
             is_active: changes.is_active,
             is_staff: changes.is_staff,

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 
-use latch_domain::{AvatarUrl, DisplayName, Email, Timestamp, UserId, Username, ValidationError};
+use latch_domain::{AvatarUrl, DisplayName, Email, TierName, Timestamp, UserId, Username, ValidationError};
 use latch_ports::{ImportError, ImportedUser, PasswordHash};
 
 use crate::{AuthService, Unexpected};
@@ -146,7 +146,7 @@ impl UserImport {
             Ok(user) => user,
             Err(reason) => return Ok(vec![self.reject(line, reason)]),
         };
-        if !self.tier_exists(&user.tier).await? {
+        if !self.tier_exists(user.tier.as_str()).await? {
             return Ok(vec![self.reject(line, "tier: no such tier".into())]);
         }
         let email = user.email.normalized();
@@ -221,6 +221,11 @@ impl UserImport {
         if created_at > now {
             return Err("created_at: must not be in the future".into());
         }
+        // A name no tier can have is no such tier, as an unknown one is.
+        let tier = match given(record.tier) {
+            None => self.auth.config.default_tier.clone(),
+            Some(name) => TierName::parse(&name).map_err(|_| "tier: no such tier")?,
+        };
         Ok(ImportedUser {
             id: UserId::generate(),
             email,
@@ -232,7 +237,7 @@ impl UserImport {
             is_staff: record.is_staff,
             is_superuser: record.is_superuser,
             email_verified: record.email_verified,
-            tier: given(record.tier).unwrap_or_else(|| self.auth.config.default_tier.clone()),
+            tier,
             created_at,
             imported_at: now,
         })

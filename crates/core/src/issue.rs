@@ -60,12 +60,12 @@ impl AuthService {
             jti: Uuid::now_v7(),
             iat: now.timestamp(),
             exp: expires_at.timestamp(),
-            email: user.email.clone(),
-            name: user.name.clone(),
-            avatar_url: user.avatar_url.clone(),
+            email: user.email.as_str().to_owned(),
+            name: user.name.as_ref().map(|name| name.as_str().to_owned()),
+            avatar_url: user.avatar_url.as_ref().map(|url| url.as_str().to_owned()),
             is_superuser: user.is_superuser,
             is_staff: user.is_staff,
-            tier: user.tier.clone(),
+            tier: user.tier.as_str().to_owned(),
         };
         Ok((self.ports.tokens.issue(&claims)?, expires_at))
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use latch_domain::{DEFAULT_TIER, PasswordPolicy};
+use latch_domain::{PasswordPolicy, TierName};
 
 use latch_ports::{
     AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
@@ -27,7 +27,7 @@ pub struct AuthConfig {
     /// Password length rules.
     pub password_policy: PasswordPolicy,
     /// Tier given to new users.
-    pub default_tier: String,
+    pub default_tier: TierName,
 }
 
 impl Default for AuthConfig {
@@ -39,7 +39,7 @@ impl Default for AuthConfig {
             refresh_reuse_grace: Duration::seconds(10),
             session_rotate_before: Duration::seconds(120),
             password_policy: PasswordPolicy::default(),
-            default_tier: DEFAULT_TIER.to_owned(),
+            default_tier: TierName::default(),
         }
     }
 }

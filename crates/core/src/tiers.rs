@@ -20,13 +20,13 @@ impl AuthService {
     /// Creates the configured default tier if it is missing, so new users can
     /// always be given it. Run at start-up; safe to race with other instances.
     pub async fn ensure_default_tier(&self) -> Result<(), Unexpected> {
-        let name = &self.config.default_tier;
+        let name = self.config.default_tier.as_str();
         if self.ports.tiers.find(name).await?.is_some() {
             return Ok(());
         }
         let now = self.ports.clock.now();
         let tier = Tier {
-            name: name.clone(),
+            name: name.to_owned(),
             description: "The default tier".into(),
             limits: Vec::new(),
             created_at: now,

@@ -50,6 +50,8 @@ pub(crate) fn normalize_login(raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
+crate::text_value::text_value!(Email);
+
 #[cfg(test)]
 mod tests {
     use super::*;

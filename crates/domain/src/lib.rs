@@ -10,6 +10,7 @@ mod error;
 mod password;
 mod profile;
 mod session;
+mod text_value;
 mod tier;
 mod user;
 mod username;

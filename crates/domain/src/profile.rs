@@ -61,6 +61,8 @@ impl AvatarUrl {
     }
 }
 
+crate::text_value::text_value!(DisplayName, AvatarUrl);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,13 @@ impl TierName {
     }
 }
 
+impl Default for TierName {
+    /// The tier a new user gets unless configured otherwise ([`crate::DEFAULT_TIER`]).
+    fn default() -> Self {
+        Self(crate::DEFAULT_TIER.to_owned())
+    }
+}
+
 /// At most `limit` requests to `path` per `period_seconds`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimit {
@@ -101,9 +108,16 @@ pub struct Tier {
     pub updated_at: Timestamp,
 }
 
+crate::text_value::text_value!(TierName);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_tier_is_a_valid_name() {
+        assert_eq!(TierName::parse(crate::DEFAULT_TIER), Ok(TierName::default()));
+    }
 
     fn limit(path: &str, limit: u32, period_seconds: u32) -> RateLimit {
         RateLimit {

@@ -1,6 +1,6 @@
 use uuid::Uuid;
 
-use crate::{AvatarUrl, DisplayName, Timestamp, Username};
+use crate::{AvatarUrl, DisplayName, Email, TierName, Timestamp, Username};
 
 /// The tier a new user gets unless configured otherwise.
 pub const DEFAULT_TIER: &str = "free";
@@ -28,13 +28,13 @@ pub struct User {
     /// Immutable id.
     pub id: UserId,
     /// Email as the user gave it; unique case-insensitively.
-    pub email: String,
+    pub email: Email,
     /// Optional login name; unique case-insensitively.
-    pub username: Option<String>,
+    pub username: Option<Username>,
     /// Display name.
-    pub name: Option<String>,
+    pub name: Option<DisplayName>,
     /// Link to an avatar image.
-    pub avatar_url: Option<String>,
+    pub avatar_url: Option<AvatarUrl>,
     /// Inactive users cannot log in or use their tokens.
     pub is_active: bool,
     /// May use staff-only tools of the products built on Latch.
@@ -42,7 +42,7 @@ pub struct User {
     /// May use the admin API.
     pub is_superuser: bool,
     /// Rate-limit tier name.
-    pub tier: String,
+    pub tier: TierName,
     /// Whether the email address has been confirmed.
     pub email_verified: bool,
     /// When the account was created.
@@ -91,14 +91,14 @@ pub(crate) mod tests {
         let now = Utc::now();
         User {
             id: UserId::generate(),
-            email: "a@example.com".into(),
+            email: Email::from_stored("a@example.com".into()),
             username: None,
             name: None,
             avatar_url: None,
             is_active: true,
             is_staff: false,
             is_superuser: false,
-            tier: DEFAULT_TIER.into(),
+            tier: TierName::from_stored(DEFAULT_TIER.into()),
             email_verified: false,
             created_at: now,
             updated_at: now,

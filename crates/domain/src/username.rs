@@ -43,6 +43,8 @@ impl Username {
     }
 }
 
+crate::text_value::text_value!(Username);
+
 #[cfg(test)]
 mod tests {
     use super::*;

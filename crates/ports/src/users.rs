@@ -1,5 +1,7 @@
 use async_trait::async_trait;
-use latch_domain::{AvatarUrl, DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
+use latch_domain::{
+    AvatarUrl, DisplayName, Email, ProfilePatch, TierName, Timestamp, User, UserId, Username,
+};
 
 use crate::{PasswordHash, RepositoryError};
 
@@ -13,9 +15,9 @@ pub struct NewUser {
     /// Validated username.
     pub username: Option<Username>,
     /// Display name.
-    pub name: Option<String>,
+    pub name: Option<DisplayName>,
     /// Avatar URL.
-    pub avatar_url: Option<String>,
+    pub avatar_url: Option<AvatarUrl>,
     /// Hash of the chosen password.
     pub password_hash: PasswordHash,
     /// Superuser flag (only `create-superuser` sets it).
@@ -23,7 +25,7 @@ pub struct NewUser {
     /// Staff flag.
     pub is_staff: bool,
     /// Tier name.
-    pub tier: String,
+    pub tier: TierName,
     /// Creation time (also `updated_at`).
     pub now: Timestamp,
 }
@@ -53,7 +55,7 @@ pub struct ImportedUser {
     /// Whether the old system had confirmed the email address.
     pub email_verified: bool,
     /// Tier name.
-    pub tier: String,
+    pub tier: TierName,
     /// When the account was created in the old system.
     pub created_at: Timestamp,
     /// When it was imported (stored as `updated_at`).
@@ -107,7 +109,7 @@ pub struct AccountFlags {
     /// Superuser flag.
     pub is_superuser: Option<bool>,
     /// Tier name.
-    pub tier: Option<String>,
+    pub tier: Option<TierName>,
 }
 
 impl AccountFlags {

@@ -143,7 +143,7 @@ fn forget(inner: &mut Inner, change: AuthChange) {
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use chrono::{Duration as Days, Utc};
-    use latch_domain::{Session, User, UserId};
+    use latch_domain::{Email, Session, TierName, User, UserId};
 
     use super::*;
 
@@ -169,14 +169,14 @@ pub(crate) mod tests {
         };
         let user = User {
             id: user,
-            email: "ada@example.com".into(),
+            email: Email::from_stored("ada@example.com".into()),
             username: None,
             name: None,
             avatar_url: None,
             is_active: true,
             is_staff: false,
             is_superuser: false,
-            tier: "default".into(),
+            tier: TierName::default(),
             email_verified: false,
             created_at: now,
             updated_at: now,

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use latch_domain::{
-    ProfilePatch, StandingChange, Timestamp, User, UserId, check_standing_change, is_active_superuser,
+    AvatarUrl, DisplayName, Email, ProfilePatch, StandingChange, TierName, Timestamp, User, UserId, Username,
+    check_standing_change, is_active_superuser,
 };
 use latch_ports::{
     AccountFlags, AuthChange, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser,
@@ -37,14 +38,14 @@ impl SqlUserRepository {
 pub(crate) fn to_domain(row: users::Model) -> User {
     User {
         id: UserId(row.id),
-        email: row.email,
-        username: row.username,
-        name: row.name,
-        avatar_url: row.avatar_url,
+        email: Email::from_stored(row.email),
+        username: row.username.map(Username::from_stored),
+        name: row.name.map(DisplayName::from_stored),
+        avatar_url: row.avatar_url.map(AvatarUrl::from_stored),
         is_active: row.is_active,
         is_staff: row.is_staff,
         is_superuser: row.is_superuser,
-        tier: row.tier,
+        tier: TierName::from_stored(row.tier),
         email_verified: row.email_verified,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -88,7 +89,7 @@ fn imported_row(user: &ImportedUser) -> users::ActiveModel {
         is_active: Set(user.is_active),
         is_staff: Set(user.is_staff),
         is_superuser: Set(user.is_superuser),
-        tier: Set(user.tier.clone()),
+        tier: Set(user.tier.as_str().to_owned()),
         email_verified: Set(user.email_verified),
         created_at: Set(user.created_at),
         updated_at: Set(user.imported_at),
@@ -153,7 +154,7 @@ async fn first_conflict<C: ConnectionTrait>(
         {
             return Ok(Some(ImportError::UsernameTaken { row }));
         }
-        if !known_tiers.contains(&user.tier) {
+        if !known_tiers.contains(user.tier.as_str()) {
             return Ok(Some(ImportError::UnknownTier { row }));
         }
     }
@@ -235,13 +236,13 @@ impl UserRepository for SqlUserRepository {
             email: Set(new.email.as_str().to_owned()),
             username_normalized: Set(new.username.as_ref().map(|u| u.normalized())),
             username: Set(new.username.map(|u| u.as_str().to_owned())),
-            name: Set(new.name),
-            avatar_url: Set(new.avatar_url),
+            name: Set(new.name.map(|n| n.as_str().to_owned())),
+            avatar_url: Set(new.avatar_url.map(|a| a.as_str().to_owned())),
             password_hash: Set(new.password_hash.0),
             is_active: Set(true),
             is_staff: Set(new.is_staff),
             is_superuser: Set(new.is_superuser),
-            tier: Set(new.tier),
+            tier: Set(new.tier.as_str().to_owned()),
             email_verified: Set(false),
             created_at: Set(new.now),
             updated_at: Set(new.now),
@@ -332,7 +333,7 @@ impl UserRepository for SqlUserRepository {
             }
         }
         if let Some(tier) = flags.tier {
-            update = update.col_expr(Column::Tier, Expr::value(tier));
+            update = update.col_expr(Column::Tier, Expr::value(tier.as_str().to_owned()));
         }
         let standing = StandingChange {
             is_superuser: flags.is_superuser,

@@ -231,7 +231,7 @@ mod behaviours {
         let now = FixedClock::new().now();
         stores.tiers.create(&tier("pro", now)).await.unwrap();
         let mut user = new_user("ada@example.com", None, now);
-        user.tier = "pro".into();
+        user.tier = latch_domain::TierName::parse("pro").unwrap();
         let user = stores.users.create(user).await.unwrap();
         // Deleted users still hold their tier: they can be restored.
         stores.users.soft_delete(user.id, now).await.unwrap();

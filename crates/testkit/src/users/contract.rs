@@ -2,7 +2,9 @@
 //! every implementation must show, and the macro that expands them into tests.
 
 use chrono::Duration;
-use latch_domain::{DisplayName, Email, ProfilePatch, Timestamp, User, UserId, Username};
+use latch_domain::{
+    AvatarUrl, DisplayName, Email, ProfilePatch, TierName, Timestamp, User, UserId, Username,
+};
 use latch_ports::{
     AccountFlags, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser, PasswordHash,
     UpdateUserError, UserPage, UserQuery, VerifiedLogin,
@@ -29,12 +31,12 @@ pub fn new_user(email: &str, username: Option<&str>, now: Timestamp) -> NewUser 
         id: UserId::generate(),
         email: Email::parse(email).unwrap(),
         username: username.map(|u| Username::parse(u).unwrap()),
-        name: Some("Ada Lovelace".into()),
+        name: Some(DisplayName::parse("Ada Lovelace").unwrap()),
         avatar_url: None,
         password_hash: PasswordHash(NEW_USER_HASH.into()),
         is_superuser: false,
         is_staff: false,
-        tier: latch_domain::DEFAULT_TIER.into(),
+        tier: TierName::default(),
         now,
     }
 }
@@ -54,7 +56,7 @@ pub fn imported_user(email: &str, username: Option<&str>, now: Timestamp) -> Imp
         is_staff: false,
         is_superuser: false,
         email_verified: false,
-        tier: latch_domain::DEFAULT_TIER.into(),
+        tier: TierName::default(),
         created_at: now - Duration::days(365),
         imported_at: now,
     }
@@ -370,7 +372,7 @@ mod behaviours {
             is_active: Some(false),
             is_staff: Some(true),
             is_superuser: Some(true),
-            tier: Some("pro".into()),
+            tier: Some(TierName::parse("pro").unwrap()),
         };
         let patch = ProfilePatch {
             name: Some(None),
@@ -449,7 +451,7 @@ mod behaviours {
             .await
             .unwrap();
         let mut named = new_user("y@example.com", None, now);
-        named.name = Some("Admiral HOPPER".into());
+        named.name = Some(DisplayName::parse("Admiral HOPPER").unwrap());
         let by_name = stores.users.create(named).await.unwrap();
         stores
             .users
@@ -655,7 +657,7 @@ mod behaviours {
             .unwrap()
             .items
             .into_iter()
-            .map(|u| u.email)
+            .map(|u| u.email.to_string())
             .collect();
         emails.sort();
         emails
@@ -702,7 +704,7 @@ mod behaviours {
             is_staff: true,
             is_superuser: true,
             email_verified: true,
-            tier: "pro".into(),
+            tier: TierName::parse("pro").unwrap(),
             created_at,
             ..imported_user("Ada@Example.com", Some("Ada"), now)
         };
@@ -716,14 +718,14 @@ mod behaviours {
             found,
             User {
                 id: user.id,
-                email: "Ada@Example.com".into(),
-                username: Some("Ada".into()),
-                name: Some("Ada Lovelace".into()),
-                avatar_url: Some("https://img.example/ada.png".into()),
+                email: Email::parse("Ada@Example.com").unwrap(),
+                username: Some(Username::parse("Ada").unwrap()),
+                name: Some(DisplayName::parse("Ada Lovelace").unwrap()),
+                avatar_url: Some(AvatarUrl::parse("https://img.example/ada.png").unwrap()),
                 is_active: false,
                 is_staff: true,
                 is_superuser: true,
-                tier: "pro".into(),
+                tier: TierName::parse("pro").unwrap(),
                 email_verified: true,
                 created_at,
                 updated_at: now,
@@ -803,7 +805,7 @@ mod behaviours {
         let batch = [
             imported_user("a@example.com", None, now),
             ImportedUser {
-                tier: "no-such-tier".into(),
+                tier: TierName::parse("no-such-tier").unwrap(),
                 ..imported_user("b@example.com", None, now)
             },
         ];

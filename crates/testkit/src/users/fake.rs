@@ -107,10 +107,10 @@ impl UserRepository for InMemoryUserRepository {
         for imported in batch {
             let user = User {
                 id: imported.id,
-                email: imported.email.as_str().to_owned(),
-                username: imported.username.as_ref().map(|u| u.as_str().to_owned()),
-                name: imported.name.as_ref().map(|n| n.as_str().to_owned()),
-                avatar_url: imported.avatar_url.as_ref().map(|a| a.as_str().to_owned()),
+                email: imported.email.clone(),
+                username: imported.username.clone(),
+                name: imported.name.clone(),
+                avatar_url: imported.avatar_url.clone(),
                 is_active: imported.is_active,
                 is_staff: imported.is_staff,
                 is_superuser: imported.is_superuser,
@@ -144,8 +144,8 @@ impl UserRepository for InMemoryUserRepository {
         }
         let user = User {
             id: new.id,
-            email: new.email.as_str().to_owned(),
-            username: new.username.map(|u| u.as_str().to_owned()),
+            email: new.email,
+            username: new.username,
             name: new.name,
             avatar_url: new.avatar_url,
             is_active: true,
@@ -212,13 +212,13 @@ impl UserRepository for InMemoryUserRepository {
         }
         let (user, _) = rows.get_mut(&id).ok_or(UpdateUserError::NotFound)?;
         if let Some(name) = patch.name {
-            user.name = name.map(|n| n.as_str().to_owned());
+            user.name = name;
         }
         if let Some(username) = patch.username {
-            user.username = username.map(|u| u.as_str().to_owned());
+            user.username = username;
         }
         if let Some(avatar_url) = patch.avatar_url {
-            user.avatar_url = avatar_url.map(|a| a.as_str().to_owned());
+            user.avatar_url = avatar_url;
         }
         user.is_active = flags.is_active.unwrap_or(user.is_active);
         user.is_staff = flags.is_staff.unwrap_or(user.is_staff);
