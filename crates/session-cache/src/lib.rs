@@ -106,14 +106,11 @@ pub fn wrap(
     let coherence = SessionCache::new(config)
         .map(|cache| Arc::new(Coherence::new(cache, config.coherence, changes, lease.clone())));
     let lease_handle = CacheLease::new(coherence.clone(), lease.clone());
-    if coherence.is_none() && lease.is_none() {
-        return CachedRepositories {
-            users,
-            sessions,
-            lease: lease_handle,
-        };
-    }
-    let (users, sessions) = repositories::wrap(users, sessions, coherence, lease);
+    let (users, sessions) = if coherence.is_none() && lease.is_none() {
+        (users, sessions)
+    } else {
+        repositories::wrap(users, sessions, coherence, lease)
+    };
     CachedRepositories {
         users,
         sessions,
