@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, access, assert_problem};
 
 crate::on_both_backends!(
     ordinary_users_get_403_on_every_admin_route,
@@ -19,18 +19,11 @@ crate::on_both_backends!(
     the_audit_trail_records_security_events_without_secrets,
 );
 
-fn access(tokens: &Value) -> &str {
-    tokens["access_token"].as_str().unwrap()
-}
-
 fn id(tokens: &Value) -> &str {
     tokens["user"]["id"].as_str().unwrap()
 }
 
-async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn ordinary_users_get_403_on_every_admin_route(app: TestApp) {
     let user = app.signup_and_login("ada@example.com").await;
     let target = format!("/api/v1/admin/users/{}", id(&user));
     let routes = [
@@ -73,10 +66,7 @@ async fn ordinary_users_get_403_on_every_admin_route(backend: Backend) {
     assert_eq!(me["is_superuser"], false);
 }
 
-async fn listing_paginates_searches_and_bounds_its_parameters(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn listing_paginates_searches_and_bounds_its_parameters(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     for email in ["ada@example.com", "bob@example.com", "carol@example.com"] {
         app.signup(email).await;
@@ -124,10 +114,7 @@ async fn listing_paginates_searches_and_bounds_its_parameters(backend: Backend) 
     }
 }
 
-async fn an_admin_reads_and_changes_a_user(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn an_admin_reads_and_changes_a_user(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
@@ -162,10 +149,7 @@ async fn an_admin_reads_and_changes_a_user(backend: Backend) {
     assert_eq!(crate::helpers::claims_of(access(&again))["tier"], "pro");
 }
 
-async fn deactivation_ends_the_users_access_on_the_next_request(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn deactivation_ends_the_users_access_on_the_next_request(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
@@ -178,25 +162,8 @@ async fn deactivation_ends_the_users_access_on_the_next_request(backend: Backend
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_problem(
-        app.me(access(&ada)).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
-    let refresh = ada["refresh_token"].as_str().unwrap();
-    assert_problem(
-        app.refresh(refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
-    assert_problem(
-        app.login("ada@example.com", PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_session_ended(&ada).await;
+    app.assert_login_refused("ada@example.com").await;
     // Reactivated, the user logs in again (old sessions stay ended).
     app.bearer_request(
         Method::PATCH,
@@ -209,18 +176,10 @@ async fn deactivation_ends_the_users_access_on_the_next_request(backend: Backend
         app.login("ada@example.com", PASSWORD).await.status(),
         StatusCode::OK
     );
-    assert_problem(
-        app.me(access(&ada)).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
+    app.assert_access_refused(&ada).await;
 }
 
-async fn soft_delete_and_restore(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn soft_delete_and_restore(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     let ada = app.signup_and_login("ada@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&ada));
@@ -230,18 +189,8 @@ async fn soft_delete_and_restore(backend: Backend) {
             .status(),
         StatusCode::NO_CONTENT
     );
-    assert_problem(
-        app.me(access(&ada)).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
-    assert_problem(
-        app.login("ada@example.com", PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
+    app.assert_access_refused(&ada).await;
+    app.assert_login_refused("ada@example.com").await;
 
     let visible: Value = app
         .bearer_request(Method::GET, "/api/v1/admin/users", access(&admin), None)
@@ -282,10 +231,7 @@ async fn soft_delete_and_restore(backend: Backend) {
     );
 }
 
-async fn the_last_superuser_cannot_demote_or_delete_themself(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn the_last_superuser_cannot_demote_or_delete_themself(app: TestApp) {
     let root = app.superuser_login("root@example.com").await;
     let path = format!("/api/v1/admin/users/{}", id(&root));
     for body in [json!({ "is_superuser": false }), json!({ "is_active": false })] {
@@ -329,10 +275,7 @@ async fn the_last_superuser_cannot_demote_or_delete_themself(backend: Backend) {
     assert_problem(now_forbidden, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
-async fn the_last_superuser_cannot_delete_their_own_account(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn the_last_superuser_cannot_delete_their_own_account(app: TestApp) {
     let root = app.superuser_login("root@example.com").await;
     let body = Some(json!({ "password": PASSWORD }));
     let response = app
@@ -346,10 +289,7 @@ async fn the_last_superuser_cannot_delete_their_own_account(backend: Backend) {
     );
 }
 
-async fn two_superusers_removing_each_other_at_once_leave_one(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn two_superusers_removing_each_other_at_once_leave_one(app: TestApp) {
     // Each round: two active superusers, each removing the other by another path.
     let mut survivor = app.superuser_login("root@example.com").await;
     for round in 0..6 {
@@ -394,10 +334,7 @@ async fn two_superusers_removing_each_other_at_once_leave_one(backend: Backend) 
     }
 }
 
-async fn bad_ids_and_fields_are_4xx(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn bad_ids_and_fields_are_4xx(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     let unknown = format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7());
     assert_problem(
@@ -433,10 +370,7 @@ async fn bad_ids_and_fields_are_4xx(backend: Backend) {
     assert_problem(bad_tier, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
 
-async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn tiers_are_created_changed_assigned_and_deleted(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     let token = access(&admin);
     let listed: Value = app
@@ -514,10 +448,7 @@ async fn tiers_are_created_changed_assigned_and_deleted(backend: Backend) {
     assert_problem(gone, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-async fn the_audit_trail_records_security_events_without_secrets(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn the_audit_trail_records_security_events_without_secrets(app: TestApp) {
     let admin = app.superuser_login("root@example.com").await;
     let token = access(&admin);
     let ada = app.signup_and_login("ada@example.com").await;

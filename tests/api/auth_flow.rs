@@ -3,14 +3,11 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, assert_problem};
 
 crate::on_both_backends!(full_flow_with_cookies, full_flow_with_bearer_tokens);
 
-async fn full_flow_with_cookies(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn full_flow_with_cookies(app: TestApp) {
     let signup = json!({ "email": "ada@example.com", "password": PASSWORD, "name": "Ada" });
     assert_eq!(
         app.post_json("/api/v1/auth/signup", &signup).await.status(),
@@ -64,10 +61,7 @@ async fn full_flow_with_cookies(backend: Backend) {
     .await;
 }
 
-async fn full_flow_with_bearer_tokens(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn full_flow_with_bearer_tokens(app: TestApp) {
     let login = app.signup_and_login("ada@example.com").await;
     let access = login["access_token"].as_str().unwrap();
     let me = app.me(access).await;

@@ -2,7 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{Backend, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem};
 
 crate::on_both_backends!(
     malformed_json_is_400,
@@ -14,10 +14,7 @@ crate::on_both_backends!(
     wrong_method_is_405,
 );
 
-async fn malformed_json_is_400(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn malformed_json_is_400(app: TestApp) {
     for path in [
         "/api/v1/auth/signup",
         "/api/v1/auth/login",
@@ -35,10 +32,7 @@ async fn malformed_json_is_400(backend: Backend) {
     }
 }
 
-async fn wrong_content_type_is_415(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn wrong_content_type_is_415(app: TestApp) {
     for path in ["/api/v1/auth/signup", "/api/v1/auth/login"] {
         let response = app
             .client
@@ -57,20 +51,14 @@ async fn wrong_content_type_is_415(backend: Backend) {
     }
 }
 
-async fn wrongly_typed_field_is_422_naming_it(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn wrongly_typed_field_is_422_naming_it(app: TestApp) {
     let body = serde_json::json!({ "email": 42, "password": "long enough" });
     let response = app.post_json("/api/v1/auth/signup", &body).await;
     let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["field"], "email");
 }
 
-async fn missing_field_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn missing_field_is_422(app: TestApp) {
     let response = app
         .post_json(
             "/api/v1/auth/signup",
@@ -81,10 +69,7 @@ async fn missing_field_is_422(backend: Backend) {
     assert_eq!(problem["field"], "password");
 }
 
-async fn oversized_body_is_413(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn oversized_body_is_413(app: TestApp) {
     let body = serde_json::json!({ "email": "a@example.com", "password": "x".repeat(70 * 1024) });
     for path in ["/api/v1/auth/signup", "/api/v1/auth/login"] {
         let response = app.post_json(path, &body).await;
@@ -92,18 +77,12 @@ async fn oversized_body_is_413(backend: Backend) {
     }
 }
 
-async fn unknown_route_is_404(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn unknown_route_is_404(app: TestApp) {
     let response = app.client.get(app.url("/api/v1/nope")).send().await.unwrap();
     assert_problem(response, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-async fn wrong_method_is_405(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn wrong_method_is_405(app: TestApp) {
     let response = app
         .client
         .get(app.url("/api/v1/auth/login"))

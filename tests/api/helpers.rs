@@ -26,8 +26,9 @@ pub struct TestApp {
     _database: TestDatabase,
 }
 
-/// Expands each scenario `async fn name(backend: Backend)` into a test on
-/// SQLite and one on PostgreSQL.
+/// Expands each scenario into a test on SQLite and one on PostgreSQL. A
+/// scenario is `async fn name(app: TestApp)`, run on an app with the test
+/// defaults, or `async fn name(backend: Backend)` when it starts its own.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
@@ -35,7 +36,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await;
+                    $crate::helpers::Scenario::run(super::$name, $crate::helpers::Backend::Sqlite).await;
                 }
             )*
         }
@@ -43,11 +44,40 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::helpers::Backend::Postgres).await;
+                    $crate::helpers::Scenario::run(super::$name, $crate::helpers::Backend::Postgres).await;
                 }
             )*
         }
     };
+}
+
+/// What [`on_both_backends!`] can run: an `async fn` taking the app or the
+/// backend (`Input` tells the two apart).
+pub trait Scenario<Input> {
+    /// Runs the scenario on `backend`; nothing if the backend is unavailable.
+    fn run(self, backend: Backend) -> impl Future<Output = ()>;
+}
+
+impl<F, Fut> Scenario<Backend> for F
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    fn run(self, backend: Backend) -> impl Future<Output = ()> {
+        self(backend)
+    }
+}
+
+impl<F, Fut> Scenario<TestApp> for F
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    async fn run(self, backend: Backend) {
+        if let Some(app) = spawn_app(backend).await {
+            self(app).await;
+        }
+    }
 }
 
 /// Starts the app with the test defaults; `None` if the backend is unavailable.
@@ -238,6 +268,33 @@ impl TestApp {
     pub fn signing_key_pem(&self) -> String {
         std::fs::read_to_string(self.data_dir.path().join(latch::GENERATED_KEY_FILE)).unwrap()
     }
+}
+
+impl TestApp {
+    /// Asserts that the access token in `tokens` is refused as `invalid_token`.
+    pub async fn assert_access_refused(&self, tokens: &Value) {
+        let response = self.me(access(tokens)).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+
+    /// Asserts that the session behind `tokens` is over: its access token
+    /// and its refresh token are both refused as `invalid_token`.
+    pub async fn assert_session_ended(&self, tokens: &Value) {
+        self.assert_access_refused(tokens).await;
+        let response = self.refresh(tokens["refresh_token"].as_str().unwrap()).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+
+    /// Asserts that `login` with [`PASSWORD`] is refused as `invalid_credentials`.
+    pub async fn assert_login_refused(&self, login: &str) {
+        let response = self.login(login, PASSWORD).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    }
+}
+
+/// The access token of a token response.
+pub fn access(tokens: &Value) -> &str {
+    tokens["access_token"].as_str().unwrap()
 }
 
 /// Asserts a problem+json response with `status` and `code`; returns the body.

@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, spawn_app};
+use crate::helpers::{TestApp, assert_problem};
 
 crate::on_both_backends!(
     imported_legacy_hashes_log_in_and_are_rehashed,
@@ -48,10 +48,7 @@ async fn import_fixtures(app: &TestApp, fixtures: &[Legacy]) {
     assert_eq!(report.imported, fixtures.len() as u64);
 }
 
-async fn imported_legacy_hashes_log_in_and_are_rehashed(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn imported_legacy_hashes_log_in_and_are_rehashed(app: TestApp) {
     let fixtures = fixtures();
     assert!(
         ["bcrypt", "django_pbkdf2_sha256", "passlib_pbkdf2_sha256"]
@@ -87,10 +84,7 @@ async fn imported_legacy_hashes_log_in_and_are_rehashed(backend: Backend) {
     }
 }
 
-async fn a_wrong_password_against_an_imported_hash_fails_and_keeps_it(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn a_wrong_password_against_an_imported_hash_fails_and_keeps_it(app: TestApp) {
     let fixtures = fixtures();
     import_fixtures(&app, &fixtures).await;
     for (i, legacy) in fixtures.iter().enumerate() {

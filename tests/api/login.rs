@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_problem, set_cookies, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, set_cookies, spawn_app_with};
 
 crate::on_both_backends!(
     a_login_racing_a_deactivation_keeps_no_session,
@@ -15,10 +15,7 @@ crate::on_both_backends!(
     email_is_matched_ignoring_case,
 );
 
-async fn login_returns_tokens_and_sets_cookies(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn login_returns_tokens_and_sets_cookies(app: TestApp) {
     app.signup("ada@example.com").await;
     let response = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -54,10 +51,7 @@ async fn login_returns_tokens_and_sets_cookies(backend: Backend) {
     assert!(body["user"]["last_login_at"].is_string());
 }
 
-async fn login_by_username_and_email_alias(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn login_by_username_and_email_alias(app: TestApp) {
     let signup = json!({ "email": "ada@example.com", "password": PASSWORD, "username": "ada" });
     app.post_json("/api/v1/auth/signup", &signup).await;
     assert_eq!(app.login("ADA", PASSWORD).await.status(), StatusCode::OK);
@@ -77,10 +71,7 @@ async fn login_by_username_and_email_alias(backend: Backend) {
     assert_eq!(by_alias.status(), StatusCode::OK);
 }
 
-async fn login_with_oauth2_password_form(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn login_with_oauth2_password_form(app: TestApp) {
     app.signup("ada@example.com").await;
     let form = [
         ("grant_type", "password"),
@@ -113,10 +104,7 @@ async fn login_with_oauth2_password_form(backend: Backend) {
     assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
 
-async fn wrong_password_and_unknown_user_fail_alike(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn wrong_password_and_unknown_user_fail_alike(app: TestApp) {
     app.signup("ada@example.com").await;
     let wrong = app.login("ada@example.com", "not the password").await;
     let wrong_headers = wrong.headers().clone();
@@ -132,10 +120,7 @@ async fn wrong_password_and_unknown_user_fail_alike(backend: Backend) {
     assert!(wrong_headers.get("set-cookie").is_none());
 }
 
-async fn email_is_matched_ignoring_case(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn email_is_matched_ignoring_case(app: TestApp) {
     app.signup("Ada@Example.com").await;
     assert_eq!(
         app.login("ada@EXAMPLE.COM", PASSWORD).await.status(),

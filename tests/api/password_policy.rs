@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app_with};
 
 crate::on_both_backends!(
     each_rule_is_named_at_signup,
@@ -50,10 +50,7 @@ async fn complexity_applies_when_configured(backend: Backend) {
     );
 }
 
-async fn a_new_password_is_checked_against_the_account(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn a_new_password_is_checked_against_the_account(app: TestApp) {
     let tokens = app.signup_and_login("grace.hopper@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     for (new_password, rule) in [

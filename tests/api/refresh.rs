@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Backend, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, assert_problem, spawn_app_with};
 
 crate::on_both_backends!(
     refresh_rotates_the_token,
@@ -17,10 +17,7 @@ crate::on_both_backends!(
     garbage_and_missing_tokens_are_401,
 );
 
-async fn refresh_rotates_the_token(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn refresh_rotates_the_token(app: TestApp) {
     let login = app.signup_and_login("ada@example.com").await;
     let first = login["refresh_token"].as_str().unwrap();
     let response = app.refresh(first).await;
@@ -34,10 +31,7 @@ async fn refresh_rotates_the_token(backend: Backend) {
     assert_eq!(app.refresh(second).await.status(), StatusCode::OK);
 }
 
-async fn reuse_inside_grace_returns_the_same_successor(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn reuse_inside_grace_returns_the_same_successor(app: TestApp) {
     let login = app.signup_and_login("ada@example.com").await;
     let first = login["refresh_token"].as_str().unwrap();
     let a: Value = app.refresh(first).await.json().await.unwrap();
@@ -87,10 +81,7 @@ async fn reuse_after_grace_revokes_the_session(backend: Backend) {
     );
 }
 
-async fn twenty_concurrent_refreshes_leave_one_live_successor(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn twenty_concurrent_refreshes_leave_one_live_successor(app: TestApp) {
     let login = app.signup_and_login("ada@example.com").await;
     let token = login["refresh_token"].as_str().unwrap().to_owned();
     let url = app.url("/api/v1/auth/refresh");
@@ -142,10 +133,7 @@ async fn with_zero_grace_one_of_two_concurrent_refreshes_succeeds(backend: Backe
     );
 }
 
-async fn garbage_and_missing_tokens_are_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn garbage_and_missing_tokens_are_401(app: TestApp) {
     assert_problem(
         app.refresh("latch_rt_nonsense").await,
         StatusCode::UNAUTHORIZED,

@@ -71,10 +71,7 @@ fn assert_security_headers(headers: &HeaderMap) {
     assert!(headers.get("x-powered-by").is_none());
 }
 
-async fn security_headers_are_on_success_and_error_responses(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn security_headers_are_on_success_and_error_responses(app: TestApp) {
     let ok = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     assert_security_headers(ok.headers());
@@ -463,10 +460,7 @@ fn assert_not_cacheable(response: &Response, what: &str) {
     );
 }
 
-async fn token_responses_forbid_caching(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn token_responses_forbid_caching(app: TestApp) {
     assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
     let login = app.login("ada@example.com", PASSWORD).await;
     assert_not_cacheable(&login, "login");

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, assert_problem, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, assert_problem};
 
 crate::on_both_backends!(
     signup_returns_the_new_user,
@@ -15,10 +15,7 @@ crate::on_both_backends!(
     privileged_field_is_422_and_not_applied,
 );
 
-async fn signup_returns_the_new_user(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn signup_returns_the_new_user(app: TestApp) {
     let body = json!({ "email": "Ada@Example.com", "password": PASSWORD, "name": "Ada", "username": "ada" });
     let response = app.post_json("/api/v1/auth/signup", &body).await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -38,10 +35,7 @@ async fn signup_returns_the_new_user(backend: Backend) {
     assert!(user.get("password_hash").is_none() && user.get("password").is_none());
 }
 
-async fn duplicate_email_ignoring_case_is_409(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn duplicate_email_ignoring_case_is_409(app: TestApp) {
     assert_eq!(app.signup("ada@example.com").await.status(), StatusCode::CREATED);
     assert_problem(
         app.signup("ADA@example.com").await,
@@ -51,10 +45,7 @@ async fn duplicate_email_ignoring_case_is_409(backend: Backend) {
     .await;
 }
 
-async fn duplicate_username_is_409(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn duplicate_username_is_409(app: TestApp) {
     let first = json!({ "email": "a@example.com", "password": PASSWORD, "username": "ada" });
     assert_eq!(
         app.post_json("/api/v1/auth/signup", &first).await.status(),
@@ -67,10 +58,7 @@ async fn duplicate_username_is_409(backend: Backend) {
     assert_eq!(app.signup("b@example.com").await.status(), StatusCode::CREATED);
 }
 
-async fn invalid_email_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn invalid_email_is_422(app: TestApp) {
     let body = assert_problem(
         app.signup("not-an-email").await,
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -80,10 +68,7 @@ async fn invalid_email_is_422(backend: Backend) {
     assert_eq!(body["field"], "email");
 }
 
-async fn short_password_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn short_password_is_422(app: TestApp) {
     let response = app
         .post_json(
             "/api/v1/auth/signup",
@@ -94,10 +79,7 @@ async fn short_password_is_422(backend: Backend) {
     assert_eq!(body["field"], "password");
 }
 
-async fn overlong_password_is_422(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn overlong_password_is_422(app: TestApp) {
     let password = "x".repeat(129);
     let response = app
         .post_json(
@@ -109,10 +91,7 @@ async fn overlong_password_is_422(backend: Backend) {
     assert_eq!(body["field"], "password");
 }
 
-async fn privileged_field_is_422_and_not_applied(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn privileged_field_is_422_and_not_applied(app: TestApp) {
     for field in ["is_superuser", "is_staff", "is_active", "tier", "email_verified"] {
         let mut body = json!({ "email": "mallory@example.com", "password": PASSWORD });
         body[field] = if field == "tier" {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, header_of, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, header_of, spawn_app_with};
 
 crate::on_both_backends!(
     health_and_readiness_answer,
@@ -53,10 +53,7 @@ async fn rs256_signs_tokens_and_publishes_its_public_key(backend: Backend) {
     assert!(published.get("d").is_none(), "private key published: {published}");
 }
 
-async fn health_and_readiness_answer(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn health_and_readiness_answer(app: TestApp) {
     assert_eq!(
         app.client.get(app.url("/healthz")).send().await.unwrap().status(),
         StatusCode::OK
@@ -65,10 +62,7 @@ async fn health_and_readiness_answer(backend: Backend) {
     assert_eq!(ready["status"], "ready");
 }
 
-async fn jwks_publishes_the_public_key_only(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn jwks_publishes_the_public_key_only(app: TestApp) {
     let response = app
         .client
         .get(app.url("/.well-known/jwks.json"))

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, TestApp, assert_problem, spawn_app_with};
 
 crate::on_both_backends!(
     me_returns_the_caller,
@@ -25,10 +25,7 @@ async fn patch(app: &TestApp, access: &str, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn me_returns_the_caller(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn me_returns_the_caller(app: TestApp) {
     let tokens = app.signup_and_login("ada@example.com").await;
     let me: Value = app
         .me(tokens["access_token"].as_str().unwrap())
@@ -39,10 +36,7 @@ async fn me_returns_the_caller(backend: Backend) {
     assert_eq!(me, tokens["user"]);
 }
 
-async fn patch_me_changes_profile_fields(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn patch_me_changes_profile_fields(app: TestApp) {
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     let body = json!({ "name": "Countess", "username": "ada", "avatar_url": "https://img.example/ada.png" });
@@ -64,10 +58,7 @@ async fn patch_me_changes_profile_fields(backend: Backend) {
     assert_eq!(app.login("ada", PASSWORD).await.status(), StatusCode::OK);
 }
 
-async fn patch_me_refuses_privileged_fields(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn patch_me_refuses_privileged_fields(app: TestApp) {
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     for (field, value) in [
@@ -91,10 +82,7 @@ async fn patch_me_refuses_privileged_fields(backend: Backend) {
     assert_eq!(me["name"], Value::Null);
 }
 
-async fn patch_me_to_a_taken_username_is_409(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn patch_me_to_a_taken_username_is_409(app: TestApp) {
     let signup = json!({ "email": "bob@example.com", "password": PASSWORD, "username": "bob" });
     app.post_json("/api/v1/auth/signup", &signup).await;
     let tokens = app.signup_and_login("ada@example.com").await;
@@ -114,10 +102,7 @@ async fn patch_me_to_a_taken_username_is_409(backend: Backend) {
     .await;
 }
 
-async fn session_check_returns_the_same_access_token(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn session_check_returns_the_same_access_token(app: TestApp) {
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     let response = reqwest::Client::new()
@@ -134,10 +119,7 @@ async fn session_check_returns_the_same_access_token(backend: Backend) {
     assert!(body["expires_in"].as_i64().unwrap() > 800);
 }
 
-async fn session_check_of_a_dead_session_is_401(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+async fn session_check_of_a_dead_session_is_401(app: TestApp) {
     let tokens = app.signup_and_login("ada@example.com").await;
     let access = tokens["access_token"].as_str().unwrap();
     reqwest::Client::new()

@@ -219,13 +219,16 @@ pub trait UserRepository: Send + Sync + 'static {
     /// # Errors
     /// `NotFound` for an unknown id; `UsernameTaken` if the new username
     /// belongs to another user (nothing is written then).
-    /// Recorded in the [`crate::AuthChangeLog`].
+    /// Recorded in the [`crate::AuthChangeLog`]. It is
+    /// [`Self::update_account`] with no flags, so adapters need not write it.
     async fn update_profile(
         &self,
         id: UserId,
         patch: ProfilePatch,
         now: Timestamp,
-    ) -> Result<User, UpdateUserError>;
+    ) -> Result<User, UpdateUserError> {
+        self.update_account(id, patch, AccountFlags::default(), now).await
+    }
 
     /// Replaces the stored password hash (rehash on login, password change).
     /// Recorded in the [`crate::AuthChangeLog`].

@@ -98,16 +98,6 @@ impl UserRepository for ForgettingUsers {
         self.inner.find_credentials(login).await
     }
 
-    async fn update_profile(
-        &self,
-        id: UserId,
-        patch: ProfilePatch,
-        now: Timestamp,
-    ) -> Result<User, UpdateUserError> {
-        self.forgetting(id, self.inner.update_profile(id, patch, now).await)
-            .await
-    }
-
     async fn set_password_hash(
         &self,
         id: UserId,

@@ -286,15 +286,6 @@ impl UserRepository for SqlUserRepository {
         }))
     }
 
-    async fn update_profile(
-        &self,
-        id: UserId,
-        patch: ProfilePatch,
-        now: Timestamp,
-    ) -> Result<User, UpdateUserError> {
-        self.update_account(id, patch, AccountFlags::default(), now).await
-    }
-
     async fn update_account(
         &self,
         id: UserId,

@@ -178,15 +178,6 @@ impl UserRepository for InMemoryUserRepository {
             }))
     }
 
-    async fn update_profile(
-        &self,
-        id: UserId,
-        patch: ProfilePatch,
-        now: Timestamp,
-    ) -> Result<User, UpdateUserError> {
-        self.update_account(id, patch, AccountFlags::default(), now).await
-    }
-
     async fn update_account(
         &self,
         id: UserId,
