@@ -10,6 +10,7 @@ mod m20261123_000002_audit_events;
 mod m20261123_000003_auth_changes;
 mod m20261124_000004_session_end_indexes;
 mod m20261125_000005_cache_leases;
+mod m20261204_000006_signing_keys;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_auth_changes::Migration),
             Box::new(m20261124_000004_session_end_indexes::Migration),
             Box::new(m20261125_000005_cache_leases::Migration),
+            Box::new(m20261204_000006_signing_keys::Migration),
         ]
     }
 }

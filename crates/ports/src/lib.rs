@@ -13,6 +13,7 @@ mod leases;
 mod passwords;
 mod rate_limit;
 mod sessions;
+mod signing_keys;
 mod tiers;
 mod tokens;
 mod users;
@@ -27,6 +28,7 @@ pub use rate_limit::{LimitedAction, RateLimited, RateLimiter, Subject};
 pub use sessions::{
     CreateSessionError, RefreshContext, RotateOutcome, SessionRepository, SessionWithUser, VerifiedLogin,
 };
+pub use signing_keys::{ActivateKeyError, SigningKeyRepository, StoredSigningKey};
 pub use tiers::{TierError, TierRepository};
 pub use tokens::{AccessClaims, TokenCodec, TokenError};
 pub use users::{

@@ -12,7 +12,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbB
 use crate::loopback::plaintext_on_loopback;
 use crate::{
     NoChangeSignal, PgChangeSignal, SqlAuditLog, SqlAuthChangeLog, SqlCacheLeases, SqlSessionRepository,
-    SqlTierRepository, SqlUserRepository,
+    SqlSigningKeyRepository, SqlTierRepository, SqlUserRepository,
 };
 
 /// Over plain TCP, a pooled connection idle this long is pinged before use.
@@ -173,6 +173,11 @@ impl SqlStore {
     /// The tiers repository on this pool.
     pub fn tiers(&self) -> SqlTierRepository {
         SqlTierRepository::new(self.db.clone())
+    }
+
+    /// The shared key ring on this pool.
+    pub fn signing_keys(&self) -> SqlSigningKeyRepository {
+        SqlSigningKeyRepository::new(self.db.clone())
     }
 
     /// Closes the pool.

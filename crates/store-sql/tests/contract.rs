@@ -19,6 +19,7 @@ async fn stores_on(database: TestDatabase) -> Stores {
         audit: Arc::new(store.audit()),
         changes: Arc::new(store.changes()),
         leases: Arc::new(store.leases()),
+        signing_keys: Arc::new(store.signing_keys()),
         guard: Some(Box::new(database)),
     }
 }

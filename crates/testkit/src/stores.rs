@@ -3,11 +3,14 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use latch_ports::{AuditLog, AuthChangeLog, CacheLeases, SessionRepository, TierRepository, UserRepository};
+use latch_ports::{
+    AuditLog, AuthChangeLog, CacheLeases, SessionRepository, SigningKeyRepository, TierRepository,
+    UserRepository,
+};
 
 use crate::{
     InMemoryAuditLog, InMemoryAuthChangeLog, InMemoryCacheLeases, InMemorySessionRepository,
-    InMemoryTierRepository, InMemoryUserRepository, TierNames,
+    InMemorySigningKeyRepository, InMemoryTierRepository, InMemoryUserRepository, TierNames,
 };
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
@@ -25,6 +28,8 @@ pub struct Stores {
     pub changes: Arc<dyn AuthChangeLog>,
     /// The session-cache leases.
     pub leases: Arc<dyn CacheLeases>,
+    /// The shared key ring.
+    pub signing_keys: Arc<dyn SigningKeyRepository>,
     /// Kept alive until the test ends (a temporary database, say).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
@@ -43,13 +48,14 @@ impl Stores {
             audit: Arc::new(InMemoryAuditLog::default()),
             changes,
             leases: Arc::new(InMemoryCacheLeases::default()),
+            signing_keys: Arc::new(InMemorySigningKeyRepository::default()),
             guard: None,
         }
     }
 }
 
 /// Expands every store contract (users, sessions, tiers, audit trail, change
-/// log, leases) into a module each, named after its port. `$fresh` names an
+/// log, leases, key ring) into a module each, named after its port. `$fresh` names an
 /// async fn in the calling module that yields `Option<Stores>` (`None` skips).
 #[macro_export]
 macro_rules! store_contracts {
@@ -61,6 +67,7 @@ macro_rules! store_contracts {
             audit => audit_log_contract,
             changes => auth_change_log_contract,
             leases => cache_leases_contract,
+            signing_keys => signing_key_repository_contract,
         );
     };
     (@each $fresh:ident; $($module:ident => $contract:ident),* $(,)?) => {

@@ -6,5 +6,6 @@ pub(crate) mod auth_version;
 pub(crate) mod cache_leases;
 pub(crate) mod refresh_tokens;
 pub(crate) mod sessions;
+pub(crate) mod signing_keys;
 pub(crate) mod tiers;
 pub(crate) mod users;
