@@ -28,7 +28,9 @@ const FORMAT_V1: u8 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
     /// The configured text is not 32 bytes in base64.
-    #[error("the master key must be {MASTER_KEY_LEN} random bytes in base64 (e.g. `openssl rand -base64 32`)")]
+    #[error(
+        "the master key must be {MASTER_KEY_LEN} random bytes in base64 (e.g. `openssl rand -base64 32`)"
+    )]
     InvalidKey,
     /// The master key file could not be read or written.
     #[error("master key file {}: {source}", path.display())]
@@ -245,7 +247,10 @@ mod tests {
     #[test]
     fn short_long_or_malformed_text_is_refused() {
         for text in ["", "c2hvcnQ=", &STANDARD.encode([0u8; 33]), "not base64 at all!"] {
-            assert!(matches!(MasterKey::from_base64(text), Err(SealError::InvalidKey)), "{text:?}");
+            assert!(
+                matches!(MasterKey::from_base64(text), Err(SealError::InvalidKey)),
+                "{text:?}"
+            );
         }
     }
 

@@ -1,56 +1,65 @@
 //! [`JwtTokenCodec`]: the `TokenCodec` port on top of `jsonwebtoken`.
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
+use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Header, Validation};
 use latch_ports::{AccessClaims, TokenCodec, TokenError};
 
 use crate::claims::{IncomingClaims, OutgoingClaims};
-use crate::signer::TokenSigner;
+use crate::key_set::{ACCESS_TOKEN_TYP, KeySet};
 use crate::verified::{Known, VerifiedTokens};
-use crate::{Algorithm, KeyError, SigningKey, TokenSettings, jwks};
+use crate::{Algorithm, KeyError, SigningKey, TokenSettings};
 
 /// Accepted tokens remembered (see `verified.rs`): about 1 KiB each.
 const VERIFIED_TOKENS_KEPT: usize = 65_536;
 
-/// The `typ` of a JWT access token (RFC 9068 §2.1).
-const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// The same `typ` written as a full media type, which RFC 9068 §4 also accepts.
 const ACCESS_TOKEN_MEDIA_TYPE: &str = "application/at+jwt";
 
-/// Signs and verifies Latch access tokens with one key and one algorithm.
+/// Signs and verifies Latch access tokens with one algorithm: signs with the
+/// active key, accepts tokens of the active key and of the retired keys it
+/// was given (by `kid`), and publishes them all in the JWKS.
 ///
 /// The signer (parsed key and encoded header), validation rules and JWKS
-/// document are built once here; an `issue` call only serialises the claims
-/// and signs, a `verify` call only parses, checks the signature and compares.
+/// document are built once per key set; an `issue` call only serialises the
+/// claims and signs, a `verify` call only parses, checks the signature and
+/// compares. [`Self::install`] swaps in a new key set (after a rotation)
+/// while requests go on.
 #[derive(Debug)]
 pub struct JwtTokenCodec {
-    key: SigningKey,
-    signer: TokenSigner,
+    algorithm: Algorithm,
+    keys: ArcSwap<KeySet>,
     validation: Validation,
     issuer: String,
     audience: String,
-    jwks: String,
     verified: VerifiedTokens,
 }
 
 impl JwtTokenCodec {
-    /// A codec for `settings`, signing with `key`.
+    /// A codec for `settings`, signing with `key` (and accepting no other).
     ///
     /// # Errors
     /// [`KeyError::AlgorithmMismatch`] if `key` is not for `settings.algorithm`;
     /// [`KeyError::Jwk`] if the public key cannot be published.
     pub fn new(settings: TokenSettings, key: SigningKey) -> Result<Self, KeyError> {
-        if settings.algorithm != key.algorithm() {
-            return Err(KeyError::AlgorithmMismatch {
-                configured: settings.algorithm,
-                key: key.algorithm(),
-            });
-        }
-        let alg = key.algorithm().to_jwt();
+        Self::with_retired(settings, &key, &[])
+    }
 
-        let mut header = Header::new(alg);
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        header.kid = Some(key.kid().to_owned());
+    /// A codec for `settings` signing with `active`, and accepting tokens of
+    /// the `retired` keys too (public JWKs with their `kid`).
+    ///
+    /// # Errors
+    /// As [`Self::new`], and [`KeyError::Jwk`] for an unusable retired key.
+    pub fn with_retired(
+        settings: TokenSettings,
+        active: &SigningKey,
+        retired: &[Jwk],
+    ) -> Result<Self, KeyError> {
+        check_algorithm(settings.algorithm, active)?;
+        let alg = settings.algorithm.to_jwt();
 
         // Every knob set explicitly: the library defaults (60 s leeway, no nbf
         // check, only `exp` required) are not what the design asks for.
@@ -64,36 +73,49 @@ impl JwtTokenCodec {
         validation.set_audience(&[&settings.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
 
-        let jwks = jwks::jwks_json(&key)?;
         Ok(Self {
-            signer: TokenSigner::new(&header, &key)?,
-            key,
+            algorithm: settings.algorithm,
+            keys: ArcSwap::from_pointee(KeySet::new(active, retired)?),
             validation,
             issuer: settings.issuer,
             audience: settings.audience,
-            jwks,
             verified: VerifiedTokens::new(VERIFIED_TOKENS_KEPT),
         })
     }
 
-    /// The `kid` every issued token carries and every accepted token must carry.
-    pub fn kid(&self) -> &str {
-        self.key.kid()
+    /// Signs with `active` from now on, and accepts tokens of `active` and of
+    /// the `retired` keys only. Returns whether anything changed (installing
+    /// the same keys again is free). Tokens verified before stay accepted
+    /// until they expire: a key is retired, not revoked.
+    ///
+    /// # Errors
+    /// [`KeyError::AlgorithmMismatch`] if `active` is for another algorithm;
+    /// [`KeyError::Jwk`] for an unusable retired key. Nothing changes then.
+    pub fn install(&self, active: &SigningKey, retired: &[Jwk]) -> Result<bool, KeyError> {
+        check_algorithm(self.algorithm, active)?;
+        let keys = KeySet::new(active, retired)?;
+        if keys.fingerprint == self.keys.load().fingerprint {
+            return Ok(false);
+        }
+        self.keys.store(Arc::new(keys));
+        Ok(true)
+    }
+
+    /// The `kid` issued tokens carry now.
+    pub fn kid(&self) -> String {
+        self.keys.load().active_kid.clone()
     }
 
     /// The one algorithm tokens are signed and accepted with.
     pub fn algorithm(&self) -> Algorithm {
-        self.key.algorithm()
+        self.algorithm
     }
 
     /// Header checks that `jsonwebtoken` leaves to the caller. Runs after the
-    /// signature check, so it only ever sees headers signed with our key.
-    fn check_header(&self, header: &Header) -> Result<(), TokenError> {
+    /// signature check, so it only ever sees headers signed with our keys.
+    fn check_header(header: &Header) -> Result<(), TokenError> {
         if !is_access_token_typ(header.typ.as_deref()) {
             return Err(reject("typ is not at+jwt"));
-        }
-        if header.kid.as_deref() != Some(self.key.kid()) {
-            return Err(reject("unknown kid"));
         }
         // RFC 7515 §4.1.11: we understand no extensions, so any `crit` is fatal.
         if header.crit.is_some() {
@@ -106,7 +128,9 @@ impl JwtTokenCodec {
 impl TokenCodec for JwtTokenCodec {
     fn issue(&self, claims: &AccessClaims) -> Result<String, TokenError> {
         let claims = OutgoingClaims::new(&self.issuer, &self.audience, claims);
-        self.signer
+        self.keys
+            .load()
+            .signer
             .sign(&claims)
             .map_err(|e| TokenError::Unexpected(format!("signing failed: {e}")))
     }
@@ -124,19 +148,36 @@ impl TokenCodec for JwtTokenCodec {
     }
 
     fn jwks_json(&self) -> String {
-        self.jwks.clone()
+        self.keys.load().jwks.clone()
     }
 }
 
 impl JwtTokenCodec {
     /// The full check: signature, header and claims.
     fn verify_signed(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        // The `kid` only chooses among our own keys; a token naming no key
+        // of ours is refused before any signature check.
+        let kid = jsonwebtoken::decode_header(token).map_err(rejected)?.kid;
+        let keys = self.keys.load();
+        let key = kid
+            .and_then(|kid| keys.verifying.get(&kid))
+            .ok_or_else(|| reject("unknown kid"))?;
         // `decode` rejects any `alg` but ours (so `none` and HS256-with-a-public-key
         // never reach a verifier) and never looks at `jwk`/`jku`/`x5u`.
-        let data = jsonwebtoken::decode::<IncomingClaims>(token, self.key.decoding(), &self.validation)
-            .map_err(rejected)?;
-        self.check_header(&data.header)?;
+        let data = jsonwebtoken::decode::<IncomingClaims>(token, key, &self.validation).map_err(rejected)?;
+        Self::check_header(&data.header)?;
         Ok(data.claims.into())
+    }
+}
+
+fn check_algorithm(configured: Algorithm, key: &SigningKey) -> Result<(), KeyError> {
+    if configured == key.algorithm() {
+        Ok(())
+    } else {
+        Err(KeyError::AlgorithmMismatch {
+            configured,
+            key: key.algorithm(),
+        })
     }
 }
 

@@ -1,11 +1,11 @@
-//! The public half of the signing key as a JWK Set, and the `kid`s derived from keys.
+//! Public keys as published JWKs, and the `kid`s derived from keys.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 
-use crate::{KeyError, SigningKey};
+use crate::KeyError;
 
 /// The RFC 7638 thumbprint (base64url SHA-256) of a public JWK.
 pub(crate) fn thumbprint(jwk: &Jwk) -> Result<String, KeyError> {
@@ -27,12 +27,4 @@ pub(crate) fn secret_kid(secret: &[u8]) -> String {
     let hidden = URL_SAFE_NO_PAD.encode(digest(&SHA256, secret));
     let canonical = format!(r#"{{"k":"{hidden}","kty":"oct"}}"#);
     URL_SAFE_NO_PAD.encode(digest(&SHA256, canonical.as_bytes()))
-}
-
-/// `{"keys":[...]}` with the public key of `key`; empty for HS256.
-pub(crate) fn jwks_json(key: &SigningKey) -> Result<String, KeyError> {
-    let set = JwkSet {
-        keys: key.public_jwk().into_iter().cloned().collect(),
-    };
-    serde_json::to_string(&set).map_err(|e| KeyError::Jwk(e.to_string()))
 }

@@ -163,6 +163,11 @@ impl SigningKey {
         Some(pem_encode(label, self.encoding.as_bytes()))
     }
 
+    /// An Ed25519 key from its PKCS#8 DER (as the key ring stores it).
+    pub(crate) fn ed25519_from_der(der: &[u8]) -> Result<Self, KeyError> {
+        Self::ed25519(EncodingKey::from_ed_der(der))
+    }
+
     pub(crate) fn encoding(&self) -> &EncodingKey {
         &self.encoding
     }
