@@ -21,7 +21,7 @@ pub struct TestApp {
     /// The instance's session-cache lease (to ask whether it is held).
     pub lease: CacheLease,
     pub client: Client,
-    pub data_dir: tempfile::TempDir,
+    _data_dir: tempfile::TempDir,
     settings: Settings,
     _database: TestDatabase,
 }
@@ -113,7 +113,7 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
         client: browser(&address),
         address,
         lease,
-        data_dir,
+        _data_dir: data_dir,
         settings,
         _database: database,
     })
@@ -140,6 +140,19 @@ impl TestApp {
 }
 
 impl Replica {
+    /// Logs `login` in with [`PASSWORD`]; the token response.
+    pub async fn login(&self, login: &str) -> Value {
+        Client::new()
+            .post(format!("{}/api/v1/auth/login", self.address))
+            .json(&json!({ "login": login, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `GET /users/me` with a Bearer token.
     pub async fn me(&self, access_token: &str) -> Response {
         Client::new()
@@ -264,9 +277,13 @@ impl TestApp {
         self.login(email, PASSWORD).await.json().await.unwrap()
     }
 
-    /// The key the app generated into its data directory (EdDSA default).
-    pub fn signing_key_pem(&self) -> String {
-        std::fs::read_to_string(self.data_dir.path().join(latch::GENERATED_KEY_FILE)).unwrap()
+    /// The key ring's active signing key (EdDSA default), as PEM.
+    pub async fn signing_key_pem(&self) -> String {
+        let store = latch::startup::open_store(&self.settings, false).await.unwrap();
+        let ring = latch::key_ring(&self.settings, &store).await.unwrap();
+        let keys = ring.load(None, chrono::Utc::now()).await.unwrap();
+        store.close().await;
+        keys.active.to_pem().unwrap()
     }
 }
 

@@ -19,8 +19,8 @@ crate::on_both_backends!(
 );
 
 /// Signs `claims` with the app's own key, as the app would.
-fn sign_like_the_app(app: &TestApp, kid: &str, claims: &Value) -> String {
-    let key = EncodingKey::from_ed_pem(app.signing_key_pem().as_bytes()).unwrap();
+async fn sign_like_the_app(app: &TestApp, kid: &str, claims: &Value) -> String {
+    let key = EncodingKey::from_ed_pem(app.signing_key_pem().await.as_bytes()).unwrap();
     let mut header = Header::new(Algorithm::EdDSA);
     header.typ = Some("at+jwt".into());
     header.kid = Some(kid.to_owned());
@@ -32,14 +32,14 @@ async fn expired_token_is_401_token_expired(app: TestApp) {
     let token = login["access_token"].as_str().unwrap();
     let kid = header_of(token)["kid"].as_str().unwrap().to_owned();
     // Sanity: our own signature over the unchanged claims is accepted.
-    let same = sign_like_the_app(&app, &kid, &claims_of(token));
+    let same = sign_like_the_app(&app, &kid, &claims_of(token)).await;
     assert_eq!(app.me(&same).await.status(), StatusCode::OK);
 
     let mut claims = claims_of(token);
     let now = chrono::Utc::now().timestamp();
     claims["iat"] = json!(now - 3600);
     claims["exp"] = json!(now - 120); // beyond the 30 s leeway
-    let expired = sign_like_the_app(&app, &kid, &claims);
+    let expired = sign_like_the_app(&app, &kid, &claims).await;
     let response = app.me(&expired).await;
     assert_eq!(
         response.headers()["www-authenticate"],

@@ -1,18 +1,22 @@
 //! The command line: `serve` (default), `migrate`, `create-superuser`,
-//! `import-users`, `keygen`.
+//! `import-users`, `keys`, `keygen`.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::{SecondsFormat, Utc};
 use clap::{Parser, Subcommand};
 use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, SignupRequest};
 use latch_ports::ErrorChain;
+use latch_sealing::MasterKey;
+use latch_store_sql::SqlStore;
 use latch_tokens_jwt::SigningKey;
 use tokio::sync::mpsc;
 
 use crate::json_lines::{self, MAX_IMPORT_LINE_BYTES};
+use crate::keys::key_ring;
 use crate::settings::Settings;
 use crate::startup::{Application, auth_service, open_store};
 
@@ -57,8 +61,27 @@ pub enum Command {
         #[arg(long, default_value_t = NonZeroUsize::new(DEFAULT_IMPORT_BATCH_SIZE).unwrap_or(NonZeroUsize::MIN))]
         batch_size: NonZeroUsize,
     },
+    /// The shared signing-key ring: rotate it, list it, or make its master key.
+    Keys {
+        /// What to do with the ring.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
     /// Print a new Ed25519 signing key (PKCS#8 PEM) for `tokens.eddsa_private_key_path`.
     Keygen,
+}
+
+/// `latch keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new key active; the key it replaces stays published until every
+    /// token it signed has expired. Running instances sign with the new key
+    /// within `keys.reload_seconds`.
+    Rotate,
+    /// Show every key kept: its kid, state, and when it was made and retired.
+    List,
+    /// Print a new master key (base64) for `keys.master_key`.
+    NewMasterKey,
 }
 
 /// `import-users` exits with this when it ran to the end but rejected lines.
@@ -67,11 +90,22 @@ const EXIT_LINES_REJECTED: u8 = 2;
 /// Runs the command line and returns the exit code; an error is printed by
 /// `main` and exits 1.
 pub async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
-    if let Some(Command::Keygen) = cli.command {
-        let key = SigningKey::generate_ed25519()?;
-        let pem = key.to_pem().ok_or("the generated key cannot be written as PEM")?;
-        print!("{pem}");
-        return Ok(ExitCode::SUCCESS);
+    // Commands that make key material need no settings.
+    match cli.command {
+        Some(Command::Keygen) => {
+            let key = SigningKey::generate_ed25519()?;
+            let pem = key.to_pem().ok_or("the generated key cannot be written as PEM")?;
+            print!("{pem}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Keys {
+            command: KeysCommand::NewMasterKey,
+        }) => {
+            let (_, text) = MasterKey::generate()?;
+            println!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
     }
     let settings = Settings::load(&cli.config_dir)?;
     crate::init_tracing(&settings.log);
@@ -119,9 +153,67 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             store.close().await;
             return outcome;
         }
+        Command::Keys { command } => {
+            let store = open_store(&settings, settings.database.migrate_on_start).await?;
+            let outcome = keys(&settings, &store, command).await;
+            store.close().await;
+            outcome?;
+        }
         Command::Keygen => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `latch keys rotate` and `latch keys list`.
+async fn keys(
+    settings: &Settings,
+    store: &SqlStore,
+    command: KeysCommand,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let ring = key_ring(settings, store).await?;
+    let now = Utc::now();
+    match command {
+        KeysCommand::Rotate => {
+            let rotation = ring.rotate(now).await?;
+            println!("signing with {}", rotation.kid);
+            if let Some(retired) = rotation.retired {
+                println!("retired {retired}: published until its tokens have expired");
+            }
+            if rotation.deleted > 0 {
+                println!("deleted {} expired key(s)", rotation.deleted);
+            }
+            println!(
+                "running instances switch within keys.reload_seconds ({} s)",
+                settings.keys.reload_seconds
+            );
+        }
+        KeysCommand::List => {
+            for key in ring.list().await? {
+                let state = match key.retired_at {
+                    None => "active".to_owned(),
+                    Some(at) if at + ring.retention() > now => {
+                        format!("retired, published until {}", timestamp(at + ring.retention()))
+                    }
+                    Some(_) => "expired, deleted at the next rotation".to_owned(),
+                };
+                let retired = key.retired_at.map_or_else(|| "-".to_owned(), timestamp);
+                println!(
+                    "{}  {}  created {}  retired {}  {state}",
+                    key.kid,
+                    key.algorithm,
+                    timestamp(key.created_at),
+                    retired
+                );
+            }
+        }
+        // Answered before the settings were read.
+        KeysCommand::NewMasterKey => {}
+    }
+    Ok(())
+}
+
+fn timestamp(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Streams `input` through the import, rejected lines to stderr and the

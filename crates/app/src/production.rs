@@ -33,10 +33,10 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
         ));
     }
     let algorithm = settings.tokens.algorithm;
-    if algorithm == Algorithm::EdDSA && settings.tokens.eddsa_private_key_path.is_none() {
+    if crate::keys::uses_key_ring(settings) && settings.keys.master_key.is_none() {
         return Err(SettingsError::invalid(
-            "tokens.eddsa_private_key_path",
-            "must be set in production; a key generated into data_dir is for development (create one with `latch keygen`)",
+            "keys.master_key",
+            "must be set in production; a master key generated into data_dir is for development (create one with `latch keys new-master-key`)",
         ));
     }
     if algorithm == Algorithm::HS256 && weak_hs256_secret(settings) {
@@ -85,7 +85,7 @@ mod tests {
         let mut all = vec![
             ("cookies.secure", "true"),
             ("database.url", "postgres://latch@db/latch"),
-            ("tokens.eddsa_private_key_path", "/etc/latch/ed25519.pem"),
+            ("keys.master_key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
         ];
         all.extend_from_slice(overrides);
         refuse_unsafe(&Settings::with_overrides(&all).unwrap())
@@ -122,7 +122,7 @@ mod tests {
     }
 
     #[test]
-    fn a_generated_key_is_refused() {
+    fn a_generated_master_key_is_refused() {
         let settings = Settings::with_overrides(&[
             ("cookies.secure", "true"),
             ("database.url", "postgres://db/latch"),
@@ -131,10 +131,18 @@ mod tests {
         assert!(matches!(
             refuse_unsafe(&settings),
             Err(SettingsError::Invalid {
-                key: "tokens.eddsa_private_key_path",
+                key: "keys.master_key",
                 ..
             })
         ));
+        // Keys managed by the operator need no master key.
+        let configured = Settings::with_overrides(&[
+            ("cookies.secure", "true"),
+            ("database.url", "postgres://db/latch"),
+            ("tokens.eddsa_private_key_path", "/etc/latch/ed25519.pem"),
+        ])
+        .unwrap();
+        refuse_unsafe(&configured).unwrap();
     }
 
     #[test]

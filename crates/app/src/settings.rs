@@ -76,6 +76,8 @@ pub struct Settings {
     pub purge: PurgeSettings,
     /// `[session_cache]`.
     pub session_cache: SessionCacheSettings,
+    /// `[keys]`.
+    pub keys: KeySettings,
 }
 
 /// `[http]`.
@@ -120,7 +122,7 @@ pub struct TokenSettings {
     pub hs256_secret: Option<SecretString>,
     /// PEM file of the RS256 private key.
     pub rs256_private_key_path: Option<PathBuf>,
-    /// PEM file of the Ed25519 private key; unset = generated into `data_dir`.
+    /// PEM file of the Ed25519 private key; unset = the shared key ring (`[keys]`).
     pub eddsa_private_key_path: Option<PathBuf>,
     /// `iss` claim.
     pub issuer: String,
@@ -136,6 +138,20 @@ pub struct TokenSettings {
     pub refresh_reuse_grace_seconds: u32,
     /// `/auth/session` re-issues the access token when less than this is left.
     pub session_rotate_before_seconds: u32,
+}
+
+/// `[keys]`: the shared key ring, used when `tokens.algorithm` is EdDSA
+/// and no `tokens.eddsa_private_key_path` is set.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// 32 random bytes in base64 that seal the ring's private keys; unset =
+    /// generated into `data_dir` (development only).
+    pub master_key: Option<SecretString>,
+    /// How often each instance reads the ring again (picks up rotations).
+    pub reload_seconds: u32,
+    /// Rotate when the active key is this many days old; 0 = never by itself.
+    pub rotate_after_days: u32,
 }
 
 /// `[cookies]`.
@@ -302,6 +318,9 @@ pub struct PurgeSettings {
 const MIN_LEASE_MILLIS: u32 = 100;
 const MAX_LEASE_MILLIS: u32 = 60_000;
 
+/// The longest `keys.reload_seconds`: a rotation reaches every instance within it.
+const MAX_KEY_RELOAD_SECONDS: u32 = 3600;
+
 /// The largest `purge.batch_size`: one pass's ids fit in one statement on every backend.
 const MAX_PURGE_BATCH_SIZE: u32 = 10_000;
 
@@ -371,6 +390,12 @@ impl Settings {
     /// Checks what the types alone cannot: numeric bounds and rules between
     /// keys. (Values that need parsing were parsed as they were read.)
     fn validate(&self) -> Result<(), SettingsError> {
+        if !(1..=MAX_KEY_RELOAD_SECONDS).contains(&self.keys.reload_seconds) {
+            return Err(SettingsError::invalid(
+                "keys.reload_seconds",
+                format!("must be between 1 and {MAX_KEY_RELOAD_SECONDS}"),
+            ));
+        }
         if !(MIN_LEASE_MILLIS..=MAX_LEASE_MILLIS).contains(&self.session_cache.lease_millis) {
             return Err(SettingsError::invalid(
                 "session_cache.lease_millis",

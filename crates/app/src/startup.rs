@@ -14,10 +14,11 @@ use latch_passwords::{Argon2Hasher, HasherConfig};
 use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
 use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
-use latch_tokens_jwt::{JwtTokenCodec, KeyError, TokenSettings};
+use latch_tokens_jwt::KeyError;
 
 use crate::cache_lease::CacheLeaseTask;
-use crate::keys::{SigningKeyError, signing_key};
+use crate::key_ring::KeyRingTask;
+use crate::keys::{SigningKeyError, token_codec};
 use crate::purge::PurgeTask;
 use crate::settings::{CoherenceSetting, RateLimitSettings, SessionCacheSettings, Settings};
 
@@ -27,7 +28,7 @@ pub enum StartupError {
     /// Storage could not be opened or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The signing key could not be loaded.
+    /// The signing keys could not be loaded.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyError),
     /// The token codec rejected the key.
@@ -68,6 +69,7 @@ pub struct Application {
     shutdown: ShutdownSignals,
     purge: Option<PurgeTask>,
     lease: CacheLeaseTask,
+    key_ring: Option<KeyRingTask>,
 }
 
 /// SIGTERM and SIGINT, registered before the service says it is listening, so
@@ -128,21 +130,26 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> Result<SqlStore, 
 
 /// Builds the use-case service on the configured adapters.
 pub async fn auth_service(settings: &Settings, store: &SqlStore) -> Result<AuthService, StartupError> {
-    Ok(auth_service_with_lease(settings, store).await?.0)
+    Ok(services(settings, store).await?.auth)
+}
+
+/// The use-case service and what runs beside it.
+pub struct Services {
+    /// The use cases, with the session cache in front of the store.
+    pub auth: AuthService,
+    /// This instance's session-cache lease.
+    pub lease: CacheLease,
+    /// Keeps the token codec in step with the shared key ring, if one is used.
+    pub key_ring: Option<KeyRingTask>,
 }
 
 /// Builds the use-case service on the configured adapters, with the session
-/// cache in front of the store, and this instance's cache lease.
-pub async fn auth_service_with_lease(
-    settings: &Settings,
-    store: &SqlStore,
-) -> Result<(AuthService, CacheLease), StartupError> {
-    let key = signing_key(settings)?;
+/// cache in front of the store, this instance's cache lease, and the
+/// key-ring task.
+pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services, StartupError> {
+    let (codec, ring) = token_codec(settings, store).await?;
+    let key_ring = ring.map(|ring| KeyRingTask::new(ring, codec.clone(), &settings.keys));
     let tokens = &settings.tokens;
-    let codec = JwtTokenCodec::new(
-        TokenSettings::new(key.algorithm(), tokens.issuer.clone(), tokens.audience.clone()),
-        key,
-    )?;
     let hasher = Argon2Hasher::new(HasherConfig {
         max_concurrent: match settings.passwords.hash_concurrency {
             0 => cores(),
@@ -166,7 +173,7 @@ pub async fn auth_service_with_lease(
         audit: Arc::new(store.audit()),
         changes,
         hasher: Arc::new(hasher),
-        tokens: Arc::new(codec),
+        tokens: codec,
         limiter: Arc::new(GovernorRateLimiter::new(rate_limit_config(&settings.rate_limit))),
         clock: Arc::new(SystemClock),
     };
@@ -190,7 +197,11 @@ pub async fn auth_service_with_lease(
     auth.ensure_default_tier()
         .await
         .map_err(|err| StartupError::DefaultTier(err.to_string()))?;
-    Ok((auth, cached.lease))
+    Ok(Services {
+        auth,
+        lease: cached.lease,
+        key_ring,
+    })
 }
 
 /// The session cache's configuration from `[session_cache]`; `auto`
@@ -263,7 +274,11 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
-        let (auth, lease) = auth_service_with_lease(&settings, &store).await?;
+        let Services {
+            auth,
+            lease,
+            key_ring,
+        } = services(&settings, &store).await?;
         let cookies = CookieSettings {
             secure: settings.cookies.secure,
             same_site: settings.cookies.same_site,
@@ -316,6 +331,7 @@ impl Application {
             shutdown,
             purge,
             lease,
+            key_ring,
         })
     }
 
@@ -343,11 +359,13 @@ impl Application {
             mut shutdown,
             purge,
             lease,
+            key_ring,
             ..
         } = self;
         // Purges and holds the cache lease while serving; dropping a guard (on any return) stops its task.
         let purging = purge.map(PurgeTask::spawn);
         let leasing = lease.clone().spawn();
+        let rereading_keys = key_ring.map(KeyRingTask::spawn);
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         tokio::select! {
@@ -356,6 +374,7 @@ impl Application {
         }
         drop(purging);
         drop(leasing);
+        drop(rereading_keys);
         // Writers elsewhere stop waiting for this instance; its requests read the log meanwhile.
         lease.release().await;
         // The server future processes the stop command: keep polling it meanwhile.

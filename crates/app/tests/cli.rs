@@ -46,6 +46,86 @@ fn keygen_prints_a_pkcs8_pem_key() {
 }
 
 #[test]
+fn keys_new_master_key_prints_32_random_bytes_in_base64() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = latch(dir.path())
+        .args(["keys", "new-master-key"])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = String::from_utf8(first.stdout).unwrap();
+    let text = text.trim_end();
+    assert_eq!(text.len(), 44, "{text}");
+    assert!(text.ends_with('='), "{text}");
+    let second = latch(dir.path())
+        .args(["keys", "new-master-key"])
+        .output()
+        .unwrap();
+    assert_ne!(text, String::from_utf8(second.stdout).unwrap().trim_end());
+}
+
+/// The kids `latch keys list` prints, with the state column of each.
+fn listed_keys(dir: &std::path::Path) -> Vec<(String, String)> {
+    let output = latch(dir).args(["keys", "list"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let kid = line.split_whitespace().next().unwrap().to_owned();
+            let state = line.rsplit("  ").next().unwrap().to_owned();
+            (kid, state)
+        })
+        .collect()
+}
+
+#[test]
+fn keys_rotate_retires_the_active_key_and_list_shows_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = listed_keys(dir.path());
+    assert_eq!(
+        before.len(),
+        1,
+        "an empty ring is given its first key: {before:?}"
+    );
+    assert_eq!(before[0].1, "active");
+
+    let output = latch(dir.path()).args(["keys", "rotate"]).output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    assert!(printed.contains(&format!("retired {}", before[0].0)), "{printed}");
+
+    let after = listed_keys(dir.path());
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(after[0].1, "active", "newest first: {after:?}");
+    assert!(
+        printed.contains(&format!("signing with {}", after[0].0)),
+        "{printed}"
+    );
+    assert_eq!(after[1].0, before[0].0);
+    assert!(after[1].1.starts_with("retired, published until"), "{after:?}");
+    // The master key sealing the ring was generated beside the database.
+    assert!(dir.path().join("master.key").exists());
+}
+
+#[test]
+fn keys_rotate_with_configured_key_material_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = latch(dir.path())
+        .args(["keys", "rotate"])
+        .env("LATCH__TOKENS__ALGORITHM", "HS256")
+        .env("LATCH__TOKENS__HS256_SECRET", "0123456789abcdef0123456789abcdef")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("tokens.hs256_secret"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn create_superuser_reads_the_password_from_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let mut command = latch(dir.path());
@@ -123,17 +203,14 @@ fn production_guard_names_each_refused_setting() {
         // Nothing listens on port 9: the start gets past the guard and stops there.
         ("LATCH__DATABASE__URL", "postgres://latch@127.0.0.1:9/latch"),
         (
-            "LATCH__TOKENS__EDDSA_PRIVATE_KEY_PATH",
-            "/nonexistent/ed25519.pem",
+            "LATCH__KEYS__MASTER_KEY",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         ),
     ];
     let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("LATCH__COOKIES__SECURE", "false")], "cookies.secure"),
         (&[("LATCH__DATABASE__URL", "sqlite://latch.db")], "database.url"),
-        (
-            &[("LATCH__TOKENS__EDDSA_PRIVATE_KEY_PATH", "")],
-            "tokens.eddsa_private_key_path",
-        ),
+        (&[("LATCH__KEYS__MASTER_KEY", "")], "keys.master_key"),
         (
             &[
                 ("LATCH__TOKENS__ALGORITHM", "HS256"),
@@ -191,7 +268,7 @@ fn serve_stops_gracefully_on_sigterm() {
     let mut saw_generated_key = false;
     loop {
         let line = lines.next().expect("latch exited before listening").unwrap();
-        saw_generated_key |= line.contains("generated a new EdDSA signing key");
+        saw_generated_key |= line.contains("generated a master key for the key ring");
         if line.contains("latch is listening") {
             break;
         }
@@ -200,7 +277,10 @@ fn serve_stops_gracefully_on_sigterm() {
             "not listening after 30 s"
         );
     }
-    assert!(saw_generated_key, "the first start must say it generated a key");
+    assert!(
+        saw_generated_key,
+        "the first start must say it generated a master key"
+    );
     let kill = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -1,10 +1,6 @@
-//! Signing keys: parsing PEM or secrets, generating Ed25519 keys, and keeping
-//! a generated key on disk so tokens survive a restart.
+//! Signing keys: parsing PEM or secrets, and generating Ed25519 keys.
 
 use std::fmt;
-use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
@@ -18,30 +14,6 @@ use crate::jwks;
 /// Why key material could not be loaded, generated or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    /// The key file exists but could not be read.
-    #[error("cannot read signing key file {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O failure.
-        source: io::Error,
-    },
-    /// A generated key could not be written.
-    #[error("cannot write signing key file {}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O failure.
-        source: io::Error,
-    },
-    /// The key file does not hold a usable Ed25519 private key.
-    #[error("signing key file {} is not a valid Ed25519 private key (PKCS#8 PEM): {reason}", path.display())]
-    InvalidFile {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said.
-        reason: String,
-    },
     /// The PEM text is not a private key of the expected kind.
     #[error("not a valid {algorithm} private key PEM: {reason}")]
     InvalidPem {
@@ -217,67 +189,6 @@ impl fmt::Debug for SigningKey {
             .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
-}
-
-/// Loads the Ed25519 key at `path`, or generates one there (mode 0600, parent
-/// directories created) if the file does not exist. The flag is `true` when the
-/// key was generated, so the caller can say so in the log once.
-///
-/// # Errors
-/// [`KeyError::Read`] / [`KeyError::Write`] on I/O failures, and
-/// [`KeyError::InvalidFile`] if the file holds something else than an Ed25519 key.
-pub fn load_or_generate_ed25519(path: &Path) -> Result<(SigningKey, bool), KeyError> {
-    match fs::read_to_string(path) {
-        Ok(pem) => return load_file(path, &pem).map(|key| (key, false)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(KeyError::Read {
-                path: path.to_owned(),
-                source,
-            });
-        }
-    }
-    let key = SigningKey::generate_ed25519()?;
-    let pem = pem_encode("PRIVATE KEY", key.encoding.as_bytes());
-    match write_new_private_file(path, pem.as_bytes()) {
-        Ok(()) => Ok((key, true)),
-        // Another process sharing the data directory won the race: use its key.
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let pem = fs::read_to_string(path).map_err(|source| KeyError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
-            load_file(path, &pem).map(|key| (key, false))
-        }
-        Err(source) => Err(KeyError::Write {
-            path: path.to_owned(),
-            source,
-        }),
-    }
-}
-
-fn load_file(path: &Path, pem: &str) -> Result<SigningKey, KeyError> {
-    SigningKey::from_pem(Algorithm::EdDSA, pem).map_err(|e| KeyError::InvalidFile {
-        path: path.to_owned(),
-        reason: match e {
-            KeyError::InvalidPem { reason, .. } => reason,
-            other => other.to_string(),
-        },
-    })
-}
-
-/// Creates `path` (never overwriting) readable by the owner only, and writes `contents`.
-fn write_new_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent)?;
-    }
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
 }
 
 fn pem_encode(label: &str, der: &[u8]) -> String {

@@ -22,6 +22,6 @@ mod signer;
 mod verified;
 
 pub use codec::JwtTokenCodec;
-pub use keys::{KeyError, SigningKey, load_or_generate_ed25519};
+pub use keys::{KeyError, SigningKey};
 pub use ring::{KeyRing, RingError, RingKeys, Rotation};
 pub use settings::{Algorithm, TokenSettings, UnknownAlgorithm};

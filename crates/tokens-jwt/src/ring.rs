@@ -160,6 +160,11 @@ impl KeyRing {
         }
     }
 
+    /// How long a retired key stays published after it stopped signing.
+    pub fn retention(&self) -> Duration {
+        self.retention
+    }
+
     /// Every key kept, newest first (what `latch keys list` shows).
     ///
     /// # Errors

@@ -172,42 +172,6 @@ fn settings_and_key_must_agree_on_the_algorithm() {
     ));
 }
 
-// ---- load_or_generate ---------------------------------------------------------
-
-#[test]
-fn load_or_generate_writes_a_private_file_once_then_reloads_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keys").join("eddsa.pem");
-    let (first, generated) = latch_tokens_jwt::load_or_generate_ed25519(&path).unwrap();
-    assert!(generated);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-    }
-    let (second, generated) = latch_tokens_jwt::load_or_generate_ed25519(&path).unwrap();
-    assert!(!generated);
-    assert_eq!(second.kid(), first.kid());
-}
-
-#[test]
-fn load_or_generate_reports_a_corrupt_file_by_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("eddsa.pem");
-    std::fs::write(&path, RS256_PKCS8).unwrap();
-    let err = latch_tokens_jwt::load_or_generate_ed25519(&path).unwrap_err();
-    assert!(matches!(err, KeyError::InvalidFile { .. }), "{err}");
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        RS256_PKCS8,
-        "the file was overwritten"
-    );
-}
-
 // ---- JWKS ---------------------------------------------------------------------
 
 #[test]
