@@ -109,6 +109,18 @@ fn keys_rotate_retires_the_active_key_and_list_shows_both() {
 }
 
 #[test]
+fn an_empty_ring_starts_with_the_key_an_earlier_version_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = latch(dir.path()).arg("keygen").output().unwrap();
+    let pem = String::from_utf8(keygen.stdout).unwrap();
+    std::fs::write(dir.path().join("jwt-ed25519.pem"), &pem).unwrap();
+    let legacy = latch_tokens_jwt::SigningKey::from_pem(latch_tokens_jwt::Algorithm::EdDSA, &pem).unwrap();
+
+    let listed = listed_keys(dir.path());
+    assert_eq!(listed, vec![(legacy.kid().to_owned(), "active".to_owned())]);
+}
+
+#[test]
 fn keys_rotate_with_configured_key_material_names_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     let output = latch(dir.path())
