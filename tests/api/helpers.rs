@@ -277,13 +277,17 @@ impl TestApp {
         self.login(email, PASSWORD).await.json().await.unwrap()
     }
 
-    /// The key ring's active signing key (EdDSA default), as PEM.
-    pub async fn signing_key_pem(&self) -> String {
+    /// Signs `claims` with the key ring's active key (EdDSA default), as the app would.
+    pub async fn sign(&self, claims: &Value) -> String {
         let store = latch::startup::open_store(&self.settings, false).await.unwrap();
         let ring = latch::key_ring(&self.settings, &store).await.unwrap();
-        let keys = ring.load(None, chrono::Utc::now()).await.unwrap();
+        let active = ring.load(None, chrono::Utc::now()).await.unwrap().active;
         store.close().await;
-        keys.active.to_pem().unwrap()
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(active.to_pem().unwrap().as_bytes()).unwrap();
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.typ = Some("at+jwt".into());
+        header.kid = Some(active.kid().to_owned());
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
     }
 }
 

@@ -11,6 +11,10 @@ use crate::settings::{Settings, SettingsError};
 /// Shortest HS256 secret accepted in production (RFC 7518 §3.2: at least the hash size).
 const MIN_HS256_SECRET_BYTES: usize = 32;
 
+/// Shortest introspection client secret accepted in production: as much
+/// entropy as a signing key, since it unlocks every token's details.
+const MIN_CLIENT_SECRET_BYTES: usize = 32;
+
 /// Refuses development-only settings. (A CORS wildcard with credentials is
 /// refused in every environment, by `Settings::validate`.)
 pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
@@ -39,6 +43,19 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
             "must be set in production; a master key generated into data_dir is for development (create one with `latch keys new-master-key`)",
         ));
     }
+    let weak_client_secret = settings
+        .introspection
+        .client_secret
+        .as_ref()
+        .is_some_and(|s| s.expose_secret().len() < MIN_CLIENT_SECRET_BYTES);
+    if weak_client_secret {
+        return Err(SettingsError::invalid(
+            "introspection.client_secret",
+            format!(
+                "must be at least {MIN_CLIENT_SECRET_BYTES} bytes in production (`openssl rand -hex 32`)"
+            ),
+        ));
+    }
     if algorithm == Algorithm::HS256 && weak_hs256_secret(settings) {
         return Err(SettingsError::invalid(
             "tokens.hs256_secret",
@@ -57,8 +74,9 @@ fn weak_hs256_secret(settings: &Settings) -> bool {
         .is_none_or(|s| s.expose_secret().len() < MIN_HS256_SECRET_BYTES)
 }
 
-/// Risky settings that start-up accepts outside production, one warning
-/// each naming the setting. (Production refuses both.)
+/// Risky settings that start-up accepts, one warning each naming the
+/// setting. (Production refuses the short secret and the insecure cookie
+/// before this runs.)
 pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
     let mut warnings = Vec::new();
     // A missing secret is start-up's own error; only a short one is warned about.
@@ -66,6 +84,17 @@ pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
     if settings.tokens.algorithm == Algorithm::HS256 && short_secret {
         warnings.push(format!(
             "tokens.hs256_secret is shorter than {MIN_HS256_SECRET_BYTES} bytes: it can be guessed offline from any token, and then tokens forged; production refuses it"
+        ));
+    }
+    let unspecified_host = settings
+        .http
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_unspecified());
+    if settings.http.public_url.is_none() && unspecified_host {
+        warnings.push(format!(
+            "http.public_url is unset and http.host is {}: the discovery document names URLs no client can reach; set http.public_url",
+            settings.http.host
         ));
     }
     if settings.cookies.same_site == SameSite::None && !settings.cookies.secure {
@@ -143,6 +172,32 @@ mod tests {
         ])
         .unwrap();
         refuse_unsafe(&configured).unwrap();
+    }
+
+    #[test]
+    fn a_short_introspection_secret_is_refused() {
+        let short = [
+            ("introspection.client_id", "api"),
+            ("introspection.client_secret", "too-short"),
+        ];
+        assert_eq!(refused_key(&short), "introspection.client_secret");
+        let long = [
+            ("introspection.client_id", "api"),
+            ("introspection.client_secret", "0123456789abcdef0123456789abcdef"),
+        ];
+        production(&long).unwrap();
+    }
+
+    #[test]
+    fn an_unreachable_discovery_url_is_warned_about() {
+        let unset = warnings_for(&[("http.host", "0.0.0.0")]);
+        assert_eq!(unset.len(), 1, "{unset:?}");
+        assert!(unset[0].contains("http.public_url"), "{unset:?}");
+        let set = warnings_for(&[
+            ("http.host", "0.0.0.0"),
+            ("http.public_url", "https://auth.example.com"),
+        ]);
+        assert!(set.is_empty(), "{set:?}");
     }
 
     #[test]

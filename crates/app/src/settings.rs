@@ -10,7 +10,7 @@ use ipnet::IpNet;
 use latch_domain::TierName;
 use latch_http::{AllowedOrigins, ForwardedHeader, TrustedProxies};
 use latch_tokens_jwt::Algorithm;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::value::Error as ValueError;
 use serde::de::{DeserializeOwned, Error as _, IntoDeserializer};
 use serde::{Deserialize, Deserializer};
@@ -78,6 +78,8 @@ pub struct Settings {
     pub session_cache: SessionCacheSettings,
     /// `[keys]`.
     pub keys: KeySettings,
+    /// `[introspection]`.
+    pub introspection: IntrospectionSettings,
 }
 
 /// `[http]`.
@@ -96,6 +98,9 @@ pub struct HttpSettings {
     /// The header those proxies write: `x-forwarded-for` or `forwarded` (RFC 7239).
     #[serde(deserialize_with = "forwarded_header")]
     pub forwarded_header: ForwardedHeader,
+    /// The URL clients reach Latch at (`https://auth.example.com`), for the
+    /// discovery document; unset = `http://{host}:{port}`.
+    pub public_url: Option<String>,
 }
 
 /// `[database]`.
@@ -154,6 +159,17 @@ pub struct KeySettings {
     pub rotate_after_days: u32,
 }
 
+/// `[introspection]`: the resource server allowed to call
+/// `POST /api/v1/auth/introspect`, by HTTP Basic.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionSettings {
+    /// The client id; unset (with the secret) = introspection answers 401 to everyone.
+    pub client_id: Option<String>,
+    /// The client secret.
+    pub client_secret: Option<SecretString>,
+}
+
 /// `[cookies]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -198,6 +214,8 @@ pub struct RateLimitSettings {
     pub password_change_per_ip: u32,
     /// Username changes from one client IP.
     pub username_change_per_ip: u32,
+    /// Introspection requests from one client IP (each checks the client secret).
+    pub introspect_per_ip: u32,
     /// Signups naming one email, from anywhere.
     pub signup_per_account: u32,
     /// Logins naming one account (email or username), from anywhere.
@@ -318,6 +336,19 @@ pub struct PurgeSettings {
 const MIN_LEASE_MILLIS: u32 = 100;
 const MAX_LEASE_MILLIS: u32 = 60_000;
 
+/// Whether `url` can prefix Latch's paths: `http(s)://host[:port][/path]`,
+/// no query, fragment or trailing slash.
+fn valid_public_url(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    !host.is_empty() && !url.ends_with('/') && !url.contains(['?', '#', ' '])
+}
+
 /// The longest `keys.reload_seconds`: a rotation reaches every instance within it.
 const MAX_KEY_RELOAD_SECONDS: u32 = 3600;
 
@@ -380,7 +411,6 @@ impl Settings {
 
     /// The database URL, defaulting to a SQLite file in `data_dir`.
     pub fn database_url(&self) -> String {
-        use secrecy::ExposeSecret;
         match &self.database.url {
             Some(url) => url.expose_secret().to_owned(),
             None => format!("sqlite://{}?mode=rwc", self.data_dir.join("latch.db").display()),
@@ -390,6 +420,27 @@ impl Settings {
     /// Checks what the types alone cannot: numeric bounds and rules between
     /// keys. (Values that need parsing were parsed as they were read.)
     fn validate(&self) -> Result<(), SettingsError> {
+        if let Some(url) = &self.http.public_url
+            && !valid_public_url(url)
+        {
+            return Err(SettingsError::invalid(
+                "http.public_url",
+                "must be an http:// or https:// URL with a host, without query, fragment or trailing slash",
+            ));
+        }
+        let introspection = &self.introspection;
+        if introspection.client_id.is_some() != introspection.client_secret.is_some()
+            || introspection.client_id.as_deref() == Some("")
+            || introspection
+                .client_secret
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().is_empty())
+        {
+            return Err(SettingsError::invalid(
+                "introspection.client_id",
+                "introspection.client_id and introspection.client_secret are set together, neither empty",
+            ));
+        }
         if !(1..=MAX_KEY_RELOAD_SECONDS).contains(&self.keys.reload_seconds) {
             return Err(SettingsError::invalid(
                 "keys.reload_seconds",
@@ -612,6 +663,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("cookies.secure"), "{err}");
+    }
+
+    #[test]
+    fn a_public_url_must_prefix_paths() {
+        for bad in [
+            "auth.example.com",
+            "https://",
+            "https://auth.example.com/",
+            "https://a.example?x=1",
+            "ftp://a.example",
+        ] {
+            let err = load_error(&[("LATCH__HTTP__PUBLIC_URL", bad)]);
+            assert!(err.contains("http.public_url"), "{bad}: {err}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let vars = [("LATCH__HTTP__PUBLIC_URL", "https://example.com/auth")];
+        Settings::load_from(dir.path(), "development", env(&vars)).unwrap();
+    }
+
+    #[test]
+    fn introspection_credentials_come_as_a_pair() {
+        let err = load_error(&[("LATCH__INTROSPECTION__CLIENT_ID", "api")]);
+        assert!(err.contains("introspection.client_id"), "{err}");
+        let err = load_error(&[("LATCH__INTROSPECTION__CLIENT_SECRET", "s3cret")]);
+        assert!(err.contains("introspection.client_id"), "{err}");
     }
 
     #[test]

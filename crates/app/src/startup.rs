@@ -7,7 +7,7 @@ use std::time::Duration as StdDuration;
 use actix_web::dev::Server;
 use async_trait::async_trait;
 use chrono::Duration;
-use latch_core::{AuthConfig, AuthService, Ports, SystemClock};
+use latch_core::{AuthConfig, AuthService, IntrospectionClient, Ports, SystemClock};
 use latch_domain::PasswordPolicy;
 use latch_http::{CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
@@ -20,7 +20,7 @@ use crate::cache_lease::CacheLeaseTask;
 use crate::key_ring::KeyRingTask;
 use crate::keys::{SigningKeyError, token_codec};
 use crate::purge::PurgeTask;
-use crate::settings::{CoherenceSetting, RateLimitSettings, SessionCacheSettings, Settings};
+use crate::settings::{CoherenceSetting, HttpSettings, RateLimitSettings, SessionCacheSettings, Settings};
 
 /// Why the service could not start. Each message names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +192,12 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
             reject_personal: settings.passwords.reject_personal_info,
         },
         default_tier: settings.tiers.default.clone(),
+        introspection_client: settings
+            .introspection
+            .client_id
+            .as_ref()
+            .zip(settings.introspection.client_secret.as_ref())
+            .map(|(id, secret)| IntrospectionClient::new(id.clone(), secret)),
     };
     let auth = AuthService::new(ports, config);
     auth.ensure_default_tier()
@@ -235,6 +241,7 @@ fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
             refresh: budget(limits.refresh_per_ip),
             password_change: budget(limits.password_change_per_ip),
             username_change: budget(limits.username_change_per_ip),
+            introspect: budget(limits.introspect_per_ip),
         },
         per_account: ActionBudgets {
             signup: budget(limits.signup_per_account),
@@ -243,11 +250,23 @@ fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
             refresh: Budget::UNLIMITED,
             password_change: budget(limits.password_change_per_account),
             username_change: budget(limits.username_change_per_account),
+            introspect: Budget::UNLIMITED,
         },
         free_failures: limits.login_free_failures,
         backoff_base: StdDuration::from_secs(u64::from(limits.login_backoff_base_seconds)),
         backoff_max: StdDuration::from_secs(u64::from(limits.login_backoff_max_seconds)),
         ..RateLimitConfig::default()
+    }
+}
+
+/// `http.public_url`, else the address Latch listens on.
+fn public_url(http: &HttpSettings, port: u16) -> String {
+    if let Some(url) = &http.public_url {
+        return url.clone();
+    }
+    match http.host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(ip)) => format!("http://[{ip}]:{port}"),
+        _ => format!("http://{}:{port}", http.host),
     }
 }
 
@@ -315,6 +334,7 @@ impl Application {
             security,
             log_request_bodies: settings.log.request_bodies,
             readiness: Box::new(StoreReadiness(store)),
+            public_url: public_url(&settings.http, port),
         };
         let workers = match settings.http.workers {
             0 => cores(),

@@ -14,6 +14,7 @@ mod client;
 mod clock;
 mod error;
 mod import;
+mod introspect;
 mod issue;
 mod login;
 mod logout;
@@ -36,6 +37,7 @@ pub use error::Unexpected;
 pub use import::{
     DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, ImportRecord, ImportSummary, RejectedLine, UserImport,
 };
+pub use introspect::{ClientCredentials, IntrospectError, Introspection, IntrospectionClient};
 pub use issue::TokenPair;
 pub use login::{LoginError, LoginRequest};
 pub use logout::{LogoutError, LogoutOutcome, LogoutScope};

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{PasswordPolicy, TierName};
 
+use crate::IntrospectionClient;
+
 use latch_ports::{
     AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
     TokenCodec, UserRepository,
@@ -28,6 +30,8 @@ pub struct AuthConfig {
     pub password_policy: PasswordPolicy,
     /// Tier given to new users.
     pub default_tier: TierName,
+    /// The resource server allowed to introspect tokens; `None` = nobody.
+    pub introspection_client: Option<IntrospectionClient>,
 }
 
 impl Default for AuthConfig {
@@ -40,6 +44,7 @@ impl Default for AuthConfig {
             session_rotate_before: Duration::seconds(120),
             password_policy: PasswordPolicy::default(),
             default_tier: TierName::default(),
+            introspection_client: None,
         }
     }
 }

@@ -100,7 +100,7 @@ fn redact(value: serde_json::Value) -> serde_json::Value {
 /// Parses `bytes` as JSON `T`, requiring a JSON content type.
 pub(crate) fn parse_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -> Result<T, ApiError> {
     if !media_type(req).is_some_and(|m| is_json(&m)) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType("application/json"));
     }
     log_body(req, bytes, false);
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);

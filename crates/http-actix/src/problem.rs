@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use latch_core::{
-    AccountError, AdminError, AuthenticateError, LoginError, LogoutError, RefreshError, RevokeSessionError,
-    SessionCheckError, SignupError, Unexpected, UpdateProfileError,
+    AccountError, AdminError, AuthenticateError, IntrospectError, LoginError, LogoutError, RefreshError,
+    RevokeSessionError, SessionCheckError, SignupError, Unexpected, UpdateProfileError,
 };
 use latch_domain::ValidationError;
 use latch_ports::{ErrorChain, RateLimited};
@@ -36,9 +36,9 @@ pub enum ApiError {
         /// What is wrong.
         detail: String,
     },
-    /// The body's content type is not one this route reads.
+    /// The body's content type is not the one this route reads (named).
     #[error("unsupported content type")]
-    UnsupportedMediaType,
+    UnsupportedMediaType(&'static str),
     /// The body is over the route's limit.
     #[error("request body too large")]
     PayloadTooLarge,
@@ -54,6 +54,9 @@ pub enum ApiError {
     /// No credentials were sent.
     #[error("authentication required")]
     Unauthenticated,
+    /// A resource server's client credentials are missing or wrong.
+    #[error("invalid client")]
+    InvalidClient,
     /// A token was sent and is not acceptable.
     #[error("invalid token")]
     InvalidToken,
@@ -130,12 +133,13 @@ impl ApiError {
         match self {
             Self::MalformedBody(_) => "malformed_body",
             Self::Validation { .. } | Self::BrokenRule { .. } => "validation_failed",
-            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::PayloadTooLarge => "payload_too_large",
             Self::EmailTaken => "email_taken",
             Self::UsernameTaken => "username_taken",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Unauthenticated => "unauthenticated",
+            Self::InvalidClient => "invalid_client",
             Self::InvalidToken => "invalid_token",
             Self::TokenExpired => "token_expired",
             Self::RefreshTokenReused => "refresh_token_reused",
@@ -156,12 +160,15 @@ impl ApiError {
             Self::MalformedBody(detail) | Self::Validation { detail, .. } | Self::BrokenRule { detail, .. } => {
                 detail.clone()
             }
-            Self::UnsupportedMediaType => "Send the body as application/json.".into(),
+            Self::UnsupportedMediaType(expected) => format!("Send the body as {expected}."),
             Self::PayloadTooLarge => "The request body is larger than this route accepts.".into(),
             Self::EmailTaken => "An account with this email already exists.".into(),
             Self::UsernameTaken => "This username is taken.".into(),
             Self::InvalidCredentials => "The login or password is incorrect.".into(),
             Self::Unauthenticated => "This route needs an access token.".into(),
+            Self::InvalidClient => {
+                "This route needs the introspection client's credentials (HTTP Basic).".into()
+            }
             Self::InvalidToken => "The token is invalid or has been revoked.".into(),
             Self::TokenExpired => "The token has expired.".into(),
             Self::RefreshTokenReused => {
@@ -219,7 +226,7 @@ impl ResponseError for ApiError {
         match self {
             Self::MalformedBody(_) => StatusCode::BAD_REQUEST,
             Self::Validation { .. } | Self::BrokenRule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::EmailTaken
             | Self::UsernameTaken
@@ -229,6 +236,7 @@ impl ResponseError for ApiError {
             Self::Forbidden | Self::CsrfFailed => StatusCode::FORBIDDEN,
             Self::InvalidCredentials
             | Self::Unauthenticated
+            | Self::InvalidClient
             | Self::InvalidToken
             | Self::TokenExpired
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
@@ -250,6 +258,12 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthenticated => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"latch\""),
+                );
             }
             Self::InvalidToken | Self::TokenExpired | Self::RefreshTokenReused => {
                 headers.insert(
@@ -344,6 +358,16 @@ impl From<AuthenticateError> for ApiError {
             AuthenticateError::Expired => Self::TokenExpired,
             AuthenticateError::Invalid => Self::InvalidToken,
             AuthenticateError::Unexpected(err) => internal(err),
+        }
+    }
+}
+
+impl From<IntrospectError> for ApiError {
+    fn from(err: IntrospectError) -> Self {
+        match err {
+            IntrospectError::ClientRefused => Self::InvalidClient,
+            IntrospectError::RateLimited(refusal) => Self::RateLimited(refusal),
+            IntrospectError::Unexpected(err) => internal(err),
         }
     }
 }
@@ -467,7 +491,7 @@ mod tests {
                 vec![],
             ),
             (
-                ApiError::UnsupportedMediaType,
+                ApiError::UnsupportedMediaType("application/json"),
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 vec![],
@@ -496,6 +520,12 @@ mod tests {
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 vec![("www-authenticate", "Bearer")],
+            ),
+            (
+                ApiError::InvalidClient,
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                vec![("www-authenticate", "Basic realm=\"latch\"")],
             ),
             (
                 ApiError::InvalidToken,

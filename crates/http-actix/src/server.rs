@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::body::BODY_LIMIT;
 use crate::problem::problem_response;
 use crate::request_span::RequestSpan;
-use crate::routes::{admin, auth, system, users};
+use crate::routes::{admin, auth, resource_servers, system, users};
 use crate::{ApiError, CookieSettings, SecuritySettings, security};
 
 /// Tells `/readyz` whether the service's dependencies answer.
@@ -35,6 +35,8 @@ pub struct HttpState {
     pub log_request_bodies: bool,
     /// The readiness probe.
     pub readiness: Box<dyn Readiness>,
+    /// The URL clients reach Latch at, without a trailing slash (discovery names its routes under it).
+    pub public_url: String,
 }
 
 /// Starts serving on `listener` (already bound, so port 0 works) with
@@ -66,6 +68,9 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                     .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
                     .service(web::resource("/auth/session").route(web::post().to(auth::session)))
                     .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                    .service(
+                        web::resource("/auth/introspect").route(web::post().to(resource_servers::introspect)),
+                    )
                     .service(
                         web::resource("/users/me")
                             .route(web::get().to(users::get_me))
@@ -105,6 +110,10 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
             .service(web::resource("/healthz").route(web::get().to(system::healthz)))
             .service(web::resource("/readyz").route(web::get().to(system::readyz)))
             .service(web::resource("/.well-known/jwks.json").route(web::get().to(system::jwks)))
+            .service(
+                web::resource("/.well-known/openid-configuration")
+                    .route(web::get().to(resource_servers::discovery)),
+            )
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
             }))

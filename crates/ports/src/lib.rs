@@ -30,7 +30,7 @@ pub use sessions::{
 };
 pub use signing_keys::{ActivateKeyError, SigningKeyRepository, StoredSigningKey};
 pub use tiers::{TierError, TierRepository};
-pub use tokens::{AccessClaims, TokenCodec, TokenError};
+pub use tokens::{AccessClaims, TokenCodec, TokenError, TokenIssuer};
 pub use users::{
     AccountFlags, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser, UpdateUserError,
     UserCredentials, UserPage, UserQuery, UserRepository,

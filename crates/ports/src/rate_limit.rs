@@ -16,9 +16,21 @@ pub enum LimitedAction {
     PasswordChange,
     /// `PATCH /users/me` with a username, which says whether it is taken.
     UsernameChange,
+    /// `POST /auth/introspect`, which checks a resource server's client secret.
+    Introspect,
 }
 
 impl LimitedAction {
+    /// Every action.
+    pub const ALL: [Self; 6] = [
+        Self::Signup,
+        Self::Login,
+        Self::Refresh,
+        Self::PasswordChange,
+        Self::UsernameChange,
+        Self::Introspect,
+    ];
+
     /// A stable lower-case name, for logs and policy headers.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +39,7 @@ impl LimitedAction {
             Self::Refresh => "refresh",
             Self::PasswordChange => "password_change",
             Self::UsernameChange => "username_change",
+            Self::Introspect => "introspect",
         }
     }
 }

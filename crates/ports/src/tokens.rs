@@ -56,4 +56,19 @@ pub trait TokenCodec: Send + Sync + 'static {
 
     /// The public keys as a JWKS JSON document (never a symmetric secret).
     fn jwks_json(&self) -> String;
+
+    /// Who issues the tokens, for whom, and how they are signed: what
+    /// discovery and introspection tell resource servers.
+    fn issuer(&self) -> TokenIssuer;
+}
+
+/// The fixed facts of every token a codec issues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenIssuer {
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// The JOSE `alg` of the signatures (`EdDSA`, `RS256`, `HS256`).
+    pub algorithm: &'static str,
 }

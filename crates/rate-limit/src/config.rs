@@ -50,6 +50,8 @@ pub struct ActionBudgets {
     pub password_change: Budget,
     /// Budget of [`LimitedAction::UsernameChange`].
     pub username_change: Budget,
+    /// Budget of [`LimitedAction::Introspect`].
+    pub introspect: Budget,
 }
 
 impl ActionBudgets {
@@ -61,6 +63,7 @@ impl ActionBudgets {
             refresh: budget,
             password_change: budget,
             username_change: budget,
+            introspect: budget,
         }
     }
 
@@ -72,6 +75,7 @@ impl ActionBudgets {
             LimitedAction::Refresh => self.refresh,
             LimitedAction::PasswordChange => self.password_change,
             LimitedAction::UsernameChange => self.username_change,
+            LimitedAction::Introspect => self.introspect,
         }
     }
 }
@@ -104,7 +108,7 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     /// Per IP per minute: signup 10, login 30, refresh 120, password change 10,
-    /// username change 10. Per account per minute: login 10, password change
+    /// username change 10, introspection 6000. Per account per minute: login 10, password change
     /// 5, username change 5, signup and refresh
     /// unlimited (an IP budget already covers them). Backoff after 5 free
     /// failures, from 1 s doubling up to 5 min. 100 000 accounts and 100 000
@@ -118,6 +122,7 @@ impl Default for RateLimitConfig {
                 refresh: Budget::per_minute(120),
                 password_change: Budget::per_minute(10),
                 username_change: Budget::per_minute(10),
+                introspect: Budget::per_minute(6000),
             },
             per_account: ActionBudgets {
                 signup: Budget::UNLIMITED,
@@ -125,6 +130,8 @@ impl Default for RateLimitConfig {
                 refresh: Budget::UNLIMITED,
                 password_change: Budget::per_minute(5),
                 username_change: Budget::per_minute(5),
+                // A resource server's client secret has no account to guess against.
+                introspect: Budget::UNLIMITED,
             },
             free_failures: 5,
             backoff_base: Duration::from_secs(1),

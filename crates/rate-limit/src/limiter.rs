@@ -12,13 +12,7 @@ use crate::budgets::BudgetTable;
 use crate::subject::ip_key;
 use crate::{ActionBudgets, RateLimitConfig};
 
-const ACTIONS: [LimitedAction; 5] = [
-    LimitedAction::Signup,
-    LimitedAction::Login,
-    LimitedAction::Refresh,
-    LimitedAction::PasswordChange,
-    LimitedAction::UsernameChange,
-];
+const ACTIONS: [LimitedAction; 6] = LimitedAction::ALL;
 
 /// Position of `action` in [`ACTIONS`].
 const fn slot(action: LimitedAction) -> usize {
@@ -28,6 +22,7 @@ const fn slot(action: LimitedAction) -> usize {
         LimitedAction::Refresh => 2,
         LimitedAction::PasswordChange => 3,
         LimitedAction::UsernameChange => 4,
+        LimitedAction::Introspect => 5,
     }
 }
 

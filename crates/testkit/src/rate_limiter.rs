@@ -68,13 +68,7 @@ mod behaviours {
 
     use super::{ATTEMPTS, BACKOFF_BASE, BACKOFF_MAX, FREE_FAILURES, WINDOW};
 
-    const ACTIONS: [LimitedAction; 5] = [
-        LimitedAction::Signup,
-        LimitedAction::Login,
-        LimitedAction::Refresh,
-        LimitedAction::PasswordChange,
-        LimitedAction::UsernameChange,
-    ];
+    const ACTIONS: [LimitedAction; 6] = LimitedAction::ALL;
     const IP: Subject<'static> = Subject::Ip("203.0.113.7");
     const ACCOUNT: &str = "alice@example.com";
 
@@ -186,6 +180,7 @@ mod behaviours {
             LimitedAction::Refresh,
             LimitedAction::PasswordChange,
             LimitedAction::UsernameChange,
+            LimitedAction::Introspect,
         ] {
             spend(limiter, action, IP).await;
         }

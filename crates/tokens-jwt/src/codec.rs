@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 use jsonwebtoken::errors::{Error as JwtError, ErrorKind};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Header, Validation};
-use latch_ports::{AccessClaims, TokenCodec, TokenError};
+use latch_ports::{AccessClaims, TokenCodec, TokenError, TokenIssuer};
 
 use crate::claims::{IncomingClaims, OutgoingClaims};
 use crate::key_set::{ACCESS_TOKEN_TYP, KeySet};
@@ -149,6 +149,14 @@ impl TokenCodec for JwtTokenCodec {
 
     fn jwks_json(&self) -> String {
         self.keys.load().jwks.clone()
+    }
+
+    fn issuer(&self) -> TokenIssuer {
+        TokenIssuer {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            algorithm: self.algorithm.as_str(),
+        }
     }
 }
 

@@ -2,5 +2,6 @@
 
 pub(crate) mod admin;
 pub(crate) mod auth;
+pub(crate) mod resource_servers;
 pub(crate) mod system;
 pub(crate) mod users;
