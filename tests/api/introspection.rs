@@ -16,6 +16,7 @@ crate::on_both_backends!(
     introspection_spends_the_client_ips_budget,
     bad_requests_are_4xx_problems,
     discovery_names_the_keys_and_introspection,
+    the_tiers_limits_are_read_by_the_introspection_client_only,
 );
 
 const CLIENT_ID: &str = "resource-server";
@@ -248,4 +249,48 @@ async fn discovery_names_the_keys_and_introspection(backend: Backend) {
     let local = spawn_app_with(backend, &[]).await.unwrap();
     let document = local.get_json("/.well-known/openid-configuration").await;
     assert_eq!(document["jwks_uri"], local.url("/.well-known/jwks.json"));
+}
+
+async fn the_tiers_limits_are_read_by_the_introspection_client_only(backend: Backend) {
+    let Some(app) = spawn(backend, &[]).await else {
+        return;
+    };
+    let admin = app.superuser_login("root@example.com").await;
+    let created = app
+        .bearer_request(
+            reqwest::Method::POST,
+            "/api/v1/admin/tiers",
+            access(&admin),
+            Some(json!({ "name": "pro", "limits": [{ "path": "/reports", "limit": 100, "period_seconds": 60 }] })),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+
+    let url = app.url("/api/v1/auth/tiers");
+    let client = reqwest::Client::new();
+    let tiers: Value = client
+        .get(&url)
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pro = tiers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tier| tier["name"] == "pro")
+        .unwrap_or_else(|| panic!("{tiers}"));
+    assert_eq!(
+        pro["limits"],
+        json!([{ "path": "/reports", "limit": 100, "period_seconds": 60 }])
+    );
+
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let user = app.signup_and_login("ada@example.com").await;
+    let with_a_token = client.get(&url).bearer_auth(access(&user)).send().await.unwrap();
+    assert_problem(with_a_token, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }

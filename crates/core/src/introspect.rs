@@ -1,9 +1,11 @@
-//! Token introspection (RFC 7662) for resource servers: is this access token
-//! live right now? Answers only a client holding the introspection
-//! credentials, and says nothing of a token it does not accept.
+//! What resource servers ask: token introspection (RFC 7662), is this access
+//! token live right now?, and the tiers' limits. Answered only to the client
+//! holding the introspection credentials; introspection says nothing of a
+//! token it does not accept.
 
 use std::fmt;
 
+use latch_domain::Tier;
 use latch_ports::{LimitedAction, RateLimited, TokenIssuer};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -101,18 +103,7 @@ impl AuthService {
         credentials: Option<&ClientCredentials>,
         token: &str,
     ) -> Result<Introspection, IntrospectError> {
-        self.admit(LimitedAction::Introspect, client, None).await?;
-        let allowed = self.config.introspection_client.as_ref();
-        let accepted = allowed
-            .zip(credentials)
-            .is_some_and(|(allowed, presented)| allowed.accepts(presented));
-        if !accepted {
-            tracing::info!(
-                client_id = credentials.map(|c| c.id.as_str()),
-                "introspection client refused"
-            );
-            return Err(IntrospectError::ClientRefused);
-        }
+        self.admit_resource_server(client, credentials).await?;
         match self.authenticate(token).await {
             Ok(principal) => Ok(Introspection::Active {
                 principal: Box::new(principal),
@@ -121,6 +112,41 @@ impl AuthService {
             Err(AuthenticateError::Expired | AuthenticateError::Invalid) => Ok(Introspection::Inactive),
             Err(AuthenticateError::Unexpected(err)) => Err(err.into()),
         }
+    }
+
+    /// Every tier with its per-path limits, for a resource server enforcing
+    /// them (budgeted and authenticated as introspection is).
+    ///
+    /// # Errors
+    /// As [`Self::introspect`].
+    pub async fn resource_server_tiers(
+        &self,
+        client: &Client,
+        credentials: Option<&ClientCredentials>,
+    ) -> Result<Vec<Tier>, IntrospectError> {
+        self.admit_resource_server(client, credentials).await?;
+        Ok(self.ports.tiers.list().await.map_err(Unexpected::from)?)
+    }
+
+    /// Spends the client IP's budget, then checks the client's credentials.
+    async fn admit_resource_server(
+        &self,
+        client: &Client,
+        credentials: Option<&ClientCredentials>,
+    ) -> Result<(), IntrospectError> {
+        self.admit(LimitedAction::Introspect, client, None).await?;
+        let allowed = self.config.introspection_client.as_ref();
+        let accepted = allowed
+            .zip(credentials)
+            .is_some_and(|(allowed, presented)| allowed.accepts(presented));
+        if !accepted {
+            tracing::info!(
+                client_id = credentials.map(|c| c.id.as_str()),
+                "resource server client refused"
+            );
+            return Err(IntrospectError::ClientRefused);
+        }
+        Ok(())
     }
 
     /// Who issues Latch's tokens, for whom, and how they are signed.

@@ -71,6 +71,7 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
                     .service(
                         web::resource("/auth/introspect").route(web::post().to(resource_servers::introspect)),
                     )
+                    .service(web::resource("/auth/tiers").route(web::get().to(resource_servers::tiers)))
                     .service(
                         web::resource("/users/me")
                             .route(web::get().to(users::get_me))

@@ -1,5 +1,5 @@
-//! What resource servers ask Latch: the discovery document and token
-//! introspection (RFC 7662).
+//! What resource servers ask Latch: the discovery document, token
+//! introspection (RFC 7662) and the tiers' limits.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::body::{media_type, parse_form};
+use crate::dto::{ItemsBody, TierBody};
 use crate::extract::client_of;
 use crate::{ApiError, HttpState};
 
@@ -112,6 +113,19 @@ pub(crate) async fn introspect(
             })
         }
     })
+}
+
+/// `GET /api/v1/auth/tiers`: every tier and its per-path limits, for a
+/// resource server enforcing them; the same client as introspection.
+pub(crate) async fn tiers(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let credentials = basic_credentials(&req);
+    let tiers = state
+        .auth
+        .resource_server_tiers(&client_of(&req, &state), credentials.as_ref())
+        .await?;
+    Ok(HttpResponse::Ok().json(ItemsBody {
+        items: tiers.into_iter().map(TierBody::from).collect(),
+    }))
 }
 
 /// The HTTP Basic credentials, compared as sent (no form-decoding of the
