@@ -11,6 +11,7 @@ mod account;
 mod admin;
 mod auth_flow;
 mod errors;
+mod guard;
 mod introspection;
 mod key_ring;
 mod legacy_hashes;
