@@ -10,6 +10,7 @@ mod helpers;
 mod account;
 mod admin;
 mod auth_flow;
+mod embedded;
 mod errors;
 mod guard;
 mod introspection;

@@ -380,6 +380,27 @@ impl Settings {
         Ok(settings)
     }
 
+    /// Settings for Latch embedded in another service: Latch's defaults
+    /// under `toml` (say, the host's `[latch]` table), in `environment`
+    /// (`production` applies the production guard). Reads no file and no
+    /// environment variable: the host decides.
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn from_toml(toml: &str, environment: &str) -> Result<Self, SettingsError> {
+        let mut settings: Self = Config::builder()
+            .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
+            .add_source(File::from_str(toml, FileFormat::Toml))
+            .build()?
+            .try_deserialize()?;
+        settings.environment = environment.to_owned();
+        settings.validate()?;
+        if settings.is_production() {
+            crate::production::refuse_unsafe(&settings)?;
+        }
+        Ok(settings)
+    }
+
     fn load_from(config_dir: &Path, environment: &str, env: Environment) -> Result<Self, SettingsError> {
         let overlay = config_dir.join(format!("{environment}.toml"));
         let env = LIST_KEYS.iter().fold(

@@ -286,6 +286,71 @@ impl Readiness for StoreReadiness {
     }
 }
 
+/// Where Latch's routes are mounted, and the URL clients reach them at.
+#[derive(Debug, Clone)]
+pub struct Mount {
+    /// `""` when Latch serves alone; a host's prefix (`/auth`) when embedded.
+    pub path: String,
+    /// The URL of the mount as clients see it, without a trailing slash
+    /// (`https://app.example.com/auth`): the discovery document starts with it.
+    pub public_url: String,
+}
+
+/// Latch wired on an open store: its HTTP state, and the tasks that run beside it.
+pub(crate) struct Assembled {
+    pub(crate) auth: AuthService,
+    pub(crate) state: HttpState,
+    pub(crate) purge: Option<PurgeTask>,
+    pub(crate) lease: CacheLeaseTask,
+    pub(crate) key_ring: Option<KeyRingTask>,
+}
+
+/// Builds the use cases on `store` and the HTTP state for `mount`.
+pub(crate) async fn assemble(
+    settings: &Settings,
+    store: SqlStore,
+    mount: Mount,
+) -> Result<Assembled, StartupError> {
+    let Services {
+        auth,
+        lease,
+        key_ring,
+    } = services(settings, &store).await?;
+    let cookies = CookieSettings {
+        secure: settings.cookies.secure,
+        same_site: settings.cookies.same_site,
+        access_name: settings.cookies.access_name.clone(),
+        refresh_name: settings.cookies.refresh_name.clone(),
+        mount_path: mount.path,
+    };
+    let security = SecuritySettings {
+        allowed_origins: settings.cors.allowed_origins.clone(),
+        allow_credentials: settings.cors.allow_credentials,
+        hsts: settings.cookies.secure,
+        trusted_proxies: TrustedProxies::new(
+            settings.http.trusted_proxies.clone(),
+            settings.http.forwarded_header,
+        ),
+    };
+    let purge = PurgeTask::new(auth.clone(), &settings.purge);
+    let lease = CacheLeaseTask::new(lease, store.change_signal());
+    let state = HttpState {
+        auth: auth.clone(),
+        cookies,
+        security,
+        log_request_bodies: settings.log.request_bodies,
+        readiness: Box::new(StoreReadiness(store)),
+        public_url: mount.public_url,
+    };
+    Ok(Assembled {
+        auth,
+        state,
+        purge,
+        lease,
+        key_ring,
+    })
+}
+
 impl Application {
     /// Opens storage, loads keys, binds the port and starts serving.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
@@ -293,26 +358,6 @@ impl Application {
             tracing::warn!("{warning}");
         }
         let store = open_store(&settings, settings.database.migrate_on_start).await?;
-        let Services {
-            auth,
-            lease,
-            key_ring,
-        } = services(&settings, &store).await?;
-        let cookies = CookieSettings {
-            secure: settings.cookies.secure,
-            same_site: settings.cookies.same_site,
-            access_name: settings.cookies.access_name.clone(),
-            refresh_name: settings.cookies.refresh_name.clone(),
-        };
-        let security = SecuritySettings {
-            allowed_origins: settings.cors.allowed_origins.clone(),
-            allow_credentials: settings.cors.allow_credentials,
-            hsts: settings.cookies.secure,
-            trusted_proxies: TrustedProxies::new(
-                settings.http.trusted_proxies.clone(),
-                settings.http.forwarded_header,
-            ),
-        };
         let shutdown = ShutdownSignals::register().map_err(StartupError::Signals)?;
         let address = format!("{}:{}", settings.http.host, settings.http.port);
         let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind {
@@ -325,17 +370,18 @@ impl Application {
             .port();
         // Shown because a loopback PostgreSQL URL without `sslmode` is reached without TLS.
         let database_tls = store.uses_tls().await.ok().flatten();
-        tracing::info!(port, backend = store.backend_name(), database_tls, environment = %settings.environment, "latch is listening");
-        let purge = PurgeTask::new(auth.clone(), &settings.purge);
-        let lease = CacheLeaseTask::new(lease, store.change_signal());
-        let state = HttpState {
-            auth: auth.clone(),
-            cookies,
-            security,
-            log_request_bodies: settings.log.request_bodies,
-            readiness: Box::new(StoreReadiness(store)),
+        let backend = store.backend_name();
+        let mount = Mount {
+            path: String::new(),
             public_url: public_url(&settings.http, port),
         };
+        let Assembled {
+            auth,
+            state,
+            purge,
+            lease,
+            key_ring,
+        } = assemble(&settings, store, mount).await?;
         let workers = match settings.http.workers {
             0 => cores(),
             n => n,
@@ -344,6 +390,7 @@ impl Application {
             address: format!("port {port}"),
             source,
         })?;
+        tracing::info!(port, backend, database_tls, environment = %settings.environment, "latch is listening");
         Ok(Self {
             port,
             auth,

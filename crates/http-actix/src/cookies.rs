@@ -6,7 +6,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use latch_core::TokenPair;
 use latch_domain::Timestamp;
 
-/// The refresh cookie is only ever sent to the auth routes.
+/// The refresh cookie is only ever sent to the auth routes (below the mount path).
 const REFRESH_PATH: &str = "/api/v1/auth";
 
 /// How the cookies are named and flagged.
@@ -20,6 +20,9 @@ pub struct CookieSettings {
     pub access_name: String,
     /// Name of the refresh-token cookie.
     pub refresh_name: String,
+    /// Where Latch's routes are mounted (`""`, or a host's `/auth`): the
+    /// refresh cookie's path starts with it.
+    pub mount_path: String,
 }
 
 impl Default for CookieSettings {
@@ -29,6 +32,7 @@ impl Default for CookieSettings {
             same_site: SameSite::Lax,
             access_name: "access_token".into(),
             refresh_name: "refresh_token".into(),
+            mount_path: String::new(),
         }
     }
 }
@@ -38,6 +42,10 @@ fn seconds_until(at: Timestamp, now: Timestamp) -> i64 {
 }
 
 impl CookieSettings {
+    fn refresh_path(&self) -> String {
+        format!("{}{REFRESH_PATH}", self.mount_path)
+    }
+
     /// Adds both cookies for a freshly issued pair (the refresh cookie only
     /// when the pair carries a refresh token).
     pub(crate) fn set(&self, response: &mut HttpResponseBuilder, pair: &TokenPair, now: Timestamp) {
@@ -54,7 +62,7 @@ impl CookieSettings {
         response.cookie(access);
         if let Some((token, expires_at)) = &pair.refresh {
             let refresh = Cookie::build(self.refresh_name.clone(), token.clone())
-                .path(REFRESH_PATH)
+                .path(self.refresh_path())
                 .http_only(true)
                 .secure(self.secure)
                 .same_site(SameSite::Strict)
@@ -68,7 +76,7 @@ impl CookieSettings {
     pub(crate) fn clear(&self, response: &mut HttpResponseBuilder) {
         for (name, path, same_site) in [
             (&self.access_name, "/", self.same_site),
-            (&self.refresh_name, REFRESH_PATH, SameSite::Strict),
+            (&self.refresh_name, self.refresh_path().as_str(), SameSite::Strict),
         ] {
             let mut cookie = Cookie::build(name.clone(), "")
                 .path(path)

@@ -21,4 +21,4 @@ pub use client_ip::{ForwardedHeader, InvalidForwardedHeader, InvalidProxy, Trust
 pub use cookies::CookieSettings;
 pub use problem::ApiError;
 pub use security::{AllowedOrigins, InvalidOrigin, SecuritySettings};
-pub use server::{HttpState, Readiness, serve};
+pub use server::{HttpState, Readiness, scope, serve};

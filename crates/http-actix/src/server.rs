@@ -2,10 +2,11 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::{Server, ServiceResponse};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, Scope, web};
 use async_trait::async_trait;
 use latch_core::AuthService;
 use tracing_actix_web::TracingLogger;
@@ -46,78 +47,10 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(state.clone())
-            // For the request span, which is built before any handler runs.
+            // For the request span, which is built before any scope's data is in reach.
             .app_data(state.security.trusted_proxies.clone())
-            .app_data(web::PayloadConfig::new(BODY_LIMIT))
-            .app_data(web::QueryConfig::default().error_handler(|err, _| {
-                ApiError::Validation {
-                    field: None,
-                    detail: format!("Bad query string: {err}"),
-                }
-                .into()
-            }))
-            .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
-            .wrap(security::cors(&state.security))
-            .wrap(security::security_headers(state.security.hsts))
             .wrap(TracingLogger::<RequestSpan>::new())
-            .service(
-                web::scope("/api/v1")
-                    .service(web::resource("/auth/signup").route(web::post().to(auth::signup)))
-                    .service(web::resource("/auth/login").route(web::post().to(auth::login)))
-                    .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
-                    .service(web::resource("/auth/session").route(web::post().to(auth::session)))
-                    .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-                    .service(
-                        web::resource("/auth/introspect").route(web::post().to(resource_servers::introspect)),
-                    )
-                    .service(web::resource("/auth/tiers").route(web::get().to(resource_servers::tiers)))
-                    .service(
-                        web::resource("/users/me")
-                            .route(web::get().to(users::get_me))
-                            .route(web::patch().to(users::patch_me))
-                            .route(web::delete().to(users::delete_me)),
-                    )
-                    .service(
-                        web::resource("/users/me/password").route(web::post().to(users::change_password)),
-                    )
-                    .service(web::resource("/users/me/sessions").route(web::get().to(users::list_sessions)))
-                    .service(
-                        web::resource("/users/me/sessions/{id}")
-                            .route(web::delete().to(users::revoke_session)),
-                    )
-                    .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
-                    .service(
-                        web::resource("/admin/users/{id}")
-                            .route(web::get().to(admin::get_user))
-                            .route(web::patch().to(admin::patch_user))
-                            .route(web::delete().to(admin::delete_user)),
-                    )
-                    .service(
-                        web::resource("/admin/users/{id}/restore").route(web::post().to(admin::restore_user)),
-                    )
-                    .service(web::resource("/admin/audit").route(web::get().to(admin::list_audit)))
-                    .service(
-                        web::resource("/admin/tiers")
-                            .route(web::get().to(admin::list_tiers))
-                            .route(web::post().to(admin::create_tier)),
-                    )
-                    .service(
-                        web::resource("/admin/tiers/{name}")
-                            .route(web::patch().to(admin::patch_tier))
-                            .route(web::delete().to(admin::delete_tier)),
-                    ),
-            )
-            .service(web::resource("/healthz").route(web::get().to(system::healthz)))
-            .service(web::resource("/readyz").route(web::get().to(system::readyz)))
-            .service(web::resource("/.well-known/jwks.json").route(web::get().to(system::jwks)))
-            .service(
-                web::resource("/.well-known/openid-configuration")
-                    .route(web::get().to(resource_servers::discovery)),
-            )
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
-            }))
+            .service(scope("", state.clone()))
     })
     .workers(workers)
     // The binary owns signal handling (it must be in place before it says it is listening).
@@ -125,6 +58,98 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// Latch's routes under `mount_path` (`""`, or `/auth` in a host's `App`),
+/// with their state, problem+json errors, CORS and security headers, and a
+/// problem+json 404 for any other path below it. The host's `App` adds its
+/// own logging; `state.cookies.mount_path` and `state.public_url` should
+/// name the same mount.
+pub fn scope(
+    mount_path: &str,
+    state: web::Data<HttpState>,
+) -> Scope<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody + use<>>,
+        Error = actix_web::Error,
+        InitError = (),
+    > + use<>,
+> {
+    web::scope(mount_path)
+        .app_data(state.clone())
+        .app_data(web::PayloadConfig::new(BODY_LIMIT))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::Validation {
+                field: None,
+                detail: format!("Bad query string: {err}"),
+            }
+            .into()
+        }))
+        .configure(routes)
+        .default_service(web::to(|| async {
+            Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
+        }))
+        .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+        .wrap(security::cors(&state.security))
+        .wrap(security::security_headers(state.security.hsts))
+}
+
+/// Every route, relative to the mount path.
+fn routes(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/auth/signup").route(web::post().to(auth::signup)))
+                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
+                .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
+                .service(web::resource("/auth/session").route(web::post().to(auth::session)))
+                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+                .service(
+                    web::resource("/auth/introspect").route(web::post().to(resource_servers::introspect)),
+                )
+                .service(web::resource("/auth/tiers").route(web::get().to(resource_servers::tiers)))
+                .service(
+                    web::resource("/users/me")
+                        .route(web::get().to(users::get_me))
+                        .route(web::patch().to(users::patch_me))
+                        .route(web::delete().to(users::delete_me)),
+                )
+                .service(web::resource("/users/me/password").route(web::post().to(users::change_password)))
+                .service(web::resource("/users/me/sessions").route(web::get().to(users::list_sessions)))
+                .service(
+                    web::resource("/users/me/sessions/{id}").route(web::delete().to(users::revoke_session)),
+                )
+                .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
+                .service(
+                    web::resource("/admin/users/{id}")
+                        .route(web::get().to(admin::get_user))
+                        .route(web::patch().to(admin::patch_user))
+                        .route(web::delete().to(admin::delete_user)),
+                )
+                .service(
+                    web::resource("/admin/users/{id}/restore").route(web::post().to(admin::restore_user)),
+                )
+                .service(web::resource("/admin/audit").route(web::get().to(admin::list_audit)))
+                .service(
+                    web::resource("/admin/tiers")
+                        .route(web::get().to(admin::list_tiers))
+                        .route(web::post().to(admin::create_tier)),
+                )
+                .service(
+                    web::resource("/admin/tiers/{name}")
+                        .route(web::patch().to(admin::patch_tier))
+                        .route(web::delete().to(admin::delete_tier)),
+                ),
+        )
+        .service(web::resource("/healthz").route(web::get().to(system::healthz)))
+        .service(web::resource("/readyz").route(web::get().to(system::readyz)))
+        .service(web::resource("/.well-known/jwks.json").route(web::get().to(system::jwks)))
+        .service(
+            web::resource("/.well-known/openid-configuration")
+                .route(web::get().to(resource_servers::discovery)),
+        );
 }
 
 /// Errors raised by actix itself (wrong method, unreadable body, ...) come

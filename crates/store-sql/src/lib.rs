@@ -22,6 +22,8 @@ pub use audit::SqlAuditLog;
 pub use changes::SqlAuthChangeLog;
 pub use leases::{NoChangeSignal, PgChangeSignal, SqlCacheLeases};
 pub use loopback::plaintext_on_loopback;
+/// The pool type [`SqlStore::from_connection`] takes.
+pub use sea_orm::DatabaseConnection;
 pub use sessions::SqlSessionRepository;
 pub use signing_keys::SqlSigningKeyRepository;
 pub use store::{SqlStore, StoreError, StoreOptions};

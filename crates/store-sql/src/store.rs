@@ -103,6 +103,13 @@ impl SqlStore {
         Ok(Self { db })
     }
 
+    /// Wraps a pool the caller opened (Latch embedded in a service that owns
+    /// the database). Its settings are the caller's: on SQLite, Latch's own
+    /// pool turns on WAL, `synchronous=NORMAL`, a busy timeout and foreign keys.
+    pub fn from_connection(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+
     /// Applies every pending migration.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         Migrator::up(&self.db, None).await.map_err(StoreError::Migrate)
