@@ -27,6 +27,8 @@ async fn latch(extra: &[(&str, &str)]) -> TestApp {
         ("introspection.client_id", CLIENT_ID),
         ("introspection.client_secret", CLIENT_SECRET),
         ("keys.reload_seconds", "1"),
+        ("keys.publish_ahead_seconds", "1"),
+        ("rate_limit.enabled", "false"),
     ];
     overrides.extend_from_slice(extra);
     spawn_app_with(Backend::Sqlite, &overrides).await.unwrap()

@@ -139,18 +139,28 @@ impl TestApp {
     }
 }
 
+/// Logs `login` in with [`PASSWORD`] at the login route `url`; the token response.
+async fn log_in_at(client: &Client, url: &str, login: &str) -> Value {
+    client
+        .post(url)
+        .json(&json!({ "login": login, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 impl Replica {
     /// Logs `login` in with [`PASSWORD`]; the token response.
     pub async fn login(&self, login: &str) -> Value {
-        Client::new()
-            .post(format!("{}/api/v1/auth/login", self.address))
-            .json(&json!({ "login": login, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        log_in_at(
+            &Client::new(),
+            &format!("{}/api/v1/auth/login", self.address),
+            login,
+        )
+        .await
     }
 
     /// `GET /users/me` with a Bearer token.
@@ -207,15 +217,7 @@ impl TestApp {
     /// Logs `login` in with [`PASSWORD`] through `client` (its own cookies,
     /// agent and headers); the token response.
     pub async fn login_with(&self, client: &Client, login: &str) -> Value {
-        client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({ "login": login, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        log_in_at(client, &self.url("/api/v1/auth/login"), login).await
     }
 
     pub async fn login(&self, login: &str, password: &str) -> Response {
@@ -281,7 +283,7 @@ impl TestApp {
     pub async fn sign(&self, claims: &Value) -> String {
         let store = latch::startup::open_store(&self.settings, false).await.unwrap();
         let ring = latch::key_ring(&self.settings, &store).await.unwrap();
-        let active = ring.load(None, chrono::Utc::now()).await.unwrap().active;
+        let active = ring.load(None, chrono::Utc::now()).await.unwrap().signer;
         store.close().await;
         let key = jsonwebtoken::EncodingKey::from_ed_pem(active.to_pem().unwrap().as_bytes()).unwrap();
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);

@@ -175,21 +175,38 @@ async fn keys(
     match command {
         KeysCommand::Rotate => {
             let rotation = ring.rotate(now).await?;
-            println!("signing with {}", rotation.kid);
+            let signs_from = timestamp(now + ring.publish_ahead());
+            println!(
+                "new key {}: published now, signing from {signs_from}",
+                rotation.kid
+            );
             if let Some(retired) = rotation.retired {
-                println!("retired {retired}: published until its tokens have expired");
+                println!(
+                    "retired {retired}: signing until {signs_from}, published until its tokens have expired"
+                );
             }
             if rotation.deleted > 0 {
                 println!("deleted {} expired key(s)", rotation.deleted);
             }
             println!(
-                "running instances switch within keys.reload_seconds ({} s)",
+                "running instances read the ring every keys.reload_seconds ({} s)",
                 settings.keys.reload_seconds
             );
         }
         KeysCommand::List => {
-            for key in ring.list().await? {
+            let keys = ring.list().await?;
+            // A new key signs at once when no key it replaced is still published.
+            let replaced_one = keys
+                .iter()
+                .any(|k| k.retired_at.is_some_and(|at| at + ring.retention() > now));
+            for key in keys {
                 let state = match key.retired_at {
+                    None if replaced_one && key.created_at + ring.publish_ahead() > now => {
+                        format!(
+                            "active, signing from {}",
+                            timestamp(key.created_at + ring.publish_ahead())
+                        )
+                    }
                     None => "active".to_owned(),
                     Some(at) if at + ring.retention() > now => {
                         format!("retired, published until {}", timestamp(at + ring.retention()))

@@ -50,9 +50,9 @@ impl KeyRingTask {
             tracing::info!(kid = %rotation.kid, retired = ?rotation.retired, "rotated the signing key (keys.rotate_after_days)");
         }
         let keys = self.ring.load(None, now).await?;
-        let changed = self.codec.install(&keys.active, &keys.retired)?;
+        let changed = self.codec.install(&keys.signer, &keys.published)?;
         if changed {
-            tracing::info!(kid = %keys.active.kid(), retired = keys.retired.len(), "signing with the key ring's active key");
+            tracing::info!(kid = %keys.signer.kid(), retired = keys.published.len(), "signing with the key ring's active key");
         }
         Ok(changed)
     }

@@ -70,7 +70,7 @@ pub async fn token_codec(
         return Ok((Arc::new(codec), None));
     }
     let (ring, keys) = loaded_ring(settings, store).await?;
-    let codec = JwtTokenCodec::with_retired(token_settings, &keys.active, &keys.retired)?;
+    let codec = JwtTokenCodec::with_retired(token_settings, &keys.signer, &keys.published)?;
     Ok((Arc::new(codec), Some(Arc::new(ring))))
 }
 
@@ -97,18 +97,27 @@ async fn loaded_ring(settings: &Settings, store: &SqlStore) -> Result<(KeyRing, 
         Arc::new(store.signing_keys()),
         master_key(settings)?,
         retention(settings),
-    );
+    )
+    .with_publish_ahead(publish_ahead(settings));
     let keys = ring
         .load(legacy_generated_key(settings)?.as_ref(), chrono::Utc::now())
         .await?;
     Ok((ring, keys))
 }
 
-/// How long a retired key stays published: an access token's lifetime plus
-/// the verifiers' leeway, so every token it signed has expired by then.
+/// How long a new key is published before it signs (`keys.publish_ahead_seconds`).
+fn publish_ahead(settings: &Settings) -> Duration {
+    Duration::seconds(i64::from(settings.keys.publish_ahead_seconds))
+}
+
+/// How long a retired key stays published: it may sign for the publish-ahead
+/// time after it is retired, then its tokens live an access token's lifetime
+/// plus the verifiers' leeway.
 fn retention(settings: &Settings) -> Duration {
     let leeway = i64::try_from(TokenSettings::DEFAULT_LEEWAY_SECONDS).unwrap_or(i64::MAX);
-    Duration::seconds(i64::from(settings.tokens.access_ttl_seconds)) + Duration::seconds(leeway)
+    publish_ahead(settings)
+        + Duration::seconds(i64::from(settings.tokens.access_ttl_seconds))
+        + Duration::seconds(leeway)
 }
 
 /// `keys.master_key`, or the key generated into `data_dir` (its generation

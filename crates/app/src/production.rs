@@ -97,6 +97,13 @@ pub(crate) fn warnings(settings: &Settings) -> Vec<String> {
             settings.http.host
         ));
     }
+    let tokens = &settings.tokens;
+    if tokens.session_rotate_before_seconds >= tokens.access_ttl_seconds {
+        warnings.push(format!(
+            "tokens.session_rotate_before_seconds ({}) is not below tokens.access_ttl_seconds ({}): every POST /auth/session issues a new access token",
+            tokens.session_rotate_before_seconds, tokens.access_ttl_seconds
+        ));
+    }
     if settings.cookies.same_site == SameSite::None && !settings.cookies.secure {
         warnings.push(
             "cookies.same_site = \"none\" without cookies.secure: the access cookie would go with cross-site requests over plain HTTP, and most browsers reject such cookies; set cookies.secure = true"
@@ -246,6 +253,19 @@ mod tests {
         assert!(long.is_empty(), "{long:?}");
         // A leftover secret is not used by another algorithm.
         assert!(warnings_for(&[("tokens.hs256_secret", "too-short")]).is_empty());
+    }
+
+    #[test]
+    fn a_rotation_window_as_long_as_the_token_is_warned_about() {
+        let always = warnings_for(&[
+            ("tokens.access_ttl_seconds", "60"),
+            ("tokens.session_rotate_before_seconds", "60"),
+        ]);
+        assert_eq!(always.len(), 1, "{always:?}");
+        assert!(
+            always[0].contains("tokens.session_rotate_before_seconds"),
+            "{always:?}"
+        );
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub struct KeySettings {
     pub master_key: Option<SecretString>,
     /// How often each instance reads the ring again (picks up rotations).
     pub reload_seconds: u32,
+    /// A new key is published this long before it signs, so every instance
+    /// and every verifier's key cache has it first.
+    pub publish_ahead_seconds: u32,
     /// Rotate when the active key is this many days old; 0 = never by itself.
     pub rotate_after_days: u32,
 }
@@ -388,17 +391,11 @@ impl Settings {
     /// # Errors
     /// As [`Settings::load`].
     pub fn from_toml(toml: &str, environment: &str) -> Result<Self, SettingsError> {
-        let mut settings: Self = Config::builder()
+        let config = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from_str(toml, FileFormat::Toml))
-            .build()?
-            .try_deserialize()?;
-        settings.environment = environment.to_owned();
-        settings.validate()?;
-        if settings.is_production() {
-            crate::production::refuse_unsafe(&settings)?;
-        }
-        Ok(settings)
+            .build()?;
+        Self::checked(config, environment)
     }
 
     fn load_from(config_dir: &Path, environment: &str, env: Environment) -> Result<Self, SettingsError> {
@@ -411,12 +408,18 @@ impl Settings {
                 .list_separator(","),
             |env, key| env.with_list_parse_key(key),
         );
-        let mut settings: Self = Config::builder()
+        let config = Config::builder()
             .add_source(File::from_str(DEFAULTS, FileFormat::Toml))
             .add_source(File::from(overlay).required(false))
             .add_source(env)
-            .build()?
-            .try_deserialize()?;
+            .build()?;
+        Self::checked(config, environment)
+    }
+
+    /// The settings `config` holds, for `environment`, validated (and held
+    /// to the production guard in production).
+    fn checked(config: Config, environment: &str) -> Result<Self, SettingsError> {
+        let mut settings: Self = config.try_deserialize()?;
         settings.environment = environment.to_owned();
         settings.validate()?;
         if settings.is_production() {

@@ -382,8 +382,10 @@ pub(crate) struct TokenBody {
 
 impl TokenBody {
     pub(crate) fn new(pair: TokenPair, now: DateTime<Utc>) -> Self {
-        // Rounded up: a token issued this instant for 900 s says 900, not 899.
-        let until = |at: DateTime<Utc>| ((at - now).num_milliseconds() + 999).div_euclid(1000).max(0);
+        // Rounded down: `exp` is a whole second, so a token issued at 10.4 s
+        // for 900 s expires at 910, 899.6 s away; saying 900 would have a
+        // client refresh after the token expired.
+        let until = |at: DateTime<Utc>| (at - now).num_seconds().max(0);
         Self {
             access_token: pair.access_token,
             token_type: "bearer",

@@ -54,13 +54,14 @@ pub enum RingError {
 }
 
 /// What a codec needs from the ring: the key to sign with, and the public
-/// halves of the retired keys still published.
+/// halves of the other keys it publishes (retired keys whose tokens may still
+/// be live, and a new key published ahead of signing).
 #[derive(Debug, Clone)]
 pub struct RingKeys {
-    /// The active key.
-    pub active: SigningKey,
-    /// The retired keys whose tokens may still be live.
-    pub retired: Vec<Jwk>,
+    /// The key to sign with now.
+    pub signer: SigningKey,
+    /// The other published keys, accepted for verification.
+    pub published: Vec<Jwk>,
 }
 
 /// What a rotation did.
@@ -79,6 +80,7 @@ pub struct KeyRing {
     store: Arc<dyn SigningKeyRepository>,
     master: MasterKey,
     retention: Duration,
+    publish_ahead: Duration,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -98,7 +100,23 @@ impl KeyRing {
             store,
             master,
             retention,
+            publish_ahead: Duration::zero(),
         }
+    }
+
+    /// A new active key is published this long before it signs, so that
+    /// every instance and every verifier's key cache has it before the first
+    /// token it signs arrives; the key it replaces signs meanwhile. (The
+    /// retention must cover this too.)
+    #[must_use]
+    pub fn with_publish_ahead(mut self, ahead: Duration) -> Self {
+        self.publish_ahead = ahead;
+        self
+    }
+
+    /// How long a new key is published before it signs.
+    pub fn publish_ahead(&self) -> Duration {
+        self.publish_ahead
     }
 
     /// The ring's keys as of `now`. An empty ring is given its first key:
@@ -216,15 +234,43 @@ impl KeyRing {
         })
     }
 
-    /// Opens the active key and reads the retired keys still published.
+    /// Opens the key that signs now and reads the other published keys.
+    ///
+    /// The active key signs once it has been published for `publish_ahead`;
+    /// until then the key it replaced (the last retired) signs, and the
+    /// active key is only published.
     fn open(&self, keys: &[StoredSigningKey], now: Timestamp) -> Result<RingKeys, RingError> {
-        let stored = keys
+        let active = keys
             .iter()
             .find(|k| k.is_active())
             .ok_or_else(|| RingError::Stored {
                 kid: String::new(),
                 reason: "the ring has no active key".to_owned(),
             })?;
+        let published: Vec<&StoredSigningKey> = keys
+            .iter()
+            .filter(|k| k.retired_at.is_some_and(|at| at + self.retention > now))
+            .collect();
+        let predecessor = published.iter().copied().max_by_key(|k| k.retired_at);
+        let signer = match predecessor {
+            Some(previous) if active.created_at + self.publish_ahead > now => previous,
+            _ => active,
+        };
+        let signing = self.private_key(signer)?;
+        let published = published
+            .into_iter()
+            .chain(std::iter::once(active))
+            .filter(|k| k.kid != signer.kid)
+            .map(public_jwk)
+            .collect::<Result<_, _>>()?;
+        Ok(RingKeys {
+            signer: signing,
+            published,
+        })
+    }
+
+    /// Opens `stored`'s private key, checked to be the key its `kid` names.
+    fn private_key(&self, stored: &StoredSigningKey) -> Result<SigningKey, RingError> {
         let der = self
             .master
             .open(&stored.sealed_private_key, stored.kid.as_bytes())
@@ -232,16 +278,11 @@ impl KeyRing {
                 kid: stored.kid.clone(),
                 source,
             })?;
-        let active = SigningKey::ed25519_from_der(&der)?;
-        if active.kid() != stored.kid {
+        let key = SigningKey::ed25519_from_der(&der)?;
+        if key.kid() != stored.kid {
             return Err(unusable(stored, "its kid is not its key's thumbprint"));
         }
-        let retired = keys
-            .iter()
-            .filter(|k| k.retired_at.is_some_and(|at| at + self.retention > now))
-            .map(public_jwk)
-            .collect::<Result<_, _>>()?;
-        Ok(RingKeys { active, retired })
+        Ok(key)
     }
 }
 

@@ -25,7 +25,7 @@ fn ring_on(store: &Arc<InMemorySigningKeyRepository>) -> KeyRing {
 }
 
 fn codec(keys: &RingKeys) -> JwtTokenCodec {
-    JwtTokenCodec::with_retired(TokenSettings::default(), &keys.active, &keys.retired).unwrap()
+    JwtTokenCodec::with_retired(TokenSettings::default(), &keys.signer, &keys.published).unwrap()
 }
 
 fn published_kids(codec: &JwtTokenCodec) -> Vec<String> {
@@ -44,8 +44,8 @@ async fn an_empty_ring_gets_one_key_that_every_load_finds() {
     let (a, b) = (ring_on(&store), ring_on(&store));
     let first = a.load(None, Utc::now()).await.unwrap();
     let second = b.load(None, Utc::now()).await.unwrap();
-    assert_eq!(first.active.kid(), second.active.kid());
-    assert!(first.retired.is_empty());
+    assert_eq!(first.signer.kid(), second.signer.kid());
+    assert!(first.published.is_empty());
     assert_eq!(store.list().await.unwrap().len(), 1);
 }
 
@@ -54,11 +54,11 @@ async fn a_key_signed_with_before_the_ring_becomes_its_first_key() {
     let store = Arc::new(InMemorySigningKeyRepository::default());
     let legacy = SigningKey::generate_ed25519().unwrap();
     let keys = ring_on(&store).load(Some(&legacy), Utc::now()).await.unwrap();
-    assert_eq!(keys.active.kid(), legacy.kid());
+    assert_eq!(keys.signer.kid(), legacy.kid());
     // Once the ring has a key, the instance's own key is ignored.
     let other = SigningKey::generate_ed25519().unwrap();
     let again = ring_on(&store).load(Some(&other), Utc::now()).await.unwrap();
-    assert_eq!(again.active.kid(), legacy.kid());
+    assert_eq!(again.signer.kid(), legacy.kid());
 }
 
 #[tokio::test]
@@ -66,7 +66,7 @@ async fn the_private_key_is_stored_sealed() {
     let store = Arc::new(InMemorySigningKeyRepository::default());
     let keys = ring_on(&store).load(None, Utc::now()).await.unwrap();
     let stored = store.list().await.unwrap().remove(0);
-    let pem = keys.active.to_pem().unwrap();
+    let pem = keys.signer.to_pem().unwrap();
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
     let der = base64_decode(&body);
     assert!(
@@ -106,9 +106,9 @@ async fn a_token_signed_before_a_rotation_verifies_after_it_on_every_instance() 
     // Each instance picks the rotation up on its next read of the ring.
     for (ring, instance) in [(&ring_a, &instance_a), (&ring_b, &instance_b)] {
         let keys = ring.load(None, now).await.unwrap();
-        assert!(instance.install(&keys.active, &keys.retired).unwrap());
+        assert!(instance.install(&keys.signer, &keys.published).unwrap());
         assert!(
-            !instance.install(&keys.active, &keys.retired).unwrap(),
+            !instance.install(&keys.signer, &keys.published).unwrap(),
             "same keys: no change"
         );
         assert_eq!(instance.kid(), rotation.kid);
@@ -136,8 +136,8 @@ async fn a_retired_key_is_dropped_once_its_tokens_have_expired() {
     assert_eq!(first.deleted, 0);
     // An hour later the key retired at `start` can have signed no live token.
     let keys = ring.load(None, Utc::now()).await.unwrap();
-    assert!(keys.retired.is_empty());
-    instance.install(&keys.active, &keys.retired).unwrap();
+    assert!(keys.published.is_empty());
+    instance.install(&keys.signer, &keys.published).unwrap();
     assert_eq!(published_kids(&instance), vec![first.kid.clone()]);
     let second = ring.rotate(Utc::now()).await.unwrap();
     assert_eq!(second.deleted, 1, "the first key is deleted at the next rotation");
@@ -198,4 +198,40 @@ async fn two_instances_rotating_at_once_leave_one_active_key() {
 fn base64_decode(text: &str) -> Vec<u8> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+}
+
+#[tokio::test]
+async fn a_new_key_is_published_ahead_and_signs_only_after() {
+    let store = Arc::new(InMemorySigningKeyRepository::default());
+    let ring = KeyRing::new(store.clone(), master(), RETENTION + Duration::minutes(1))
+        .with_publish_ahead(Duration::minutes(1));
+    let start = Utc::now() - Duration::hours(1);
+    let old = ring.load(None, start).await.unwrap().signer;
+    let rotation = ring.rotate(start).await.unwrap();
+
+    let early = ring.load(None, start + Duration::seconds(59)).await.unwrap();
+    assert_eq!(early.signer.kid(), old.kid(), "the replaced key signs meanwhile");
+    let published: Vec<_> = early
+        .published
+        .iter()
+        .map(|k| k.common.key_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        published,
+        vec![rotation.kid.clone()],
+        "the new key is published already"
+    );
+
+    let later = ring.load(None, start + Duration::seconds(60)).await.unwrap();
+    assert_eq!(later.signer.kid(), rotation.kid);
+    let published: Vec<_> = later
+        .published
+        .iter()
+        .map(|k| k.common.key_id.clone().unwrap())
+        .collect();
+    assert_eq!(
+        published,
+        vec![old.kid().to_owned()],
+        "the replaced key verifies its tokens still"
+    );
 }

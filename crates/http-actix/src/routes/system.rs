@@ -20,10 +20,12 @@ pub(crate) async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     }
 }
 
-/// `GET /.well-known/jwks.json`: public signing keys; cacheable briefly.
+/// `GET /.well-known/jwks.json`: public signing keys; cacheable for 30 s
+/// (less than `keys.publish_ahead_seconds`, so a cached copy has a new key
+/// before it signs).
 pub(crate) async fn jwks(state: web::Data<HttpState>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=30"))
         .content_type("application/json")
         .body(state.auth.jwks_json())
 }
