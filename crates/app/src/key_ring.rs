@@ -1,7 +1,8 @@
 //! The key-ring task: every `keys.reload_seconds`, read the shared ring
 //! again and give the codec any change (a rotation made by another instance
-//! or by `latch keys rotate`); with `keys.rotate_after_days`, rotate first
-//! when the active key is that old.
+//! or by `latch keys rotate` is published at once, and signs once it has been
+//! published for `keys.publish_ahead_seconds`); with `keys.rotate_after_days`,
+//! rotate first when the active key is that old.
 //!
 //! A failed pass is logged and tried again at the next tick: the codec keeps
 //! signing with the keys it has, which every instance still accepts.

@@ -211,27 +211,24 @@ async fn a_new_key_is_published_ahead_and_signs_only_after() {
 
     let early = ring.load(None, start + Duration::seconds(59)).await.unwrap();
     assert_eq!(early.signer.kid(), old.kid(), "the replaced key signs meanwhile");
-    let published: Vec<_> = early
-        .published
-        .iter()
-        .map(|k| k.common.key_id.clone().unwrap())
-        .collect();
     assert_eq!(
-        published,
+        kids(&early.published),
         vec![rotation.kid.clone()],
         "the new key is published already"
     );
 
     let later = ring.load(None, start + Duration::seconds(60)).await.unwrap();
     assert_eq!(later.signer.kid(), rotation.kid);
-    let published: Vec<_> = later
-        .published
-        .iter()
-        .map(|k| k.common.key_id.clone().unwrap())
-        .collect();
     assert_eq!(
-        published,
+        kids(&later.published),
         vec![old.kid().to_owned()],
         "the replaced key verifies its tokens still"
     );
+}
+
+fn kids(published: &[jsonwebtoken::jwk::Jwk]) -> Vec<String> {
+    published
+        .iter()
+        .map(|k| k.common.key_id.clone().unwrap())
+        .collect()
 }

@@ -58,19 +58,25 @@ async fn latch_under_auth_serves_beside_the_hosts_routes() {
     let home: Value = client.get(&base).send().await.unwrap().json().await.unwrap();
     assert_eq!(home["app"], "host");
 
-    let signup = client
-        .post(format!("{base}/auth/api/v1/auth/signup"))
-        .json(&json!({ "email": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let post = |route: &str, body: Value| {
+        client
+            .post(format!("{base}/auth/api/v1/auth/{route}"))
+            .json(&body)
+            .send()
+    };
+    let signup = post(
+        "signup",
+        json!({ "email": "ada@example.com", "password": PASSWORD }),
+    )
+    .await
+    .unwrap();
     assert_eq!(signup.status(), StatusCode::CREATED);
-    let login = client
-        .post(format!("{base}/auth/api/v1/auth/login"))
-        .json(&json!({ "login": "ada@example.com", "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
+    let login = post(
+        "login",
+        json!({ "login": "ada@example.com", "password": PASSWORD }),
+    )
+    .await
+    .unwrap();
     let refresh_cookie = login
         .headers()
         .get_all("set-cookie")
