@@ -30,6 +30,17 @@ async fn malformed_json_is_400(app: TestApp) {
             .unwrap();
         assert_problem(response, StatusCode::BAD_REQUEST, "malformed_body").await;
     }
+    // Truncated after an unknown field: the syntax is checked before the fields.
+    let truncated = r#"{"nickname": "x", "password": "abc"#;
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(truncated)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::BAD_REQUEST, "malformed_body").await;
 }
 
 async fn wrong_content_type_is_415(app: TestApp) {

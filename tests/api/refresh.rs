@@ -153,4 +153,12 @@ async fn garbage_and_missing_tokens_are_401(app: TestApp) {
         .await
         .unwrap();
     assert_problem(none, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    // An empty JSON object carries no token either: unauthenticated, not a validation error.
+    let empty = reqwest::Client::new()
+        .post(app.url("/api/v1/auth/refresh"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(empty, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }

@@ -103,6 +103,11 @@ pub(crate) fn parse_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -
         return Err(ApiError::UnsupportedMediaType("application/json"));
     }
     log_body(req, bytes, false);
+    // Syntax before fields: a truncated body is malformed (400), whatever
+    // the fields read so far would have said.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|err| {
+        ApiError::MalformedBody(format!("Malformed JSON: {}", strip_position(&err.to_string())))
+    })?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
     deserializer

@@ -61,7 +61,9 @@ pub(crate) struct LoginForm {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshBody {
-    pub(crate) refresh_token: String,
+    /// Absent (`{}`): the cookie is used, and with no cookie either the
+    /// request carries no credentials (401).
+    pub(crate) refresh_token: Option<String>,
 }
 
 /// `?scope=` of `POST /auth/logout`.

@@ -70,7 +70,7 @@ pub(crate) async fn refresh(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let from_body = parse_optional_json::<RefreshBody>(&req, &body)?.map(|b| b.refresh_token);
+    let from_body = parse_optional_json::<RefreshBody>(&req, &body)?.and_then(|b| b.refresh_token);
     let token = from_body
         .map_or_else(|| refresh_cookie(&req, &state), |token| Ok(Some(token)))?
         .ok_or(ApiError::Unauthenticated)?;
