@@ -13,7 +13,7 @@ use latch_ports::{ErrorChain, RateLimited};
 use serde::Serialize;
 
 /// A failed request, as the client will see it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// Malformed JSON or form body.
     #[error("{0}")]

@@ -61,7 +61,23 @@ impl RootSpanBuilder for RequestSpan {
     }
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
-        DefaultRootSpanBuilder::on_request_end(span, outcome);
+        DefaultRootSpanBuilder::on_request_end(span.clone(), outcome);
+        // A refusal (401, 422, 429, ...) is the service working: debug, not a
+        // warning. A server error's cause was logged where it happened.
+        let (status, error) = match outcome {
+            Ok(response) => (
+                response.status(),
+                response.response().error().map(ToString::to_string),
+            ),
+            Err(error) => (error.as_response_error().status_code(), Some(error.to_string())),
+        };
+        let _in_request = span.enter();
+        let error = error.unwrap_or_default();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), %error, "request failed");
+        } else if status.is_client_error() {
+            tracing::debug!(status = status.as_u16(), %error, "request refused");
+        }
     }
 }
 
@@ -179,6 +195,45 @@ mod tests {
         assert!(call_service(&app, request).await.status().is_success());
         drop(app);
         String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The log lines, at `level` and above, of one request to a route answering `error`.
+    async fn logged_refusal(error: crate::ApiError, level: tracing::Level) -> String {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .with_max_level(level)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = init_service(App::new().wrap(TracingLogger::<RequestSpan>::new()).route(
+            "/x",
+            web::get().to(move || {
+                let error = error.clone();
+                async move { Err::<HttpResponse, _>(error) }
+            }),
+        ))
+        .await;
+        call_service(&app, TestRequest::get().uri("/x").to_request()).await;
+        drop(app);
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_refusal_is_not_a_warning() {
+        let warnings = logged_refusal(crate::ApiError::InvalidToken, tracing::Level::WARN).await;
+        assert!(warnings.is_empty(), "{warnings}");
+        let debug = logged_refusal(crate::ApiError::InvalidToken, tracing::Level::DEBUG).await;
+        assert!(
+            debug.contains("request refused") && debug.contains("status=401"),
+            "{debug}"
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_server_error_is_an_error() {
+        let logs = logged_refusal(crate::ApiError::Internal, tracing::Level::WARN).await;
+        assert!(logs.contains("ERROR") && logs.contains("status=500"), "{logs}");
     }
 
     #[test]
