@@ -112,6 +112,11 @@ impl TrustedProxies {
         self.nets.iter().any(|net| net.contains(&ip))
     }
 
+    /// Whether `req` comes straight from a trusted proxy (whose headers are believed).
+    pub(crate) fn sent_by_proxy(&self, req: &HttpRequest) -> bool {
+        req.peer_addr().is_some_and(|peer| self.trusts(peer.ip()))
+    }
+
     /// The client address of `req`.
     pub(crate) fn client_ip(&self, req: &HttpRequest) -> Option<IpAddr> {
         let peer = canonical(req.peer_addr()?.ip());

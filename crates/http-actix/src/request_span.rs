@@ -38,7 +38,8 @@ impl RootSpanBuilder for RequestSpan {
             .unwrap_or_else(|| request.request().app_config().host());
         let method = request.method().as_str();
         let route = request.match_pattern().unwrap_or_else(|| "default".to_owned());
-        let request_id = request.extensions().get::<RequestId>().copied();
+        let request_id = request_id(request, proxies);
+        request.extensions_mut().insert(request_id.clone());
         tracing::info_span!(
             "HTTP request",
             http.method = %method,
@@ -54,7 +55,7 @@ impl RootSpanBuilder for RequestSpan {
             otel.kind = "server",
             otel.status_code = Empty,
             trace_id = Empty,
-            request_id = request_id.map(tracing::field::display),
+            request_id = %request_id.0,
             exception.message = Empty,
             exception.details = Empty,
         )
@@ -79,6 +80,50 @@ impl RootSpanBuilder for RequestSpan {
             tracing::debug!(status = status.as_u16(), %error, "request refused");
         }
     }
+}
+
+/// The request's id: a trusted proxy's `X-Request-Id` (so one id follows a
+/// request through the proxy's logs and ours), else a new UUID. Sent back in
+/// the response's `X-Request-Id` and on every log line of the request.
+#[derive(Debug, Clone)]
+pub(crate) struct LoggedRequestId(pub(crate) String);
+
+/// The longest `X-Request-Id` taken from a proxy.
+const REQUEST_ID_MAX: usize = 128;
+
+fn request_id(request: &ServiceRequest, proxies: &TrustedProxies) -> LoggedRequestId {
+    let forwarded = proxies
+        .sent_by_proxy(request.request())
+        .then(|| request.headers().get(X_REQUEST_ID)?.to_str().ok())
+        .flatten()
+        .filter(|id| {
+            !id.is_empty() && id.len() <= REQUEST_ID_MAX && id.bytes().all(|b| b.is_ascii_graphic())
+        });
+    let id = match forwarded {
+        Some(id) => id.to_owned(),
+        None => request
+            .extensions()
+            .get::<RequestId>()
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), ToString::to_string),
+    };
+    LoggedRequestId(id)
+}
+
+/// `X-Request-Id`.
+pub(crate) const X_REQUEST_ID: header::HeaderName = header::HeaderName::from_static("x-request-id");
+
+/// Answers with the request's id in `X-Request-Id` (inside `TracingLogger`,
+/// which gave the request its id).
+pub(crate) async fn echo_request_id(
+    request: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = request.extensions().get::<LoggedRequestId>().cloned();
+    let mut response = next.call(request).await?;
+    if let Some(value) = id.and_then(|id| header::HeaderValue::from_str(&id.0).ok()) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(response)
 }
 
 /// The request target as logged: the value of each query parameter named
@@ -217,6 +262,59 @@ mod tests {
         call_service(&app, TestRequest::get().uri("/x").to_request()).await;
         drop(app);
         String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The response's `X-Request-Id` and the logs of a request from
+    /// `198.51.100.7` that sends `X-Request-Id: from-the-proxy`.
+    async fn request_with_an_id(proxies: TrustedProxies) -> (String, String) {
+        let captured = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_ansi(false)
+            .with_span_events(FmtSpan::CLOSE)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = init_service(
+            App::new()
+                .app_data(proxies)
+                .wrap(actix_web::middleware::from_fn(echo_request_id))
+                .wrap(TracingLogger::<RequestSpan>::new())
+                .route("/x", web::get().to(HttpResponse::Ok)),
+        )
+        .await;
+        let request = TestRequest::get()
+            .uri("/x")
+            .peer_addr("198.51.100.7:40000".parse().unwrap())
+            .insert_header(("x-request-id", "from-the-proxy"))
+            .to_request();
+        let response = call_service(&app, request).await;
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        // The span closes (and is logged) with the response body.
+        drop(response);
+        drop(app);
+        (id, String::from_utf8(captured.0.lock().unwrap().clone()).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn a_trusted_proxys_request_id_is_kept_logged_and_echoed() {
+        let proxies = TrustedProxies::parse(&["198.51.100.7"], ForwardedHeader::XForwardedFor).unwrap();
+        let (id, logs) = request_with_an_id(proxies).await;
+        assert_eq!(id, "from-the-proxy");
+        assert!(logs.contains("request_id=from-the-proxy"), "{logs}");
+    }
+
+    #[actix_web::test]
+    async fn anyone_elses_request_id_is_replaced_by_a_new_one() {
+        let (id, logs) = request_with_an_id(TrustedProxies::default()).await;
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        assert!(logs.contains(&format!("request_id={id}")), "{logs}");
+        assert!(!logs.contains("from-the-proxy"), "{logs}");
     }
 
     #[actix_web::test]

@@ -105,6 +105,7 @@ pub(crate) fn cors(settings: &SecuritySettings) -> Cors {
             RATELIMIT_REMAINING,
             RATELIMIT_RESET,
             RATELIMIT_POLICY,
+            crate::request_span::X_REQUEST_ID,
         ])
         .max_age(600);
     if origins.any && !settings.allow_credentials {

@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, Scope, web};
 use async_trait::async_trait;
 use latch_core::AuthService;
@@ -13,7 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::body::BODY_LIMIT;
 use crate::problem::problem_response;
-use crate::request_span::RequestSpan;
+use crate::request_span::{RequestSpan, echo_request_id};
 use crate::routes::{admin, auth, resource_servers, system, users};
 use crate::{ApiError, CookieSettings, SecuritySettings, security};
 
@@ -49,6 +49,7 @@ pub fn serve(listener: TcpListener, state: HttpState, workers: usize) -> std::io
         App::new()
             // For the request span, which is built before any scope's data is in reach.
             .app_data(state.security.trusted_proxies.clone())
+            .wrap(from_fn(echo_request_id))
             .wrap(TracingLogger::<RequestSpan>::new())
             .service(scope("", state.clone()))
     })
