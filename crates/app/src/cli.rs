@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `create-superuser`,
-//! `import-users`, `keys`, `keygen`.
+//! `import-users`, `keys`, `keygen`, `healthcheck`.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::num::NonZeroUsize;
@@ -69,6 +69,9 @@ pub enum Command {
     },
     /// Print a new Ed25519 signing key (PKCS#8 PEM) for `tokens.eddsa_private_key_path`.
     Keygen,
+    /// Exit 0 when the service configured here answers `GET /healthz`, 1
+    /// otherwise: a container health check that needs no curl in the image.
+    Healthcheck,
 }
 
 /// `latch keys` subcommands.
@@ -159,9 +162,49 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             store.close().await;
             outcome?;
         }
+        Command::Healthcheck => return Ok(healthcheck(&settings.http)),
         Command::Keygen => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `GET /healthz` on the configured port of this machine, over plain
+/// HTTP/1.0 (no client library needed), within two seconds.
+fn healthcheck(http: &crate::settings::HttpSettings) -> ExitCode {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    let ip = match http.host.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Ok(IpAddr::V6(ip)) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        Ok(ip) => ip,
+        Err(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let address = SocketAddr::new(ip, http.port);
+    let timeout = Duration::from_secs(2);
+    let answer = TcpStream::connect_timeout(&address, timeout).and_then(|mut stream| {
+        stream.set_read_timeout(Some(timeout))?;
+        stream.set_write_timeout(Some(timeout))?;
+        stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut status = [0u8; 12];
+        stream.read_exact(&mut status)?;
+        Ok(status)
+    });
+    match answer {
+        // "HTTP/1.x 200"
+        Ok(status) if status.ends_with(b" 200") => ExitCode::SUCCESS,
+        Ok(status) => {
+            eprintln!(
+                "healthcheck: {address} answered {}",
+                String::from_utf8_lossy(&status)
+            );
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("healthcheck: {address}: {err}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `latch keys rotate` and `latch keys list`.

@@ -429,3 +429,41 @@ fn a_usage_error_exits_1_not_2() {
     let help = latch(dir.path()).arg("--help").output().unwrap();
     assert!(help.status.success());
 }
+
+#[test]
+fn healthcheck_exits_0_while_the_service_answers_and_1_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = latch(dir.path())
+        .arg("serve")
+        .env("LATCH__HTTP__PORT", "0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("latch exited before listening").unwrap();
+        if line.contains("latch is listening") {
+            let after = line.split("port=").nth(1).expect("the port is logged");
+            break after
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+    };
+    let check = || {
+        latch(dir.path())
+            .arg("healthcheck")
+            .env("LATCH__HTTP__PORT", &port)
+            .output()
+            .unwrap()
+    };
+    let healthy = check();
+    assert!(healthy.status.success(), "{}", stderr(&healthy));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let down = check();
+    assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
+    assert!(stderr(&down).contains("healthcheck"), "{}", stderr(&down));
+}
