@@ -268,10 +268,11 @@ fn production_guard_names_each_refused_setting() {
     assert!(!message.contains("must be"), "the guard passed: {message}");
 }
 
-#[test]
-fn serve_stops_gracefully_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = latch(dir.path())
+/// `latch serve` on a free port in `dir`, once it says it is listening:
+/// the child, the log lines it wrote until then, and its port.
+#[allow(clippy::zombie_processes)] // The caller stops and waits for the child.
+fn serve(dir: &std::path::Path) -> (std::process::Child, Vec<String>, String) {
+    let mut child = latch(dir)
         .arg("serve")
         .env("LATCH__HTTP__PORT", "0")
         .stdout(Stdio::null())
@@ -280,18 +281,39 @@ fn serve_stops_gracefully_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let started = Instant::now();
-    let mut saw_generated_key = false;
+    let mut logged = Vec::new();
     loop {
         let line = lines.next().expect("latch exited before listening").unwrap();
-        saw_generated_key |= line.contains("generated a master key for the key ring");
-        if line.contains("latch is listening") {
-            break;
+        if let Some(after) = line
+            .contains("latch is listening")
+            .then(|| line.split("port=").nth(1))
+            .flatten()
+        {
+            let port = after
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .to_owned();
+            logged.push(line);
+            // Keep draining stderr so the child never blocks on a full pipe.
+            std::thread::spawn(move || lines.for_each(drop));
+            return (child, logged, port);
         }
+        logged.push(line);
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "not listening after 30 s"
         );
     }
+}
+
+#[test]
+fn serve_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, logged, _) = serve(dir.path());
+    let saw_generated_key = logged
+        .iter()
+        .any(|line| line.contains("generated a master key for the key ring"));
     assert!(
         saw_generated_key,
         "the first start must say it generated a master key"
@@ -433,25 +455,7 @@ fn a_usage_error_exits_1_not_2() {
 #[test]
 fn healthcheck_exits_0_while_the_service_answers_and_1_after() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = latch(dir.path())
-        .arg("serve")
-        .env("LATCH__HTTP__PORT", "0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines.next().expect("latch exited before listening").unwrap();
-        if line.contains("latch is listening") {
-            let after = line.split("port=").nth(1).expect("the port is logged");
-            break after
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .unwrap()
-                .to_owned();
-        }
-    };
+    let (mut child, _, port) = serve(dir.path());
     let check = || {
         latch(dir.path())
             .arg("healthcheck")

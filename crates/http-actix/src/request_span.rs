@@ -214,16 +214,23 @@ mod tests {
         }
     }
 
-    /// The log lines of one request from peer `198.51.100.7` that forges
-    /// `X-Forwarded-For` and `X-Forwarded-Proto`, served behind `proxies`.
-    async fn logged_request(proxies: TrustedProxies, target: &str) -> String {
+    /// Captures this thread's logs at `level` and above, closed spans
+    /// included, until the guard is dropped.
+    fn capture(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
         let captured = Captured::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(captured.clone())
             .with_ansi(false)
+            .with_max_level(level)
             .with_span_events(FmtSpan::CLOSE)
             .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The log lines of one request from peer `198.51.100.7` that forges
+    /// `X-Forwarded-For` and `X-Forwarded-Proto`, served behind `proxies`.
+    async fn logged_request(proxies: TrustedProxies, target: &str) -> String {
+        let (captured, _guard) = capture(tracing::Level::INFO);
         let app = init_service(
             App::new()
                 .app_data(proxies)
@@ -244,13 +251,7 @@ mod tests {
 
     /// The log lines, at `level` and above, of one request to a route answering `error`.
     async fn logged_refusal(error: crate::ApiError, level: tracing::Level) -> String {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .with_max_level(level)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = capture(level);
         let app = init_service(App::new().wrap(TracingLogger::<RequestSpan>::new()).route(
             "/x",
             web::get().to(move || {
@@ -267,13 +268,7 @@ mod tests {
     /// The response's `X-Request-Id` and the logs of a request from
     /// `198.51.100.7` that sends `X-Request-Id: from-the-proxy`.
     async fn request_with_an_id(proxies: TrustedProxies) -> (String, String) {
-        let captured = Captured::default();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(captured.clone())
-            .with_ansi(false)
-            .with_span_events(FmtSpan::CLOSE)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (captured, _guard) = capture(tracing::Level::INFO);
         let app = init_service(
             App::new()
                 .app_data(proxies)
