@@ -14,6 +14,7 @@ crate::on_both_backends!(
     an_accounts_email_and_username_share_its_budget_and_backoff,
     signups_and_refreshes_have_ip_budgets,
     limits_can_be_turned_off,
+    with_redis_two_instances_count_an_accounts_failures_together,
 );
 
 /// Requests pass through a trusted proxy (this test) that names the client,
@@ -164,4 +165,54 @@ async fn limits_can_be_turned_off(backend: Backend) {
         let response = app.login("nobody@example.com", "wrong password").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
+}
+
+/// Whether the test Redis (`127.0.0.1:6379`) answers; under CI it must.
+fn redis_is_up() -> bool {
+    let up = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:6379".parse().unwrap(),
+        std::time::Duration::from_secs(1),
+    )
+    .is_ok();
+    assert!(
+        up || std::env::var_os("CI").is_none(),
+        "CI needs Redis on 127.0.0.1:6379"
+    );
+    if !up {
+        eprintln!("SKIPPED: no Redis on 127.0.0.1:6379");
+    }
+    up
+}
+
+async fn with_redis_two_instances_count_an_accounts_failures_together(backend: Backend) {
+    if !redis_is_up() {
+        return;
+    }
+    let prefix = format!("latch-test:{}:", uuid::Uuid::new_v4());
+    let overrides = [
+        ("http.trusted_proxies", "127.0.0.1"),
+        ("rate_limit.redis_url", "redis://127.0.0.1:6379/0"),
+        ("rate_limit.redis_prefix", prefix.as_str()),
+        ("rate_limit.login_free_failures", "2"),
+        ("rate_limit.login_backoff_base_seconds", "30"),
+    ];
+    let Some(a) = spawn_app_with(backend, &overrides).await else {
+        return;
+    };
+    let b = a.replica().await;
+    assert_eq!(a.signup("ada@example.com").await.status(), StatusCode::CREATED);
+    // One wrong guess on each instance: the account has had its two free failures.
+    let on_a = login_from(&a, "198.51.100.1", "ada@example.com", "guess one").await;
+    assert_problem(on_a, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let on_b = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", b.address))
+        .header("x-forwarded-for", "198.51.100.2")
+        .json(&json!({ "login": "ada@example.com", "password": "guess two" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(on_b, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    // Either instance now makes the account wait, even with the right password.
+    let waiting = login_from(&a, "192.0.2.50", "ada@example.com", PASSWORD).await;
+    assert_problem(waiting, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }

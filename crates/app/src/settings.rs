@@ -233,6 +233,11 @@ pub struct RateLimitSettings {
     pub login_backoff_base_seconds: u32,
     /// The longest backoff wait.
     pub login_backoff_max_seconds: u32,
+    /// Count every budget and the backoff in this Redis, shared by every
+    /// instance; unset = in each instance's memory.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of Latch's keys in that Redis.
+    pub redis_prefix: String,
 }
 
 /// `[passwords]`.

@@ -11,10 +11,13 @@ use latch_core::{AuthConfig, AuthService, IntrospectionClient, Ports, SystemCloc
 use latch_domain::PasswordPolicy;
 use latch_http::{CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
 use latch_passwords::{Argon2Hasher, HasherConfig};
+use latch_ports::RateLimiter;
 use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
+use latch_rate_limit_redis::RedisRateLimiter;
 use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
 use latch_store_sql::{SqlStore, StoreError, StoreOptions};
 use latch_tokens_jwt::KeyError;
+use secrecy::ExposeSecret;
 
 use crate::cache_lease::CacheLeaseTask;
 use crate::key_ring::KeyRingTask;
@@ -31,6 +34,9 @@ pub enum StartupError {
     /// The signing keys could not be loaded.
     #[error(transparent)]
     SigningKey(#[from] SigningKeyError),
+    /// `rate_limit.redis_url` is unusable.
+    #[error(transparent)]
+    Redis(#[from] latch_rate_limit_redis::InvalidRedisUrl),
     /// The token codec rejected the key.
     #[error("token signing: {0}")]
     Tokens(#[from] KeyError),
@@ -174,7 +180,7 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
         changes,
         hasher: Arc::new(hasher),
         tokens: codec,
-        limiter: Arc::new(GovernorRateLimiter::new(rate_limit_config(&settings.rate_limit))),
+        limiter: rate_limiter(&settings.rate_limit)?,
         clock: Arc::new(SystemClock),
     };
     let seconds = |s: u32| Duration::seconds(i64::from(s));
@@ -227,6 +233,20 @@ fn session_cache_config(cache: &SessionCacheSettings, store: &SqlStore) -> Sessi
         coherence,
         lease: StdDuration::from_millis(u64::from(cache.lease_millis)),
     }
+}
+
+/// Counts in Redis when `rate_limit.redis_url` is set (shared by every
+/// instance), else in this process.
+fn rate_limiter(limits: &RateLimitSettings) -> Result<Arc<dyn RateLimiter>, StartupError> {
+    let config = rate_limit_config(limits);
+    Ok(match &limits.redis_url {
+        Some(url) => Arc::new(RedisRateLimiter::new(
+            url.expose_secret(),
+            config,
+            limits.redis_prefix.clone(),
+        )?),
+        None => Arc::new(GovernorRateLimiter::new(config)),
+    })
 }
 
 /// The limiter's configuration from `[rate_limit]`.

@@ -3,11 +3,12 @@
 //!
 //! Owns the token buckets per action and subject (built on `governor`), the
 //! capped exponential login backoff per account, keeping both bounded in
-//! memory, and which addresses count as one client (an IPv6 /64 does). The counts are this instance's view only: with several instances
-//! behind a load balancer each counts separately, so the effective limit is
-//! multiplied by the number of instances. A shared store (Redis, ...) would be
-//! another adapter of the same port. Must not depend on the web framework, the
-//! database or other adapters.
+//! memory, and which addresses count as one client (an IPv6 /64 does). The
+//! counts are this instance's view only: with several instances behind a load
+//! balancer each counts separately, so the effective limit is multiplied by the
+//! number of instances. `latch-rate-limit-redis` is the shared adapter of the
+//! same port, and falls back to this one while Redis is unreachable. Must not
+//! depend on the web framework, the database or other adapters.
 
 mod backoff;
 mod budgets;
@@ -17,6 +18,7 @@ mod subject;
 
 pub use config::{ActionBudgets, Budget, RateLimitConfig};
 pub use limiter::GovernorRateLimiter;
+pub use subject::ip_key;
 
 use std::time::Duration;
 

@@ -11,7 +11,7 @@ const IPV6_64_MASK: u128 = u128::MAX << 64;
 /// so that a client cannot get a fresh budget from each of its 2^64
 /// addresses; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as its IPv4
 /// address. Text that is no address is keyed as given.
-pub(crate) fn ip_key(ip: &str) -> Cow<'_, str> {
+pub fn ip_key(ip: &str) -> Cow<'_, str> {
     match ip.parse::<IpAddr>() {
         Ok(IpAddr::V4(v4)) => Cow::Owned(v4.to_string()),
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
