@@ -29,10 +29,34 @@ pub enum AuditAction {
     AdminUserDeleted,
     /// An administrator restored a user.
     AdminUserRestored,
+    /// A verification link was mailed.
+    VerificationRequested,
+    /// A verification link was followed: the email is verified.
+    EmailVerified,
+    /// A password-reset link was mailed.
+    PasswordResetRequested,
+    /// A password-reset link was followed: the password is new, every session ended.
+    PasswordReset,
+    /// A user asked to move their account to another address; a link was mailed there.
+    EmailChangeRequested,
+    /// An email-change link was followed: the account has its new address.
+    EmailChanged,
+    /// A user started a TOTP enrolment (not a second factor until confirmed).
+    MfaEnrolmentStarted,
+    /// A user confirmed their TOTP enrolment: the second factor is on.
+    MfaEnabled,
+    /// A user turned their second factor off.
+    MfaDisabled,
+    /// A user replaced their recovery codes; the old ones are void.
+    RecoveryCodesRegenerated,
+    /// A login's second step was completed with a recovery code.
+    RecoveryCodeUsed,
+    /// An administrator removed a user's second factor; their sessions ended.
+    AdminMfaRemoved,
 }
 
 impl AuditAction {
-    const ALL: [Self; 11] = [
+    const ALL: [Self; 23] = [
         Self::Signup,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -44,6 +68,18 @@ impl AuditAction {
         Self::AdminUserChanged,
         Self::AdminUserDeleted,
         Self::AdminUserRestored,
+        Self::VerificationRequested,
+        Self::EmailVerified,
+        Self::PasswordResetRequested,
+        Self::PasswordReset,
+        Self::EmailChangeRequested,
+        Self::EmailChanged,
+        Self::MfaEnrolmentStarted,
+        Self::MfaEnabled,
+        Self::MfaDisabled,
+        Self::RecoveryCodesRegenerated,
+        Self::RecoveryCodeUsed,
+        Self::AdminMfaRemoved,
     ];
 
     /// The stable name stored and shown.
@@ -60,6 +96,18 @@ impl AuditAction {
             Self::AdminUserChanged => "admin_user_changed",
             Self::AdminUserDeleted => "admin_user_deleted",
             Self::AdminUserRestored => "admin_user_restored",
+            Self::VerificationRequested => "verification_requested",
+            Self::EmailVerified => "email_verified",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::MfaEnrolmentStarted => "mfa_enrolment_started",
+            Self::MfaEnabled => "mfa_enabled",
+            Self::MfaDisabled => "mfa_disabled",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::AdminMfaRemoved => "admin_mfa_removed",
         }
     }
 

@@ -7,11 +7,14 @@ mod audit;
 mod authorization;
 mod email;
 mod error;
+mod link;
 mod password;
 mod profile;
+mod recovery_code;
 mod session;
 mod text_value;
 mod tier;
+mod totp;
 mod user;
 mod username;
 
@@ -21,10 +24,13 @@ pub use authorization::{
 };
 pub use email::Email;
 pub use error::ValidationError;
+pub use link::LinkPurpose;
 pub use password::{Password, PasswordPolicy, PersonalInfo};
 pub use profile::{AvatarUrl, DisplayName};
-pub use session::{RefreshTokenRecord, Session, SessionId, TokenHash};
+pub use recovery_code::{RECOVERY_CODE_BYTES, RECOVERY_CODE_COUNT, RecoveryCode};
+pub use session::{AuthMethods, RefreshTokenRecord, Session, SessionId, TokenHash};
 pub use tier::{RateLimit, Tier, TierName, validate_tier_fields};
+pub use totp::{TOTP_SECRET_LEN, TotpSecret, looks_like_totp_code, totp_step};
 pub use user::{DEFAULT_TIER, ProfilePatch, User, UserId};
 pub use username::Username;
 

@@ -41,7 +41,11 @@ impl AvatarUrl {
     pub fn parse(raw: &str) -> Result<Self, ValidationError> {
         let trimmed = raw.trim();
         let has_scheme = ["https://", "http://"].iter().any(|scheme| {
-            trimmed.len() > scheme.len() && trimmed[..scheme.len()].eq_ignore_ascii_case(scheme)
+            // `get`, not indexing: the prefix may end inside a character.
+            trimmed.len() > scheme.len()
+                && trimmed
+                    .get(..scheme.len())
+                    .is_some_and(|prefix| prefix.eq_ignore_ascii_case(scheme))
         });
         if !has_scheme
             || trimmed.len() > URL_MAX
@@ -66,6 +70,14 @@ crate::text_value::text_value!(DisplayName, AvatarUrl);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_avatar_url_starting_with_wide_characters_is_refused_not_a_panic() {
+        // Found by schemathesis: byte 7 fell inside a four-byte character.
+        assert!(AvatarUrl::parse("\u{b9}\u{d995c}\u{fabb1}\u{9d}\u{10}").is_err());
+        assert!(AvatarUrl::parse("ht\u{fabb1}ps://example.com/a.png").is_err());
+        assert!(AvatarUrl::parse("HTTPS://example.com/a.png").is_ok());
+    }
 
     #[test]
     fn name_bounds() {

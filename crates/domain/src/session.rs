@@ -19,6 +19,60 @@ impl std::fmt::Display for SessionId {
     }
 }
 
+/// How a session's user proved who they are: its access tokens' `amr`
+/// claim (RFC 8176).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AuthMethods {
+    /// A password alone.
+    #[default]
+    Password,
+    /// A password, then a one-time code (TOTP or recovery code).
+    PasswordAndOtp,
+}
+
+impl AuthMethods {
+    /// Every value.
+    pub const ALL: [Self; 2] = [Self::Password, Self::PasswordAndOtp];
+
+    /// The RFC 8176 method names, as in the `amr` claim.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordAndOtp => &["pwd", "otp"],
+        }
+    }
+
+    /// The stable name stored with a session.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::PasswordAndOtp => "pwd otp",
+        }
+    }
+
+    /// The value with this stable name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|methods| methods.as_str() == name)
+    }
+
+    /// The value whose `amr` claim is `amr`, in any order; `None` for any
+    /// other set of methods.
+    pub fn from_amr<S: AsRef<str>>(amr: &[S]) -> Option<Self> {
+        let mut names: Vec<&str> = amr.iter().map(AsRef::as_ref).collect();
+        names.sort_unstable();
+        Self::ALL.into_iter().find(|methods| {
+            let mut own = methods.amr().to_vec();
+            own.sort_unstable();
+            own == names
+        })
+    }
+
+    /// Whether a second factor was passed.
+    pub fn has_second_factor(self) -> bool {
+        self == Self::PasswordAndOtp
+    }
+}
+
 /// One login: the unit of revocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -38,6 +92,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// The client's IP at login.
     pub ip: Option<String>,
+    /// How the user logged in; kept by every token the session issues.
+    pub auth_methods: AuthMethods,
 }
 
 impl Session {
@@ -89,6 +145,21 @@ mod tests {
     use chrono::{Duration, Utc};
 
     #[test]
+    fn auth_methods_round_trip_by_name_and_amr() {
+        for methods in AuthMethods::ALL {
+            assert_eq!(AuthMethods::parse(methods.as_str()), Some(methods));
+            assert_eq!(AuthMethods::from_amr(methods.amr()), Some(methods));
+        }
+        assert_eq!(
+            AuthMethods::from_amr(&["otp", "pwd"]),
+            Some(AuthMethods::PasswordAndOtp)
+        );
+        assert_eq!(AuthMethods::from_amr(&["otp"]), None);
+        assert_eq!(AuthMethods::from_amr::<&str>(&[]), None);
+        assert_eq!(AuthMethods::parse("otp"), None);
+    }
+
+    #[test]
     fn session_liveness() {
         let now = Utc::now();
         let session = Session {
@@ -100,6 +171,7 @@ mod tests {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            auth_methods: AuthMethods::Password,
         };
         assert!(session.is_live(now));
         assert!(!session.is_live(now + Duration::hours(1)));

@@ -45,6 +45,8 @@ pub struct User {
     pub tier: TierName,
     /// Whether the email address has been confirmed.
     pub email_verified: bool,
+    /// Whether a second factor (TOTP) is on: a password alone no longer logs in.
+    pub mfa_enabled: bool,
     /// When the account was created.
     pub created_at: Timestamp,
     /// When the account last changed.
@@ -100,6 +102,7 @@ pub(crate) mod tests {
             is_superuser: false,
             tier: TierName::from_stored(DEFAULT_TIER.into()),
             email_verified: false,
+            mfa_enabled: false,
             created_at: now,
             updated_at: now,
             last_login_at: None,

@@ -8,13 +8,17 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
 /// An infrastructure failure with no business meaning (database down, ...).
 /// What it says and the error that caused it are for logs only, never for
-/// clients: log it with [`ErrorChain`] to see the cause.
+/// clients: log it with [`ErrorChain`] to see the cause. An adapter marks a
+/// failure to reach the store at all ([`RepositoryError::unavailable`]), so
+/// callers can tell "retry later" from "something is broken".
 #[derive(Debug)]
 pub struct RepositoryError {
     /// What went wrong, when the adapter knows more than its cause says.
     context: Option<String>,
     /// The driver's (or parser's) error, when there is one.
     source: Option<BoxError>,
+    /// The store could not be reached or did not answer in time.
+    unavailable: bool,
 }
 
 impl RepositoryError {
@@ -23,6 +27,7 @@ impl RepositoryError {
         Self {
             context: Some(message.into()),
             source: None,
+            unavailable: false,
         }
     }
 
@@ -31,7 +36,24 @@ impl RepositoryError {
         Self {
             context: None,
             source: Some(source.into()),
+            unavailable: false,
         }
+    }
+
+    /// The store could not be reached or did not answer in time (connection
+    /// refused or lost, pool or statement timeout): `source` says how.
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self {
+            context: Some("the store is unavailable".into()),
+            source: Some(source.into()),
+            unavailable: true,
+        }
+    }
+
+    /// Whether the store could not be reached or did not answer in time, as
+    /// opposed to a failure that retrying will not cure.
+    pub fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 
     /// A failure described by `message` and caused by `source`.
@@ -39,6 +61,7 @@ impl RepositoryError {
         Self {
             context: Some(message.into()),
             source: Some(source.into()),
+            unavailable: false,
         }
     }
 }
@@ -110,6 +133,17 @@ mod tests {
         assert_eq!(
             ErrorChain(&err).to_string(),
             "repository failure: the counter row is missing"
+        );
+        assert!(!err.is_unavailable());
+    }
+
+    #[test]
+    fn an_unavailable_store_says_so_and_keeps_its_cause() {
+        let err = RepositoryError::unavailable(Driver);
+        assert!(err.is_unavailable());
+        assert_eq!(
+            ErrorChain(&err).to_string(),
+            "repository failure: the store is unavailable: pool timed out"
         );
     }
 }

@@ -11,24 +11,35 @@ pub enum LimitedAction {
     Login,
     /// `POST /auth/refresh`.
     Refresh,
-    /// A check of the caller's password: `POST /users/me/password` and
-    /// `DELETE /users/me`.
+    /// A check of the caller's password or second factor on an account
+    /// route: `POST /users/me/password`, `DELETE /users/me`, the
+    /// `/users/me/mfa/...` routes.
     PasswordChange,
     /// `PATCH /users/me` with a username, which says whether it is taken.
     UsernameChange,
     /// `POST /auth/introspect`, which checks a resource server's client secret.
     Introspect,
+    /// `POST /auth/verification/request`, which mails a link.
+    VerificationRequest,
+    /// `POST /auth/password-reset/request`, which mails a link.
+    PasswordResetRequest,
+    /// The routes that follow an emailed link (`.../confirm`), each a check of
+    /// a secret.
+    LinkConfirm,
 }
 
 impl LimitedAction {
     /// Every action.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 9] = [
         Self::Signup,
         Self::Login,
         Self::Refresh,
         Self::PasswordChange,
         Self::UsernameChange,
         Self::Introspect,
+        Self::VerificationRequest,
+        Self::PasswordResetRequest,
+        Self::LinkConfirm,
     ];
 
     /// A stable lower-case name, for logs and policy headers.
@@ -40,6 +51,9 @@ impl LimitedAction {
             Self::PasswordChange => "password_change",
             Self::UsernameChange => "username_change",
             Self::Introspect => "introspect",
+            Self::VerificationRequest => "verification_request",
+            Self::PasswordResetRequest => "password_reset_request",
+            Self::LinkConfirm => "link_confirm",
         }
     }
 }

@@ -66,7 +66,9 @@ pub trait SessionRepository: Send + Sync + 'static {
     /// still has `login.password_hash`. In the same write it sets the user's
     /// `last_login_at` to the session's `created_at` and stores
     /// `login.rehash`, if any (neither is recorded in the change log: no
-    /// cached state depends on them).
+    /// cached state depends on them). A session whose `auth_methods` is
+    /// [`latch_domain::AuthMethods::Password`] is refused the same way when
+    /// the user at that moment has `mfa_enabled`.
     ///
     /// Atomic with every write that deactivates, deletes or re-passwords the
     /// user: such a write either commits first (and the login is refused) or

@@ -1,4 +1,4 @@
-use latch_domain::{SessionId, UserId};
+use latch_domain::{AuthMethods, SessionId, UserId};
 use uuid::Uuid;
 
 /// The claims of a Latch access token, minus `iss`/`aud`, which the codec adds
@@ -27,6 +27,8 @@ pub struct AccessClaims {
     pub is_staff: bool,
     /// Rate-limit tier.
     pub tier: String,
+    /// How the session's user authenticated (`amr`, RFC 8176).
+    pub amr: AuthMethods,
 }
 
 /// Why a token was not accepted.
