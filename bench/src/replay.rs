@@ -28,13 +28,13 @@ use crate::error::BenchError;
 
 /// Every statement the replay sends, written once with Postgres placeholders.
 const TOKEN_BY_HASH: &str = r#"SELECT "id", "session_id", "token_hash", "parent_id", "created_at", "expires_at", "rotated_at", "successor_id", "successor_sealed" FROM "refresh_tokens" WHERE "refresh_tokens"."token_hash" = $1"#;
-const SESSION_BY_ID: &str = r#"SELECT "id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at", "user_agent", "ip" FROM "sessions" WHERE "sessions"."id" = $1"#;
-const USER_BY_ID: &str = r#"SELECT "id", "email", "email_normalized", "username", "username_normalized", "name", "avatar_url", "password_hash", "is_active", "is_staff", "is_superuser", "tier", "email_verified", "created_at", "updated_at", "last_login_at", "deleted_at" FROM "users" WHERE "users"."id" = $1"#;
+const SESSION_BY_ID: &str = r#"SELECT "id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at", "user_agent", "ip", "auth_methods" FROM "sessions" WHERE "sessions"."id" = $1"#;
+const USER_BY_ID: &str = r#"SELECT "id", "email", "email_normalized", "username", "username_normalized", "name", "avatar_url", "password_hash", "is_active", "is_staff", "is_superuser", "tier", "email_verified", "created_at", "updated_at", "last_login_at", "deleted_at", "mfa_enabled" FROM "users" WHERE "users"."id" = $1"#;
 const CLAIM_TOKEN: &str = r#"UPDATE "refresh_tokens" SET "rotated_at" = $1, "successor_id" = $2, "successor_sealed" = $3 WHERE "refresh_tokens"."id" = $4 AND "refresh_tokens"."rotated_at" IS NULL"#;
 const INSERT_TOKEN: &str = r#"INSERT INTO "refresh_tokens" ("id", "session_id", "token_hash", "parent_id", "created_at", "expires_at", "rotated_at", "successor_id", "successor_sealed") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING "id", "session_id", "token_hash", "parent_id", "created_at", "expires_at", "rotated_at", "successor_id", "successor_sealed""#;
 const TOUCH_SESSION: &str = r#"UPDATE "sessions" SET "last_used_at" = $1 WHERE "sessions"."id" = $2"#;
 /// Set-up only: one session per chain.
-const INSERT_SESSION: &str = r#"INSERT INTO "sessions" ("id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at", "user_agent", "ip") VALUES ($1, $2, $3, $4, $5, NULL, 'latch-bench replay', '127.0.0.1')"#;
+const INSERT_SESSION: &str = r#"INSERT INTO "sessions" ("id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at", "user_agent", "ip", "auth_methods") VALUES ($1, $2, $3, $4, $5, NULL, 'latch-bench replay', '127.0.0.1', 'pwd')"#;
 /// Set-up only: the account the chains belong to.
 const USER_BY_EMAIL: &str = r#"SELECT "id" FROM "users" WHERE "users"."email_normalized" = $1"#;
 

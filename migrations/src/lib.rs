@@ -11,6 +11,8 @@ mod m20261123_000003_auth_changes;
 mod m20261124_000004_session_end_indexes;
 mod m20261125_000005_cache_leases;
 mod m20261204_000006_signing_keys;
+mod m20261205_000007_email_links;
+mod m20261206_000008_second_factor;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -25,6 +27,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_session_end_indexes::Migration),
             Box::new(m20261125_000005_cache_leases::Migration),
             Box::new(m20261204_000006_signing_keys::Migration),
+            Box::new(m20261205_000007_email_links::Migration),
+            Box::new(m20261206_000008_second_factor::Migration),
         ]
     }
 }

@@ -9,11 +9,11 @@ use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use latch_domain::Password;
-use latch_ports::{HashError, PasswordHash, PasswordHasher, Verification};
+use latch_ports::{HashError, Metrics, PasswordHash, PasswordHasher, Verification};
 
 use crate::HasherConfig;
 use crate::floor::{CostClass, FailureFloor, LEGACY_DEFAULTS};
-use crate::limiter::Limiter;
+use crate::limiter::{HashingLoad, Limiter};
 use crate::memory::BlockPool;
 use crate::pbkdf2_sha256::Pbkdf2Sha256;
 use crate::stored_hash::{ARGON2_MAX_M_COST_KIB, ARGON2_MAX_T_COST, StoredHash};
@@ -78,6 +78,18 @@ impl Argon2Hasher {
             dummy: Arc::new(dummy),
             floor,
         })
+    }
+
+    /// Reports each hash's wait for a slot, its time and queue-full refusals to `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.limiter.metrics = metrics;
+        self
+    }
+
+    /// How many hashes run and wait for a slot now.
+    pub fn load(&self) -> HashingLoad {
+        self.limiter.load()
     }
 
     /// How long a verification whose work took `took` waits before it

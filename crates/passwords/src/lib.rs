@@ -36,6 +36,9 @@
 
 mod config;
 mod floor;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod hasher;
 mod limiter;
 mod memory;
@@ -45,3 +48,4 @@ mod threads;
 
 pub use config::HasherConfig;
 pub use hasher::Argon2Hasher;
+pub use limiter::HashingLoad;

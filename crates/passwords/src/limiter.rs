@@ -2,21 +2,45 @@
 //! once and at most `max_queue` callers wait for a slot; the rest are turned
 //! away at once, so a login flood costs neither unbounded memory nor latency.
 
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
-use latch_ports::HashError;
+use latch_ports::{HashError, Metrics, NoMetrics};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::threads::HashingThreads;
 
 /// Runs closures on the hashing threads under a semaphore and a queue limit.
-#[derive(Debug)]
 pub(crate) struct Limiter {
     permits: Arc<Semaphore>,
+    max_concurrent: usize,
     waiting: AtomicUsize,
     max_queue: usize,
     threads: HashingThreads,
+    /// Hears how long each job waited for a slot and ran.
+    pub(crate) metrics: Arc<dyn Metrics>,
+}
+
+/// The hashing pool's occupancy at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashingLoad {
+    /// Hashes running now.
+    pub running: usize,
+    /// Callers waiting for a free slot.
+    pub queued: usize,
+    /// Most hashes that run at once.
+    pub slots: usize,
+}
+
+impl fmt::Debug for Limiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Limiter")
+            .field("load", &self.load())
+            .field("max_queue", &self.max_queue)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Limiter {
@@ -26,10 +50,23 @@ impl Limiter {
         let threads = HashingThreads::start(max_concurrent)?;
         Ok(Self {
             permits: Arc::new(Semaphore::new(max_concurrent)),
+            max_concurrent,
             waiting: AtomicUsize::new(0),
             max_queue,
             threads,
+            metrics: Arc::new(NoMetrics),
         })
+    }
+
+    /// How many hashes run and wait now.
+    pub(crate) fn load(&self) -> HashingLoad {
+        HashingLoad {
+            running: self
+                .max_concurrent
+                .saturating_sub(self.permits.available_permits()),
+            queued: self.waiting.load(Ordering::Acquire),
+            slots: self.max_concurrent,
+        }
     }
 
     /// Runs `work` on a hashing thread once a slot is free.
@@ -41,11 +78,21 @@ impl Limiter {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = self.acquire().await?;
+        let queued_at = Instant::now();
+        let permit = self.acquire().await.inspect_err(|err| {
+            if matches!(err, HashError::Overloaded) {
+                self.metrics.hash_overloaded();
+            }
+        })?;
+        self.metrics.hash_waited(queued_at.elapsed());
+        let metrics = Arc::clone(&self.metrics);
         self.threads
             .run(move || {
                 let _permit = permit;
-                work()
+                let started = Instant::now();
+                let result = work();
+                metrics.hashed(started.elapsed());
+                result
             })
             .await
             .map_err(|_| HashError::Unexpected("hashing task failed".to_owned()))
@@ -142,6 +189,63 @@ pub(crate) mod tests {
                 .await
         });
         release
+    }
+
+    /// Waits, hashes and refusals, as the metrics port hears of them.
+    #[derive(Default)]
+    struct HashCounts {
+        waited: AtomicUsize,
+        hashed: AtomicUsize,
+        overloaded: AtomicUsize,
+    }
+
+    impl Metrics for HashCounts {
+        fn hash_waited(&self, _: Duration) {
+            self.waited.fetch_add(1, Ordering::SeqCst);
+        }
+        fn hashed(&self, _: Duration) {
+            self.hashed.fetch_add(1, Ordering::SeqCst);
+        }
+        fn hash_overloaded(&self) {
+            self.overloaded.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn waits_hashes_refusals_and_load_are_reported() {
+        let counts = Arc::new(HashCounts::default());
+        let mut limiter = Limiter::new(1, 0).unwrap();
+        limiter.metrics = counts.clone();
+        limiter.run(|| ()).await.unwrap();
+        assert_eq!(counts.waited.load(Ordering::SeqCst), 1);
+        assert_eq!(counts.hashed.load(Ordering::SeqCst), 1);
+
+        let held = limiter.occupy_all().unwrap();
+        let load = limiter.load();
+        assert_eq!((load.running, load.queued, load.slots), (1, 0, 1));
+        assert!(matches!(limiter.run(|| ()).await, Err(HashError::Overloaded)));
+        assert_eq!(counts.overloaded.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            counts.hashed.load(Ordering::SeqCst),
+            1,
+            "a refused job never runs"
+        );
+        drop(held);
+        assert_eq!(limiter.load().running, 0);
+    }
+
+    #[tokio::test]
+    async fn a_queued_caller_shows_in_the_load() {
+        let limiter = Arc::new(Limiter::new(1, 1).unwrap());
+        let held = limiter.occupy_all().unwrap();
+        let waiter = {
+            let limiter = Arc::clone(&limiter);
+            tokio::spawn(async move { limiter.run(|| ()).await })
+        };
+        until(|| limiter.load().queued == 1).await;
+        drop(held);
+        waiter.await.unwrap().unwrap();
+        assert_eq!(limiter.load().queued, 0);
     }
 
     #[test]

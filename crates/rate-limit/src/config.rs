@@ -52,6 +52,12 @@ pub struct ActionBudgets {
     pub username_change: Budget,
     /// Budget of [`LimitedAction::Introspect`].
     pub introspect: Budget,
+    /// Budget of [`LimitedAction::VerificationRequest`].
+    pub verification_request: Budget,
+    /// Budget of [`LimitedAction::PasswordResetRequest`].
+    pub password_reset_request: Budget,
+    /// Budget of [`LimitedAction::LinkConfirm`].
+    pub link_confirm: Budget,
 }
 
 impl ActionBudgets {
@@ -64,6 +70,9 @@ impl ActionBudgets {
             password_change: budget,
             username_change: budget,
             introspect: budget,
+            verification_request: budget,
+            password_reset_request: budget,
+            link_confirm: budget,
         }
     }
 
@@ -76,6 +85,9 @@ impl ActionBudgets {
             LimitedAction::PasswordChange => self.password_change,
             LimitedAction::UsernameChange => self.username_change,
             LimitedAction::Introspect => self.introspect,
+            LimitedAction::VerificationRequest => self.verification_request,
+            LimitedAction::PasswordResetRequest => self.password_reset_request,
+            LimitedAction::LinkConfirm => self.link_confirm,
         }
     }
 }
@@ -108,9 +120,10 @@ pub struct RateLimitConfig {
 
 impl Default for RateLimitConfig {
     /// Per IP per minute: signup 10, login 30, refresh 120, password change 10,
-    /// username change 10, introspection 6000. Per account per minute: login 10, password change
-    /// 5, username change 5, signup and refresh
-    /// unlimited (an IP budget already covers them). Backoff after 5 free
+    /// username change 10, introspection 6000, verification and reset requests 10, link
+    /// confirmations 30. Per account per minute: login 10, password change 5, username change 5,
+    /// verification and reset requests 3; signup, refresh and link confirmations unlimited (an IP
+    /// budget already covers them). Backoff after 5 free
     /// failures, from 1 s doubling up to 5 min. 100 000 accounts and 100 000
     /// subjects per budget tracked, at roughly 100 bytes each.
     fn default() -> Self {
@@ -123,6 +136,9 @@ impl Default for RateLimitConfig {
                 password_change: Budget::per_minute(10),
                 username_change: Budget::per_minute(10),
                 introspect: Budget::per_minute(6000),
+                verification_request: Budget::per_minute(10),
+                password_reset_request: Budget::per_minute(10),
+                link_confirm: Budget::per_minute(30),
             },
             per_account: ActionBudgets {
                 signup: Budget::UNLIMITED,
@@ -132,6 +148,10 @@ impl Default for RateLimitConfig {
                 username_change: Budget::per_minute(5),
                 // A resource server's client secret has no account to guess against.
                 introspect: Budget::UNLIMITED,
+                verification_request: Budget::per_minute(3),
+                password_reset_request: Budget::per_minute(3),
+                // A link's token is 256 random bits: nothing to guess per account.
+                link_confirm: Budget::UNLIMITED,
             },
             free_failures: 5,
             backoff_base: Duration::from_secs(1),

@@ -12,7 +12,7 @@ use crate::budgets::BudgetTable;
 use crate::subject::ip_key;
 use crate::{ActionBudgets, RateLimitConfig};
 
-const ACTIONS: [LimitedAction; 6] = LimitedAction::ALL;
+const ACTIONS: [LimitedAction; 9] = LimitedAction::ALL;
 
 /// Position of `action` in [`ACTIONS`].
 const fn slot(action: LimitedAction) -> usize {
@@ -23,6 +23,9 @@ const fn slot(action: LimitedAction) -> usize {
         LimitedAction::PasswordChange => 3,
         LimitedAction::UsernameChange => 4,
         LimitedAction::Introspect => 5,
+        LimitedAction::VerificationRequest => 6,
+        LimitedAction::PasswordResetRequest => 7,
+        LimitedAction::LinkConfirm => 8,
     }
 }
 

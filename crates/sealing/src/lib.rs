@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use latch_ports::{SealingError, SecretSealer};
 
 /// Bytes in a master key.
 pub const MASTER_KEY_LEN: usize = 32;
@@ -162,6 +163,17 @@ impl MasterKey {
             .open_in_place(nonce, Aad::from(context), &mut body)
             .map_err(|_| SealError::Unopenable)?;
         Ok(plaintext.to_vec())
+    }
+}
+
+/// The master key as the core's [`SecretSealer`] port.
+impl SecretSealer for MasterKey {
+    fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, SealingError> {
+        Self::seal(self, plaintext, context).map_err(|err| SealingError::Failed(err.to_string()))
+    }
+
+    fn open(&self, sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, SealingError> {
+        Self::open(self, sealed, context).map_err(|_| SealingError::Unopenable)
     }
 }
 

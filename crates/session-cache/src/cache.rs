@@ -143,7 +143,7 @@ fn forget(inner: &mut Inner, change: AuthChange) {
 #[allow(clippy::unwrap_used)]
 pub(crate) mod tests {
     use chrono::{Duration as Days, Utc};
-    use latch_domain::{Email, Session, TierName, User, UserId};
+    use latch_domain::{AuthMethods, Email, Session, TierName, User, UserId};
 
     use super::*;
 
@@ -166,6 +166,7 @@ pub(crate) mod tests {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            auth_methods: AuthMethods::Password,
         };
         let user = User {
             id: user,
@@ -178,6 +179,7 @@ pub(crate) mod tests {
             is_superuser: false,
             tier: TierName::default(),
             email_verified: false,
+            mfa_enabled: false,
             created_at: now,
             updated_at: now,
             last_login_at: None,

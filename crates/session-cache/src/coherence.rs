@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use latch_domain::SessionId;
-use latch_ports::{AuthChangeLog, RepositoryError, SessionWithUser};
+use latch_ports::{AuthChangeLog, Metrics, RepositoryError, SessionWithUser};
 
 use crate::CacheCoherence;
 use crate::cache::SessionCache;
@@ -22,6 +22,8 @@ pub(crate) struct Coherence {
     versions: VersionReads,
     /// Present in `Lease` coherence.
     lease: Option<Arc<Lease>>,
+    /// Counts hits and misses.
+    metrics: Arc<dyn Metrics>,
 }
 
 impl Coherence {
@@ -30,6 +32,7 @@ impl Coherence {
         mode: CacheCoherence,
         changes: Arc<dyn AuthChangeLog>,
         lease: Option<Arc<Lease>>,
+        metrics: Arc<dyn Metrics>,
     ) -> Self {
         Self {
             cache,
@@ -37,6 +40,7 @@ impl Coherence {
             changes,
             versions: VersionReads::default(),
             lease,
+            metrics,
         }
     }
 
@@ -54,8 +58,10 @@ impl Coherence {
             self.catch_up().await?;
         }
         if let Some(hit) = self.cache.get(id) {
+            self.metrics.session_cache(true);
             return Ok(Some(hit));
         }
+        self.metrics.session_cache(false);
         let ticket = self.cache.ticket();
         let found = read.await?;
         if let Some(found) = &found {

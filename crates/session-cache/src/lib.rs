@@ -5,9 +5,10 @@
 //!
 //! Staleness is the danger: a logout, revocation, deactivation or deletion
 //! must be honoured on the very next request. Three rules keep it out:
-//! - every recorded write through the wrapped repositories forgets what it
-//!   changed as it returns, before the use case answers (this instance; see
-//!   `repositories.rs`);
+//! - every recorded write through the wrapped repositories (users, sessions,
+//!   and second factors through [`CachedRepositories::second_factors`])
+//!   forgets what it changed as it returns, before the use case answers
+//!   (this instance; see `repositories.rs`);
 //! - in change-log coherence every cached read first applies the changes
 //!   other instances recorded since the last one it saw (see `AuthChangeLog`);
 //!   in lease coherence the instance does that as changes are signalled, and
@@ -18,7 +19,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latch_ports::{AuthChangeLog, CacheLeases, SessionRepository, UserRepository};
+use latch_ports::{
+    AuthChangeLog, CacheLeases, Metrics, SecondFactorRepository, SessionRepository, UserRepository,
+};
 
 mod cache;
 mod coherence;
@@ -86,11 +89,35 @@ pub struct CachedRepositories {
     /// The lease, for the background task that keeps it (inert unless the
     /// coherence is `Lease`).
     pub lease: CacheLease,
+    /// What the other repositories' recorded writes must forget from and
+    /// wait for (see [`CachedRepositories::second_factors`]).
+    coherence: Option<Arc<Coherence>>,
+    lease_state: Option<Arc<Lease>>,
+}
+
+impl CachedRepositories {
+    /// `second_factors` as the use cases should see it: confirming and
+    /// removing a second factor are recorded user changes (the user's
+    /// `mfa_enabled`, and a removal's revocations), so they forget the
+    /// user's cached sessions, and in lease coherence wait for the other
+    /// instances, as the users repository's recorded writes do. Without
+    /// this, single-process coherence would serve the old flag, and a
+    /// revoked session, until the entry ages out.
+    pub fn second_factors(
+        &self,
+        second_factors: Arc<dyn SecondFactorRepository>,
+    ) -> Arc<dyn SecondFactorRepository> {
+        if self.coherence.is_none() && self.lease_state.is_none() {
+            return second_factors;
+        }
+        repositories::wrap_second_factors(second_factors, self.coherence.clone(), self.lease_state.clone())
+    }
 }
 
 /// Puts the session cache in front of `users` and `sessions` as `config`
 /// says. `changes` is the log those repositories record their writes in;
-/// `leases` the table of instances' leases (used in `Lease` coherence).
+/// `leases` the table of instances' leases (used in `Lease` coherence);
+/// `metrics` counts the cache's hits and misses.
 /// With the cache off and no lease the repositories come back as they were.
 pub fn wrap(
     users: Arc<dyn UserRepository>,
@@ -98,22 +125,32 @@ pub fn wrap(
     changes: Arc<dyn AuthChangeLog>,
     leases: Arc<dyn CacheLeases>,
     config: &SessionCacheConfig,
+    metrics: Arc<dyn Metrics>,
 ) -> CachedRepositories {
     // Present in `Lease` coherence whether or not this instance caches: its
     // writes must still wait for the instances that do.
     let lease = (config.coherence == CacheCoherence::Lease)
         .then(|| Arc::new(Lease::new(config.lease, leases, Arc::clone(&changes))));
-    let coherence = SessionCache::new(config)
-        .map(|cache| Arc::new(Coherence::new(cache, config.coherence, changes, lease.clone())));
+    let coherence = SessionCache::new(config).map(|cache| {
+        Arc::new(Coherence::new(
+            cache,
+            config.coherence,
+            changes,
+            lease.clone(),
+            metrics,
+        ))
+    });
     let lease_handle = CacheLease::new(coherence.clone(), lease.clone());
     let (users, sessions) = if coherence.is_none() && lease.is_none() {
         (users, sessions)
     } else {
-        repositories::wrap(users, sessions, coherence, lease)
+        repositories::wrap(users, sessions, coherence.clone(), lease.clone())
     };
     CachedRepositories {
         users,
         sessions,
         lease: lease_handle,
+        coherence,
+        lease_state: lease,
     }
 }

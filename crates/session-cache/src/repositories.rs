@@ -16,9 +16,10 @@ use latch_domain::{
     ProfilePatch, RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, User, UserId,
 };
 use latch_ports::{
-    AccountFlags, AuthChange, CreateSessionError, CreateUserError, DeleteUserError, ImportError,
-    ImportedUser, NewUser, PasswordHash, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
-    SessionWithUser, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository, VerifiedLogin,
+    AccountFlags, AuthChange, BeginTotpError, ConfirmTotpError, CreateSessionError, CreateUserError,
+    DeleteUserError, ImportError, ImportedUser, NewUser, PasswordHash, RecoveryCodeHash, RefreshContext,
+    RepositoryError, RotateOutcome, SecondFactorRepository, SessionRepository, SessionWithUser,
+    TotpEnrolment, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository, VerifiedLogin,
 };
 use uuid::Uuid;
 
@@ -65,6 +66,19 @@ impl AfterWrite {
         }
         result
     }
+}
+
+/// Wraps `second_factors` so that its recorded writes (confirming and
+/// removing) forget from `cache` and wait for the other instances' `lease`s.
+pub(crate) fn wrap_second_factors(
+    second_factors: Arc<dyn SecondFactorRepository>,
+    cache: Option<Arc<Coherence>>,
+    lease: Option<Arc<Lease>>,
+) -> Arc<dyn SecondFactorRepository> {
+    Arc::new(ForgettingSecondFactors {
+        inner: second_factors,
+        after_write: AfterWrite { cache, lease },
+    })
 }
 
 /// A [`UserRepository`] whose recorded writes forget the user's sessions.
@@ -242,11 +256,94 @@ impl SessionRepository for CachingSessions {
     }
 }
 
+/// A [`SecondFactorRepository`] whose recorded writes (`confirm_totp` and
+/// `remove`, which change `mfa_enabled` and may revoke) forget the user's
+/// sessions.
+struct ForgettingSecondFactors {
+    inner: Arc<dyn SecondFactorRepository>,
+    after_write: AfterWrite,
+}
+
+#[async_trait]
+impl SecondFactorRepository for ForgettingSecondFactors {
+    async fn begin_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        now: Timestamp,
+    ) -> Result<(), BeginTotpError> {
+        self.inner.begin_totp(user_id, sealed_secret, now).await
+    }
+
+    async fn find_totp(&self, user_id: UserId) -> Result<Option<TotpEnrolment>, RepositoryError> {
+        self.inner.find_totp(user_id).await
+    }
+
+    async fn confirm_totp(
+        &self,
+        user_id: UserId,
+        sealed_secret: &[u8],
+        step: i64,
+        recovery_codes: &[RecoveryCodeHash],
+        now: Timestamp,
+    ) -> Result<(), ConfirmTotpError> {
+        let result = self
+            .inner
+            .confirm_totp(user_id, sealed_secret, step, recovery_codes, now)
+            .await;
+        self.after_write.written(AuthChange::User(user_id), result).await
+    }
+
+    async fn use_totp_step(&self, user_id: UserId, step: i64) -> Result<bool, RepositoryError> {
+        self.inner.use_totp_step(user_id, step).await
+    }
+
+    async fn use_recovery_code(
+        &self,
+        user_id: UserId,
+        hash: &RecoveryCodeHash,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        self.inner.use_recovery_code(user_id, hash, now).await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        recovery_codes: &[RecoveryCodeHash],
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        self.inner
+            .replace_recovery_codes(user_id, recovery_codes, now)
+            .await
+    }
+
+    async fn recovery_codes_left(&self, user_id: UserId) -> Result<u64, RepositoryError> {
+        self.inner.recovery_codes_left(user_id).await
+    }
+
+    async fn remove(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+        now: Timestamp,
+    ) -> Result<bool, RepositoryError> {
+        let result = self.inner.remove(user_id, keep, now).await;
+        self.after_write.written(AuthChange::User(user_id), result).await
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use chrono::Utc;
-    use latch_testkit::{InMemoryAuthChangeLog, InMemorySessionRepository, InMemoryUserRepository};
+    use latch_ports::{Metrics, NoMetrics};
+    use latch_testkit::{
+        InMemoryAuthChangeLog, InMemorySecondFactorRepository, InMemorySessionRepository,
+        InMemoryUserRepository,
+    };
 
     use super::*;
     use crate::CacheCoherence;
@@ -254,12 +351,46 @@ mod tests {
 
     /// A cache of ten sessions for one process.
     fn coherence() -> Arc<Coherence> {
+        counted_coherence(Arc::new(NoMetrics))
+    }
+
+    /// The same, counting its hits and misses in `metrics`.
+    fn counted_coherence(metrics: Arc<dyn Metrics>) -> Arc<Coherence> {
         Arc::new(Coherence::new(
             cache(10),
             CacheCoherence::SingleProcess,
             Arc::new(InMemoryAuthChangeLog::default()),
             None,
+            metrics,
         ))
+    }
+
+    /// Hits and misses, as the metrics port hears of them.
+    #[derive(Default)]
+    struct CacheCounts {
+        hits: AtomicUsize,
+        misses: AtomicUsize,
+    }
+
+    impl Metrics for CacheCounts {
+        fn session_cache(&self, hit: bool) {
+            let counter = if hit { &self.hits } else { &self.misses };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[tokio::test]
+    async fn hits_and_misses_are_counted() {
+        let counts = Arc::new(CacheCounts::default());
+        let coherence = counted_coherence(counts.clone());
+        let (_, sessions) = wrapped(&coherence);
+        let unknown = SessionId::generate();
+        assert_eq!(sessions.find_with_user(unknown).await.unwrap(), None);
+        let id = cached(&coherence.cache, UserId::generate());
+        assert!(sessions.find_with_user(id).await.unwrap().is_some());
+        assert!(sessions.find_with_user(id).await.unwrap().is_some());
+        assert_eq!(counts.hits.load(Ordering::Relaxed), 2);
+        assert_eq!(counts.misses.load(Ordering::Relaxed), 1);
     }
 
     fn wrapped(coherence: &Arc<Coherence>) -> (Arc<dyn UserRepository>, Arc<dyn SessionRepository>) {
@@ -318,6 +449,47 @@ mod tests {
         assert!(cache.get(id).is_none(), "soft_delete");
     }
 
+    /// Confirming and removing a second factor change `mfa_enabled` (and a
+    /// removal revokes): both drop the user's cached sessions, whatever they
+    /// answer. Enrolling, reading and spending codes change nothing cached.
+    #[tokio::test]
+    async fn second_factor_changes_forget_the_users_sessions() {
+        let coherence = coherence();
+        let factors = wrap_second_factors(
+            Arc::new(InMemorySecondFactorRepository::new(
+                Arc::new(InMemoryUserRepository::default()),
+                Arc::new(InMemorySessionRepository::default()),
+            )),
+            Some(Arc::clone(&coherence)),
+            None,
+        );
+        let cache = &coherence.cache;
+        let now = Utc::now();
+        let ada = UserId::generate();
+        let hash = TokenHash([3; 32]);
+
+        let id = cached(cache, ada);
+        let other = cached(cache, UserId::generate());
+        let _ = factors.begin_totp(ada, b"sealed", now).await;
+        let _ = factors.find_totp(ada).await;
+        let _ = factors.use_totp_step(ada, 1).await;
+        let _ = factors.use_recovery_code(ada, &hash, now).await;
+        let _ = factors.replace_recovery_codes(ada, &[hash], now).await;
+        let _ = factors.recovery_codes_left(ada).await;
+        assert!(cache.get(id).is_some(), "an unrecorded write forgot");
+
+        let _ = factors.confirm_totp(ada, b"sealed", 1, &[hash], now).await;
+        assert!(cache.get(id).is_none(), "confirm_totp");
+        assert!(
+            cache.get(other).is_some(),
+            "confirm_totp drops that user's sessions only"
+        );
+
+        let id = cached(cache, ada);
+        let _ = factors.remove(ada, Some(id), now).await;
+        assert!(cache.get(id).is_none(), "remove");
+    }
+
     #[tokio::test]
     async fn every_revocation_forgets_what_it_ends() {
         let coherence = coherence();
@@ -359,6 +531,7 @@ mod tests {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            auth_methods: latch_domain::AuthMethods::Password,
         };
         let verified = VerifiedLogin {
             password_hash: PasswordHash(String::new()),

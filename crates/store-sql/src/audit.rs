@@ -4,21 +4,22 @@ use async_trait::async_trait;
 use latch_domain::{AuditAction, AuditEvent, UserId};
 use latch_ports::{AuditLog, AuditPage, RepositoryError};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
+use crate::bounded::BoundedPool;
 use crate::entities::audit_events::{self, Column, Entity};
 use crate::error::unexpected;
 
 /// The audit trail in `audit_events`.
 #[derive(Debug, Clone)]
 pub struct SqlAuditLog {
-    db: DatabaseConnection,
+    db: BoundedPool,
 }
 
 impl SqlAuditLog {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         Self { db }
     }
 }

@@ -6,10 +6,10 @@ use latch_domain::{SessionId, Timestamp, UserId};
 use latch_ports::{AuthChange, AuthChangeLog, RepositoryError, VersionedChange};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use crate::bounded::BoundedPool;
 use crate::entities::{auth_changes, auth_version};
 use crate::error::unexpected;
 use crate::leases::NOTIFY_CHANGES;
@@ -21,11 +21,11 @@ const COUNTER_ROW: i16 = 1;
 /// The change log in `auth_changes`, numbered by the counter in `auth_version`.
 #[derive(Debug, Clone)]
 pub struct SqlAuthChangeLog {
-    db: DatabaseConnection,
+    db: BoundedPool,
 }
 
 impl SqlAuthChangeLog {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         Self { db }
     }
 }

@@ -15,6 +15,7 @@ use sea_orm::{
 use tokio::sync::Mutex;
 use uuid::Uuid;
 
+use crate::bounded::BoundedPool;
 use crate::changes::version_to;
 use crate::entities::cache_leases::{self, Column};
 use crate::error::unexpected;
@@ -28,11 +29,11 @@ pub(crate) const NOTIFY_CHANGES: &str = "NOTIFY latch_auth_changes";
 /// The leases in `cache_leases`.
 #[derive(Debug, Clone)]
 pub struct SqlCacheLeases {
-    db: DatabaseConnection,
+    db: BoundedPool,
 }
 
 impl SqlCacheLeases {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         Self { db }
     }
 

@@ -3,19 +3,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
+use latch_domain::{AuthMethods, RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
 use latch_ports::{
     AuthChange, CreateSessionError, RefreshContext, RepositoryError, RotateOutcome, SessionRepository,
     SessionWithUser, VerifiedLogin,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use uuid::Uuid;
 
 use self::context::ContextReads;
+use crate::bounded::BoundedPool;
 use crate::changes::record;
 use crate::entities::{refresh_tokens, sessions, users};
 use crate::error::unexpected;
@@ -28,19 +26,25 @@ mod purge;
 /// Sessions in `sessions`, refresh tokens (hashed) in `refresh_tokens`.
 #[derive(Debug, Clone)]
 pub struct SqlSessionRepository {
-    db: DatabaseConnection,
+    db: BoundedPool,
     context_reads: Arc<ContextReads>,
 }
 
 impl SqlSessionRepository {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         let context_reads = Arc::new(ContextReads::new(db.get_database_backend()));
         Self { db, context_reads }
     }
 }
 
-fn session_to_domain(row: sessions::Model) -> Session {
-    Session {
+fn session_to_domain(row: sessions::Model) -> Result<Session, RepositoryError> {
+    let auth_methods = AuthMethods::parse(&row.auth_methods).ok_or_else(|| {
+        RepositoryError::new(format!(
+            "session {} has unknown auth methods {:?}",
+            row.id, row.auth_methods
+        ))
+    })?;
+    Ok(Session {
         id: SessionId(row.id),
         user_id: UserId(row.user_id),
         created_at: row.created_at,
@@ -49,7 +53,8 @@ fn session_to_domain(row: sessions::Model) -> Session {
         revoked_at: row.revoked_at,
         user_agent: row.user_agent,
         ip: row.ip,
-    }
+        auth_methods,
+    })
 }
 
 fn session_row(session: &Session) -> sessions::ActiveModel {
@@ -62,6 +67,7 @@ fn session_row(session: &Session) -> sessions::ActiveModel {
         revoked_at: Set(session.revoked_at),
         user_agent: Set(session.user_agent.clone()),
         ip: Set(session.ip.clone()),
+        auth_methods: Set(session.auth_methods.as_str().to_owned()),
     }
 }
 
@@ -106,13 +112,18 @@ impl SessionRepository for SqlSessionRepository {
     ) -> Result<(), CreateSessionError> {
         let txn = self.db.begin().await.map_err(unexpected)?;
         // The user's row first: the conditional update re-checks the account
-        // and holds its row lock until commit, so a deactivation, deletion or
-        // password change either came first (no row matches) or waits for this
-        // session to exist before it revokes the user's sessions.
+        // and holds its row lock until commit, so a deactivation, deletion,
+        // password change or second-factor confirmation either came first (no
+        // row matches) or waits for this session to exist before it revokes
+        // the user's sessions.
         let mut update = users::Entity::update_many()
             .col_expr(users::Column::LastLoginAt, Expr::value(Some(session.created_at)));
         if let Some(rehash) = &login.rehash {
             update = update.col_expr(users::Column::PasswordHash, Expr::value(rehash.0.clone()));
+        }
+        if !session.auth_methods.has_second_factor() {
+            // A password alone no longer opens a session once TOTP is on.
+            update = update.filter(users::Column::MfaEnabled.eq(false));
         }
         let still_valid = update
             .filter(users::Column::Id.eq(session.user_id.0))
@@ -135,7 +146,7 @@ impl SessionRepository for SqlSessionRepository {
         let row = unique_row(sessions::Entity::find_by_id(id.0), &self.db)
             .await
             .map_err(unexpected)?;
-        Ok(row.map(session_to_domain))
+        row.map(session_to_domain).transpose()
     }
 
     async fn find_with_user(&self, id: SessionId) -> Result<Option<SessionWithUser>, RepositoryError> {
@@ -281,7 +292,7 @@ impl SessionRepository for SqlSessionRepository {
             .all(&self.db)
             .await
             .map_err(unexpected)?;
-        Ok(rows.into_iter().map(session_to_domain).collect())
+        rows.into_iter().map(session_to_domain).collect()
     }
 
     async fn purge_ended_sessions(&self, cutoff: Timestamp, limit: u64) -> Result<u64, RepositoryError> {

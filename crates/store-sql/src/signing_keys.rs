@@ -7,22 +7,20 @@ use async_trait::async_trait;
 use latch_domain::Timestamp;
 use latch_ports::{ActivateKeyError, RepositoryError, SigningKeyRepository, StoredSigningKey};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use crate::bounded::BoundedPool;
 use crate::entities::signing_keys::{self, Column, Entity};
 use crate::error::{unexpected, unique_violation};
 
 /// The key ring in `signing_keys`.
 #[derive(Debug, Clone)]
 pub struct SqlSigningKeyRepository {
-    db: DatabaseConnection,
+    db: BoundedPool,
 }
 
 impl SqlSigningKeyRepository {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         Self { db }
     }
 }

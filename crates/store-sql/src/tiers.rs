@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use latch_domain::{RateLimit, Tier, Timestamp};
 use latch_ports::{RepositoryError, TierError, TierRepository};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::{Deserialize, Serialize};
 
+use crate::bounded::BoundedPool;
 use crate::entities::tiers::{self, Column, Entity};
 use crate::error::{foreign_key_violation, unexpected, unique_violation};
 use crate::unique::unique_row;
@@ -15,11 +16,11 @@ use crate::unique::unique_row;
 /// Tiers in the `tiers` table; `users.tier` references them.
 #[derive(Debug, Clone)]
 pub struct SqlTierRepository {
-    db: DatabaseConnection,
+    db: BoundedPool,
 }
 
 impl SqlTierRepository {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         Self { db }
     }
 }

@@ -13,10 +13,11 @@ use latch_ports::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
+use crate::bounded::BoundedPool;
 use crate::changes::record;
 use crate::entities::tiers;
 use crate::entities::users::{self, Column, Entity};
@@ -26,11 +27,11 @@ use crate::unique::unique_row;
 /// Users in the `users` table.
 #[derive(Debug, Clone)]
 pub struct SqlUserRepository {
-    db: DatabaseConnection,
+    db: BoundedPool,
 }
 
 impl SqlUserRepository {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
+    pub(crate) fn new(db: BoundedPool) -> Self {
         Self { db }
     }
 }
@@ -47,6 +48,7 @@ pub(crate) fn to_domain(row: users::Model) -> User {
         is_superuser: row.is_superuser,
         tier: TierName::from_stored(row.tier),
         email_verified: row.email_verified,
+        mfa_enabled: row.mfa_enabled,
         created_at: row.created_at,
         updated_at: row.updated_at,
         last_login_at: row.last_login_at,
@@ -71,7 +73,7 @@ fn taken_column(err: &DbErr) -> Option<Column> {
     }
 }
 
-/// Rows per multi-row INSERT and keys per `IN (...)` list: at 17 values a
+/// Rows per multi-row INSERT and keys per `IN (...)` list: at 18 values a
 /// row this stays under SQLite's 32766 and PostgreSQL's 65535 bind
 /// parameters per statement, whatever the caller's batch size.
 const ROWS_PER_STATEMENT: usize = 1000;
@@ -95,6 +97,8 @@ fn imported_row(user: &ImportedUser) -> users::ActiveModel {
         updated_at: Set(user.imported_at),
         last_login_at: Set(None),
         deleted_at: Set(None),
+        // A second factor is enrolled on Latch itself, never imported.
+        mfa_enabled: Set(false),
     }
 }
 
@@ -248,6 +252,7 @@ impl UserRepository for SqlUserRepository {
             updated_at: Set(new.now),
             last_login_at: Set(None),
             deleted_at: Set(None),
+            mfa_enabled: Set(false),
         };
         match row.insert(&self.db).await {
             Ok(row) => Ok(to_domain(row)),

@@ -20,8 +20,79 @@ async fn stores_on(database: TestDatabase) -> Stores {
         changes: Arc::new(store.changes()),
         leases: Arc::new(store.leases()),
         signing_keys: Arc::new(store.signing_keys()),
+        email_links: Arc::new(store.email_links()),
+        outbox: Arc::new(store.outbox()),
+        second_factors: Arc::new(store.second_factors()),
+        mfa_challenges: Arc::new(store.mfa_challenges()),
         guard: Some(Box::new(database)),
     }
+}
+
+/// A database migrated before second factors, with a user and a session in
+/// it, upgrades to one where the user has none and the session was a
+/// password login.
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+async fn upgrade_keeps_old_users_and_sessions(database: TestDatabase) {
+    use latch_domain::{AuthMethods, SessionId, UserId};
+    use latch_migrations::{Migrator, MigratorTrait};
+    use latch_ports::{SessionRepository, UserRepository};
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, Database};
+
+    /// The migrations before `m20261206_000008_second_factor`.
+    const BEFORE_SECOND_FACTORS: u32 = 7;
+    let db = Database::connect(database.url()).await.expect("connect");
+    Migrator::up(&db, Some(BEFORE_SECOND_FACTORS))
+        .await
+        .expect("migrate");
+    let (user, session, now) = (UserId::generate(), SessionId::generate(), chrono::Utc::now());
+    let insert_user = Query::insert()
+        .into_table(Alias::new("users"))
+        .columns(
+            [
+                "id",
+                "email",
+                "email_normalized",
+                "password_hash",
+                "tier",
+                "created_at",
+                "updated_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            user.0.into(),
+            "ada@example.com".into(),
+            "ada@example.com".into(),
+            latch_testkit::users::NEW_USER_HASH.into(),
+            "free".into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    db.execute(&insert_user).await.expect("insert a user");
+    let insert_session = Query::insert()
+        .into_table(Alias::new("sessions"))
+        .columns(["id", "user_id", "created_at", "last_used_at", "expires_at"].map(Alias::new))
+        .values_panic([
+            session.0.into(),
+            user.0.into(),
+            now.into(),
+            now.into(),
+            (now + chrono::Duration::days(1)).into(),
+        ])
+        .to_owned();
+    db.execute(&insert_session).await.expect("insert a session");
+    db.close().await.expect("close");
+
+    let store = SqlStore::connect(database.url(), &StoreOptions::default())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate the rest");
+    let found = store.users().find_by_id(user).await.unwrap().unwrap();
+    assert!(!found.mfa_enabled);
+    let found = store.sessions().find(session).await.unwrap().unwrap();
+    assert_eq!(found.auth_methods, AuthMethods::Password);
 }
 
 mod sqlite {
@@ -32,6 +103,11 @@ mod sqlite {
     }
 
     latch_testkit::store_contracts!(fresh);
+
+    #[tokio::test]
+    async fn upgrade_keeps_old_users_and_sessions() {
+        super::upgrade_keeps_old_users_and_sessions(TestDatabase::sqlite()).await;
+    }
 }
 
 mod postgres {
@@ -42,6 +118,14 @@ mod postgres {
     }
 
     latch_testkit::store_contracts!(fresh);
+
+    #[tokio::test]
+    async fn upgrade_keeps_old_users_and_sessions() {
+        let Some(database) = TestDatabase::postgres().await else {
+            return;
+        };
+        super::upgrade_keeps_old_users_and_sessions(database).await;
+    }
 
     /// A server on a loopback address, with no `sslmode` named, is reached
     /// over plain TCP (see `loopback.rs`); a named mode is obeyed.

@@ -96,7 +96,8 @@ macro_rules! auth_change_log_contract {
 mod behaviours {
     use chrono::Duration;
     use latch_domain::{
-        DisplayName, ProfilePatch, RefreshTokenRecord, Session, SessionId, TokenHash, UserId, Username,
+        AuthMethods, DisplayName, ProfilePatch, RefreshTokenRecord, Session, SessionId, TokenHash, UserId,
+        Username,
     };
     use latch_ports::{AccountFlags, Clock, PasswordHash, UpdateUserError};
     use uuid::Uuid;
@@ -125,6 +126,7 @@ mod behaviours {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            auth_methods: AuthMethods::Password,
         };
         let mut hash = [0u8; 32];
         hash[..16].copy_from_slice(Uuid::new_v4().as_bytes());

@@ -4,13 +4,15 @@ use std::any::Any;
 use std::sync::Arc;
 
 use latch_ports::{
-    AuditLog, AuthChangeLog, CacheLeases, SessionRepository, SigningKeyRepository, TierRepository,
-    UserRepository,
+    AuditLog, AuthChangeLog, CacheLeases, EmailLinkRepository, EmailOutbox, MfaChallengeRepository,
+    SecondFactorRepository, SessionRepository, SigningKeyRepository, TierRepository, UserRepository,
 };
 
 use crate::{
-    InMemoryAuditLog, InMemoryAuthChangeLog, InMemoryCacheLeases, InMemorySessionRepository,
-    InMemorySigningKeyRepository, InMemoryTierRepository, InMemoryUserRepository, TierNames,
+    InMemoryAuditLog, InMemoryAuthChangeLog, InMemoryCacheLeases, InMemoryEmailLinkRepository,
+    InMemoryEmailOutbox, InMemoryMfaChallengeRepository, InMemorySecondFactorRepository,
+    InMemorySessionRepository, InMemorySigningKeyRepository, InMemoryTierRepository, InMemoryUserRepository,
+    TierNames,
 };
 
 /// A fresh, empty set of repositories sharing one backing store (sessions
@@ -30,19 +32,45 @@ pub struct Stores {
     pub leases: Arc<dyn CacheLeases>,
     /// The shared key ring.
     pub signing_keys: Arc<dyn SigningKeyRepository>,
+    /// The emailed links (issuing one queues its mails in `outbox`).
+    pub email_links: Arc<dyn EmailLinkRepository>,
+    /// The mails waiting for delivery.
+    pub outbox: Arc<dyn EmailOutbox>,
+    /// TOTP enrolments and recovery codes (they set the users' `mfa_enabled`
+    /// and revoke sessions).
+    pub second_factors: Arc<dyn SecondFactorRepository>,
+    /// Logins waiting for their second factor.
+    pub mfa_challenges: Arc<dyn MfaChallengeRepository>,
     /// Kept alive until the test ends (a temporary database, say).
     pub guard: Option<Box<dyn Any + Send + Sync>>,
 }
 
 impl Stores {
     /// The in-memory fakes, sharing what one database's tables share: the
-    /// change log, the users (sessions point at them) and the tier names.
+    /// change log, the users (sessions, links, second factors and
+    /// challenges point at them; second factors set their `mfa_enabled`),
+    /// the sessions (a password reset and a second factor's removal revoke
+    /// them), the tier names, and the outbox's tables (links are stored with
+    /// their mails).
     pub fn in_memory() -> Self {
         let changes = Arc::new(InMemoryAuthChangeLog::default());
         let tier_names = Arc::new(TierNames::default());
         let users = Arc::new(InMemoryUserRepository::new(changes.clone(), tier_names.clone()));
+        let sessions = Arc::new(InMemorySessionRepository::new(changes.clone(), users.clone()));
+        let outbox = Arc::new(InMemoryEmailOutbox::default());
         Self {
-            sessions: Arc::new(InMemorySessionRepository::new(changes.clone(), users.clone())),
+            email_links: Arc::new(InMemoryEmailLinkRepository::new(
+                outbox.clone(),
+                users.clone(),
+                sessions.clone(),
+            )),
+            second_factors: Arc::new(InMemorySecondFactorRepository::new(
+                users.clone(),
+                sessions.clone(),
+            )),
+            mfa_challenges: Arc::new(InMemoryMfaChallengeRepository::new(users.clone())),
+            outbox,
+            sessions,
             tiers: Arc::new(InMemoryTierRepository::new(tier_names)),
             users,
             audit: Arc::new(InMemoryAuditLog::default()),
@@ -55,8 +83,10 @@ impl Stores {
 }
 
 /// Expands every store contract (users, sessions, tiers, audit trail, change
-/// log, leases, key ring) into a module each, named after its port. `$fresh` names an
-/// async fn in the calling module that yields `Option<Stores>` (`None` skips).
+/// log, leases, key ring, emailed links, outbox, second factors, MFA
+/// challenges) into a module each, named
+/// after its port. `$fresh` names an async fn in the calling module that
+/// yields `Option<Stores>` (`None` skips).
 #[macro_export]
 macro_rules! store_contracts {
     ($fresh:ident) => {
@@ -68,6 +98,10 @@ macro_rules! store_contracts {
             changes => auth_change_log_contract,
             leases => cache_leases_contract,
             signing_keys => signing_key_repository_contract,
+            email_links => email_link_repository_contract,
+            outbox => email_outbox_contract,
+            second_factors => second_factor_repository_contract,
+            mfa_challenges => mfa_challenge_repository_contract,
         );
     };
     (@each $fresh:ident; $($module:ident => $contract:ident),* $(,)?) => {

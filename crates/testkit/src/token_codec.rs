@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latch_domain::{SessionId, UserId};
+use latch_domain::{AuthMethods, SessionId, UserId};
 use latch_ports::{AccessClaims, TokenCodec, TokenError};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -27,6 +27,7 @@ pub fn fresh_claims() -> AccessClaims {
         is_superuser: false,
         is_staff: true,
         tier: "free".into(),
+        amr: AuthMethods::PasswordAndOtp,
     }
 }
 
@@ -94,6 +95,7 @@ mod behaviours {
         let claims = AccessClaims {
             name: None,
             avatar_url: None,
+            amr: AuthMethods::Password,
             ..fresh_claims()
         };
         let token = codec.issue(&claims).unwrap();
@@ -121,6 +123,11 @@ mod behaviours {
         assert_eq!(payload["is_superuser"], json!(claims.is_superuser));
         assert_eq!(payload["is_staff"], json!(claims.is_staff));
         assert_eq!(payload["tier"], json!(claims.tier));
+        assert_eq!(
+            payload["amr"],
+            json!(["pwd", "otp"]),
+            "amr is RFC 8176's array of names"
+        );
     }
 
     /// The header says `typ: at+jwt` (RFC 9068) and names the key with a non-empty `kid`.

@@ -1,6 +1,6 @@
 //! The access token payload as it goes over the wire (RFC 9068 names).
 
-use latch_domain::{SessionId, UserId};
+use latch_domain::{AuthMethods, SessionId, UserId};
 use latch_ports::AccessClaims;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -21,6 +21,7 @@ pub(crate) struct OutgoingClaims<'a> {
     is_superuser: bool,
     is_staff: bool,
     tier: &'a str,
+    amr: &'static [&'static str],
 }
 
 impl<'a> OutgoingClaims<'a> {
@@ -39,6 +40,7 @@ impl<'a> OutgoingClaims<'a> {
             is_superuser: claims.is_superuser,
             is_staff: claims.is_staff,
             tier: &claims.tier,
+            amr: claims.amr.amr(),
         }
     }
 }
@@ -61,11 +63,21 @@ pub(crate) struct IncomingClaims {
     is_superuser: bool,
     is_staff: bool,
     tier: String,
+    /// Absent from tokens signed before second factors existed: a password.
+    #[serde(default)]
+    amr: Option<Vec<String>>,
 }
 
-impl From<IncomingClaims> for AccessClaims {
-    fn from(c: IncomingClaims) -> Self {
-        Self {
+impl IncomingClaims {
+    /// The port's claims; `None` when `amr` names a set of methods Latch
+    /// never issues.
+    pub(crate) fn into_access_claims(self) -> Option<AccessClaims> {
+        let c = self;
+        let amr = match &c.amr {
+            None => AuthMethods::Password,
+            Some(names) => AuthMethods::from_amr(names)?,
+        };
+        Some(AccessClaims {
             sub: UserId(c.sub),
             sid: SessionId(c.sid),
             jti: c.jti,
@@ -77,6 +89,7 @@ impl From<IncomingClaims> for AccessClaims {
             is_superuser: c.is_superuser,
             is_staff: c.is_staff,
             tier: c.tier,
-        }
+            amr,
+        })
     }
 }

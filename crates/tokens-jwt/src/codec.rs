@@ -174,7 +174,7 @@ impl JwtTokenCodec {
         // never reach a verifier) and never looks at `jwk`/`jku`/`x5u`.
         let data = jsonwebtoken::decode::<IncomingClaims>(token, key, &self.validation).map_err(rejected)?;
         Self::check_header(&data.header)?;
-        Ok(data.claims.into())
+        data.claims.into_access_claims().ok_or(TokenError::Invalid)
     }
 }
 

@@ -105,6 +105,7 @@ mod tests {
             is_superuser: false,
             is_staff: false,
             tier: "free".into(),
+            amr: latch_domain::AuthMethods::Password,
         }
     }
 

@@ -7,6 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use latch_domain::AuthMethods;
 use latch_ports::{TokenCodec, TokenError};
 use latch_testkit::token_codec::fresh_claims;
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, KeyError, SigningKey, TokenSettings};
@@ -451,4 +452,38 @@ fn not_before_in_the_future_is_invalid() {
         Err(TokenError::Invalid)
     );
     assert!(verify_with(with("nbf", json!(now() - 1))).is_ok());
+}
+
+#[test]
+fn a_token_without_amr_is_a_password_login() {
+    let mut claims = wire_claims();
+    claims.as_object_mut().unwrap().remove("amr");
+    assert_eq!(verify_with(claims).unwrap().amr, AuthMethods::Password);
+}
+
+#[test]
+fn amr_is_read_in_any_order() {
+    for amr in [json!(["pwd", "otp"]), json!(["otp", "pwd"])] {
+        assert_eq!(
+            verify_with(with("amr", amr)).unwrap().amr,
+            AuthMethods::PasswordAndOtp
+        );
+    }
+}
+
+#[test]
+fn amr_latch_never_issues_is_invalid() {
+    for amr in [
+        json!(["otp"]),
+        json!([]),
+        json!(["pwd", "hwk"]),
+        json!("pwd"),
+        json!([1]),
+    ] {
+        assert_eq!(
+            verify_with(with("amr", amr.clone())),
+            Err(TokenError::Invalid),
+            "amr {amr}"
+        );
+    }
 }

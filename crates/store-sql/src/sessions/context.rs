@@ -9,15 +9,13 @@
 use latch_domain::TokenHash;
 use latch_ports::{RefreshContext, RepositoryError};
 use sea_orm::sqlx::{self, AssertSqlSafe};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryResult,
-    QueryTrait,
-};
+use sea_orm::{ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryResult, QueryTrait};
 use uuid::Uuid;
 
 use super::{session_to_domain, token_to_domain};
+use crate::bounded::BoundedPool;
 use crate::entities::{refresh_tokens, sessions, users};
-use crate::error::unexpected;
+use crate::error::{from_sqlx, unexpected};
 use crate::users::to_domain as user_to_domain;
 
 /// Runs the three selects on one connection from `$pool` (a sqlx pool of
@@ -26,7 +24,7 @@ use crate::users::to_domain as user_to_domain;
 macro_rules! read_models {
     ($pool:expr, $reads:expr, $hash:expr) => {
         async {
-            let driver = RepositoryError::from_source;
+            let driver = from_sqlx;
             let mut conn = $pool.acquire().await.map_err(driver)?;
             let token = sqlx::query(AssertSqlSafe($reads.token_by_hash.as_str()))
                 .bind($hash.0.as_slice())
@@ -91,21 +89,26 @@ impl ContextReads {
     /// The token with `hash`, its session and its user, read on one connection.
     pub(super) async fn read(
         &self,
-        db: &DatabaseConnection,
+        db: &BoundedPool,
         hash: &TokenHash,
     ) -> Result<Option<RefreshContext>, RepositoryError> {
         // Our pools are sqlx's on both backends, so the pool getters cannot panic here.
-        let models = match db.get_database_backend() {
-            DbBackend::Postgres => read_models!(db.get_postgres_connection_pool(), self, hash),
-            DbBackend::Sqlite => read_models!(db.get_sqlite_connection_pool(), self, hash),
-            other => return Err(RepositoryError::new(format!("no refresh reads for {other:?}"))),
-        }?;
+        let pool = db.inner();
+        let models = db
+            .within_pooled(async {
+                match pool.get_database_backend() {
+                    DbBackend::Postgres => read_models!(pool.get_postgres_connection_pool(), self, hash),
+                    DbBackend::Sqlite => read_models!(pool.get_sqlite_connection_pool(), self, hash),
+                    other => Err(RepositoryError::new(format!("no refresh reads for {other:?}"))),
+                }
+            })
+            .await?;
         let Some((token, session, user)) = models else {
             return Ok(None);
         };
         Ok(Some(RefreshContext {
             token: token_to_domain(token)?,
-            session: session_to_domain(session),
+            session: session_to_domain(session)?,
             user: user_to_domain(user),
         }))
     }

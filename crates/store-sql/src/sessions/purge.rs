@@ -8,12 +8,10 @@
 
 use latch_domain::Timestamp;
 use latch_ports::RepositoryError;
-use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, QueryTrait,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
+use crate::bounded::BoundedPool;
 use crate::entities::{refresh_tokens, sessions};
 use crate::error::unexpected;
 
@@ -30,7 +28,7 @@ fn ended_before(cutoff: Timestamp) -> Condition {
 }
 
 pub(super) async fn ended_sessions(
-    db: &DatabaseConnection,
+    db: &BoundedPool,
     cutoff: Timestamp,
     limit: u64,
 ) -> Result<u64, RepositoryError> {
@@ -64,7 +62,7 @@ pub(super) async fn ended_sessions(
 }
 
 pub(super) async fn refresh_tokens_of_ended_sessions(
-    db: &DatabaseConnection,
+    db: &BoundedPool,
     cutoff: Timestamp,
     limit: u64,
 ) -> Result<u64, RepositoryError> {

@@ -2,7 +2,7 @@
 //! show (purging's are in `purge.rs`), and the macro that expands them into tests.
 
 use chrono::Duration;
-use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
+use latch_domain::{AuthMethods, RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash, UserId};
 use latch_ports::{CreateSessionError, RefreshContext, RotateOutcome, SessionWithUser, VerifiedLogin};
 use uuid::Uuid;
 
@@ -20,6 +20,8 @@ macro_rules! session_repository_contract {
             create_records_the_login_and_stores_a_rehash,
             create_refuses_an_account_that_changed,
             create_racing_an_account_change_leaves_no_live_session,
+            create_refuses_a_password_only_session_once_mfa_is_enabled,
+            a_session_keeps_how_its_user_logged_in,
             find_unknown_is_none,
             refresh_context_is_the_token_its_session_and_its_user,
             session_with_user_is_the_session_and_its_user,
@@ -72,6 +74,7 @@ mod behaviours {
             revoked_at: None,
             user_agent: Some("contract-test/1.0".into()),
             ip: Some("192.0.2.7".into()),
+            auth_methods: AuthMethods::Password,
         }
     }
 
@@ -237,6 +240,70 @@ mod behaviours {
                     stores.users.set_password_hash(id, &hash, now).await.unwrap();
                 }
             }
+        }
+    }
+
+    /// A user with a confirmed second factor.
+    async fn with_second_factor(stores: &Stores, email: &str) -> UserId {
+        let now = FixedClock::new().now();
+        let id = user(stores, email).await;
+        let sealed = b"sealed-totp-secret".as_slice();
+        stores.second_factors.begin_totp(id, sealed, now).await.unwrap();
+        stores
+            .second_factors
+            .confirm_totp(id, sealed, 1, &[], now)
+            .await
+            .unwrap();
+        id
+    }
+
+    pub async fn create_refuses_a_password_only_session_once_mfa_is_enabled(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let ada = with_second_factor(stores, "ada@example.com").await;
+        let s = session(ada, now);
+        let t = token(s.id, None, random_seed(), now);
+        let refused = stores.sessions.create(&s, &t, &verified_login()).await;
+        assert!(
+            matches!(refused, Err(CreateSessionError::AccountChanged)),
+            "{refused:?}"
+        );
+        assert_eq!(stores.sessions.find(s.id).await.unwrap(), None);
+        assert_eq!(
+            stores.sessions.find_refresh_token(&t.token_hash).await.unwrap(),
+            None
+        );
+        let found = stores.users.find_by_id(ada).await.unwrap().unwrap();
+        assert_eq!(found.last_login_at, None, "a refused login wrote");
+
+        let s = Session {
+            auth_methods: AuthMethods::PasswordAndOtp,
+            ..session(ada, now)
+        };
+        let t = token(s.id, None, random_seed(), now);
+        stores.sessions.create(&s, &t, &verified_login()).await.unwrap();
+        assert_eq!(stores.sessions.find(s.id).await.unwrap(), Some(s));
+        let found = stores.users.find_by_id(ada).await.unwrap().unwrap();
+        assert_eq!(found.last_login_at, Some(now));
+    }
+
+    /// Every read returns the methods the session was stored with.
+    pub async fn a_session_keeps_how_its_user_logged_in(stores: &Stores) {
+        let now = FixedClock::new().now();
+        let ada = user(stores, "ada@example.com").await;
+        for methods in AuthMethods::ALL {
+            let s = Session {
+                auth_methods: methods,
+                ..session(ada, now)
+            };
+            let t = token(s.id, None, random_seed(), now);
+            stores.sessions.create(&s, &t, &verified_login()).await.unwrap();
+            assert_eq!(stores.sessions.find(s.id).await.unwrap(), Some(s.clone()));
+            let with_user = stores.sessions.find_with_user(s.id).await.unwrap().unwrap();
+            assert_eq!(with_user.session.auth_methods, methods);
+            let context = context(stores, &t.token_hash).await.unwrap();
+            assert_eq!(context.session.auth_methods, methods);
+            let live = stores.sessions.list_live_for_user(ada, now).await.unwrap();
+            assert!(live.contains(&s), "{methods:?}");
         }
     }
 

@@ -46,6 +46,29 @@ impl InMemorySessionRepository {
         }
     }
 
+    /// Runs `change`, a write to user `user`'s account, and if it succeeds
+    /// revokes every session of the user but `keep` at `at`, as one write:
+    /// no session is created or revoked in between. (A password reset's or a
+    /// second factor's removal's revocation; its change record is the
+    /// account's.)
+    pub(crate) fn revoke_all_with<T, E>(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        at: Timestamp,
+        change: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E> {
+        // Sessions before users, the order `create` takes them in.
+        let mut tables = self.tables();
+        let changed = change()?;
+        for session in tables.sessions.values_mut() {
+            if session.user_id == user && Some(session.id) != keep && session.revoked_at.is_none() {
+                session.revoked_at = Some(at);
+            }
+        }
+        Ok(changed)
+    }
+
     fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables
             .lock()
@@ -73,7 +96,7 @@ impl SessionRepository for InMemorySessionRepository {
         }
         if !self
             .users
-            .record_login(session.user_id, login, session.created_at)
+            .record_login(session.user_id, login, session.auth_methods, session.created_at)
         {
             return Err(CreateSessionError::AccountChanged);
         }

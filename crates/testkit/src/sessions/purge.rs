@@ -53,7 +53,7 @@ impl Tables {
 #[allow(clippy::unwrap_used, missing_docs)]
 mod behaviours {
     use chrono::Duration;
-    use latch_domain::{RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash};
+    use latch_domain::{AuthMethods, RefreshTokenRecord, Session, SessionId, Timestamp, TokenHash};
     use latch_ports::Clock;
     use uuid::Uuid;
 
@@ -83,6 +83,7 @@ mod behaviours {
             revoked_at: None,
             user_agent: None,
             ip: None,
+            auth_methods: AuthMethods::Password,
         };
         let mut chain = vec![token(&session, None, created_at)];
         stores

@@ -727,6 +727,7 @@ mod behaviours {
                 is_superuser: true,
                 tier: TierName::parse("pro").unwrap(),
                 email_verified: true,
+                mfa_enabled: false,
                 created_at,
                 updated_at: now,
                 last_login_at: None,

@@ -4,11 +4,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use latch_domain::{ProfilePatch, StandingChange, Timestamp, User, UserId, check_standing_change};
+use latch_domain::{
+    AuthMethods, Email, ProfilePatch, StandingChange, Timestamp, User, UserId, check_standing_change,
+};
 use latch_ports::{
-    AccountFlags, AuthChange, CreateUserError, DeleteUserError, ImportError, ImportedUser, NewUser,
-    PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserPage, UserQuery, UserRepository,
-    VerifiedLogin,
+    AccountFlags, AuthChange, ConsumeLinkError, CreateUserError, DeleteUserError, ImportError, ImportedUser,
+    LinkAction, NewUser, PasswordHash, RepositoryError, UpdateUserError, UserCredentials, UserPage,
+    UserQuery, UserRepository, VerifiedLogin,
 };
 
 use crate::{InMemoryAuthChangeLog, TierNames};
@@ -48,9 +50,16 @@ impl InMemoryUserRepository {
     }
 
     /// The login half of `SessionRepository::create`: if user `id` is active,
-    /// not deleted and still has the checked hash, sets `last_login_at` and
+    /// not deleted, still has the checked hash, and has no second factor
+    /// unless the login passed one (`methods`), sets `last_login_at` and
     /// stores the rehash, and says so.
-    pub(crate) fn record_login(&self, id: UserId, login: &VerifiedLogin, at: Timestamp) -> bool {
+    pub(crate) fn record_login(
+        &self,
+        id: UserId,
+        login: &VerifiedLogin,
+        methods: AuthMethods,
+        at: Timestamp,
+    ) -> bool {
         let mut rows = self.rows();
         let Some((user, stored)) = rows.get_mut(&id) else {
             return false;
@@ -58,11 +67,70 @@ impl InMemoryUserRepository {
         if !user.can_authenticate() || *stored != login.password_hash {
             return false;
         }
+        if user.mfa_enabled && !methods.has_second_factor() {
+            return false;
+        }
         user.last_login_at = Some(at);
         if let Some(rehash) = &login.rehash {
             *stored = rehash.clone();
         }
         true
+    }
+
+    /// The account half of `EmailLinkRepository::consume`: applies `action`
+    /// to user `id` if it may still follow a link sent to `address` (active,
+    /// not deleted, and for all but a change still at that address, ignoring
+    /// case), recording the change where the SQL store does. Writes nothing
+    /// on an error.
+    pub(crate) fn follow_link(
+        &self,
+        id: UserId,
+        address: &Email,
+        action: &LinkAction,
+        now: Timestamp,
+    ) -> Result<User, ConsumeLinkError> {
+        let mut rows = self.rows();
+        let Some((user, _)) = rows.get(&id) else {
+            return Err(ConsumeLinkError::Invalid);
+        };
+        let moves = matches!(action, LinkAction::ChangeEmail);
+        if !user.can_authenticate() || (!moves && user.email.normalized() != address.normalized()) {
+            return Err(ConsumeLinkError::Invalid);
+        }
+        if moves
+            && rows
+                .values()
+                .any(|(other, _)| other.id != id && other.email.normalized() == address.normalized())
+        {
+            return Err(ConsumeLinkError::EmailTaken);
+        }
+        let Some((user, stored)) = rows.get_mut(&id) else {
+            return Err(ConsumeLinkError::Invalid);
+        };
+        match action {
+            LinkAction::VerifyEmail => {}
+            LinkAction::ResetPassword { password_hash } => *stored = password_hash.clone(),
+            LinkAction::ChangeEmail => user.email = address.clone(),
+        }
+        user.email_verified = true;
+        user.updated_at = now;
+        let user = user.clone();
+        self.changes.record(AuthChange::User(id), now);
+        Ok(user)
+    }
+
+    /// The second-factor half of `SecondFactorRepository::confirm_totp` and
+    /// `remove`: sets user `id`'s `mfa_enabled` (and `updated_at` if it
+    /// changes) and records the change, as the SQL store does.
+    pub(crate) fn set_mfa_enabled(&self, id: UserId, enabled: bool, now: Timestamp) {
+        let mut rows = self.rows();
+        if let Some((user, _)) = rows.get_mut(&id)
+            && user.mfa_enabled != enabled
+        {
+            user.mfa_enabled = enabled;
+            user.updated_at = now;
+        }
+        self.changes.record(AuthChange::User(id), now);
     }
 
     /// The user with this id, whatever its state (what a foreign key sees).
@@ -116,6 +184,7 @@ impl UserRepository for InMemoryUserRepository {
                 is_superuser: imported.is_superuser,
                 tier: imported.tier.clone(),
                 email_verified: imported.email_verified,
+                mfa_enabled: false,
                 created_at: imported.created_at,
                 updated_at: imported.imported_at,
                 last_login_at: None,
@@ -153,6 +222,7 @@ impl UserRepository for InMemoryUserRepository {
             is_superuser: new.is_superuser,
             tier: new.tier,
             email_verified: false,
+            mfa_enabled: false,
             created_at: new.now,
             updated_at: new.now,
             last_login_at: None,

@@ -1,0 +1,8 @@
+//! The `EmailOutbox` contract, and an in-memory fake that passes it.
+
+mod contract;
+mod fake;
+
+pub use contract::*;
+pub use fake::InMemoryEmailOutbox;
+pub(crate) use fake::StoredLink;
