@@ -177,7 +177,7 @@ impl AuthService {
     }
 
     /// Records something the caller did to their own account.
-    async fn audit_own(&self, action: AuditAction, principal: &Principal) {
+    pub(crate) async fn audit_own(&self, action: AuditAction, principal: &Principal) {
         let user = Some(principal.user.id);
         self.audit(action, user, user, &Client::of_session(&principal.session))
             .await;
@@ -186,13 +186,13 @@ impl AuthService {
     /// Lets a password confirmation by the caller go ahead: the account must
     /// not be backing off, and the attempt must fit the client's and the
     /// account's budgets. Returns the account's throttle key.
-    async fn admit_confirmation(
+    pub(crate) async fn admit_confirmation(
         &self,
         principal: &Principal,
         client: &Client,
     ) -> Result<String, AccountError> {
         let account = account_key(principal.user.id);
-        self.ports.limiter.login_backoff(&account).await?;
+        self.backoff(LimitedAction::PasswordChange, &account).await?;
         self.admit(LimitedAction::PasswordChange, client, Some(&account))
             .await?;
         Ok(account)
@@ -201,7 +201,7 @@ impl AuthService {
     /// Checks `password` against the caller's stored hash. A wrong password
     /// counts as a failed login of `account` (the same backoff), so a stolen
     /// access token is no faster a way to guess the password than the login.
-    async fn confirm_password(
+    pub(crate) async fn confirm_password(
         &self,
         principal: &Principal,
         account: &str,

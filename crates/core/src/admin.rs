@@ -210,7 +210,7 @@ impl AuthService {
     }
 
     /// Records an administrator's action on a user.
-    async fn audit_admin(&self, action: AuditAction, actor: &Principal, target: UserId) {
+    pub(crate) async fn audit_admin(&self, action: AuditAction, actor: &Principal, target: UserId) {
         self.audit(
             action,
             Some(actor.user.id),

@@ -17,6 +17,26 @@ impl Unexpected {
     pub fn new(message: impl Into<String>) -> Self {
         Self(message.into().into())
     }
+
+    /// Whether the cause is a store that could not be reached or did not
+    /// answer in time (the adapter said so): the client may retry later.
+    pub fn is_unavailable(&self) -> bool {
+        let mut cause: Option<&(dyn Error + 'static)> = Some(self.0.as_ref());
+        while let Some(err) = cause {
+            let repository =
+                err.downcast_ref::<RepositoryError>()
+                    .or_else(|| match err.downcast_ref::<TierError>() {
+                        // Transparent: its `source()` skips the repository error itself.
+                        Some(TierError::Repository(inner)) => Some(inner),
+                        _ => None,
+                    });
+            if repository.is_some_and(RepositoryError::is_unavailable) {
+                return true;
+            }
+            cause = err.source();
+        }
+        false
+    }
 }
 
 impl fmt::Display for Unexpected {
@@ -78,5 +98,17 @@ mod tests {
         );
         let err = crate::AccountError::from(err);
         assert!(err.source().is_some(), "the use-case error hides its cause");
+    }
+
+    #[test]
+    fn an_unavailable_store_is_told_apart() {
+        let driver = std::io::Error::new(std::io::ErrorKind::TimedOut, "no answer");
+        let down: Unexpected = RepositoryError::unavailable(driver).into();
+        assert!(down.is_unavailable());
+        let tiers: Unexpected = TierError::from(RepositoryError::unavailable(Unexpected::new("x"))).into();
+        assert!(tiers.is_unavailable());
+        let broken: Unexpected = RepositoryError::new("a malformed row").into();
+        assert!(!broken.is_unavailable());
+        assert!(!Unexpected::new("no key").is_unavailable());
     }
 }

@@ -66,6 +66,7 @@ impl AuthService {
             is_superuser: user.is_superuser,
             is_staff: user.is_staff,
             tier: user.tier.as_str().to_owned(),
+            amr: session.auth_methods,
         };
         Ok((self.ports.tokens.issue(&claims)?, expires_at))
     }

@@ -12,14 +12,21 @@ mod audit;
 mod authenticate;
 mod client;
 mod clock;
+mod email;
+mod email_templates;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod import;
 mod introspect;
 mod issue;
 mod login;
 mod logout;
+mod mfa;
 mod profile;
 mod purge;
+mod random_token;
 mod refresh;
 mod refresh_token;
 mod service;
@@ -33,6 +40,8 @@ pub use admin::{AdminChanges, AdminError, MAX_PAGE, MAX_PER_PAGE};
 pub use authenticate::{AuthenticateError, Principal};
 pub use client::Client;
 pub use clock::SystemClock;
+pub use email::{DeliveryRound, EmailConfig, EmailDelivery, EmailFlowError, LinkDispatch};
+pub use email_templates::{EmailKind, EmailTemplates, TemplateError, TemplateValues};
 pub use error::Unexpected;
 pub use import::{
     DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, ImportRecord, ImportSummary, RejectedLine, UserImport,
@@ -41,6 +50,7 @@ pub use introspect::{ClientCredentials, IntrospectError, Introspection, Introspe
 pub use issue::TokenPair;
 pub use login::{LoginError, LoginRequest};
 pub use logout::{LogoutError, LogoutOutcome, LogoutScope};
+pub use mfa::{MfaChallengeIssued, MfaConfig, MfaError, MfaLoginError, MfaLoginRequest, TotpEnrolmentStart};
 pub use profile::{ProfileChanges, UpdateProfileError};
 pub use purge::{PurgePolicy, PurgeReport};
 pub use refresh::RefreshError;

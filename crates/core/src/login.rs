@@ -1,12 +1,13 @@
 //! Login: exchange a password for a new session.
 
-use latch_domain::{AuditAction, Password, Session, SessionId, User, UserId};
+use latch_domain::{AuditAction, AuthMethods, Password, Session, SessionId, User, UserId};
 use latch_ports::{
-    CreateSessionError, HashError, LimitedAction, PasswordHash, RateLimited, UserCredentials, Verification,
-    VerifiedLogin,
+    CreateSessionError, HashError, LimitedAction, LoginOutcome, PasswordHash, RateLimited, UserCredentials,
+    Verification, VerifiedLogin,
 };
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::mfa::MfaChallengeIssued;
 use crate::refresh_token::RefreshSecret;
 use crate::throttle::{account_key, typed_login_key};
 use crate::{AuthService, Client, TokenPair, Unexpected};
@@ -31,7 +32,7 @@ enum CheckedPassword {
 }
 
 /// Why a checked login's session was not opened.
-enum OpenError {
+pub(crate) enum OpenError {
     /// The account changed since the check.
     AccountChanged,
     /// Not the client's fault.
@@ -50,6 +51,15 @@ pub enum LoginError {
     /// Unknown user, wrong password, inactive or deleted account.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password is right, but the account's email must be verified
+    /// first (`email.require_verified_for_login`).
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// The password is right and the account has a second factor: no
+    /// session yet; the challenge's token and a code complete the login
+    /// ([`AuthService::complete_mfa_login`]).
+    #[error("second factor required")]
+    MfaRequired(MfaChallengeIssued),
     /// Too many attempts from this client or for this account; retry later.
     #[error("rate limited")]
     RateLimited(#[from] RateLimited),
@@ -79,6 +89,21 @@ impl AuthService {
     /// (active, not deleted, same password), atomically with its storage.
     #[tracing::instrument(skip_all)]
     pub async fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
+        let result = self.attempt_login(request).await;
+        self.ports.metrics.login(match &result {
+            Ok(_) => LoginOutcome::Success,
+            Err(LoginError::InvalidCredentials) => LoginOutcome::InvalidCredentials,
+            Err(LoginError::EmailNotVerified) => LoginOutcome::EmailNotVerified,
+            Err(LoginError::MfaRequired(_)) => LoginOutcome::MfaRequired,
+            Err(LoginError::RateLimited(_)) => LoginOutcome::RateLimited,
+            Err(LoginError::Overloaded) => LoginOutcome::Overloaded,
+            Err(LoginError::Unexpected(_)) => LoginOutcome::Error,
+        });
+        result
+    }
+
+    /// [`Self::login`], before its outcome is counted.
+    async fn attempt_login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
         let client = request.client;
         let credentials = self.find_credentials(&request.login).await?;
         let account = credentials.as_ref().map_or_else(
@@ -86,7 +111,7 @@ impl AuthService {
             |found| account_key(found.user.id),
         );
         // The backoff is read first: an attempt it refuses spends no budget.
-        self.ports.limiter.login_backoff(&account).await?;
+        self.backoff(LimitedAction::Login, &account).await?;
         self.admit(LimitedAction::Login, &client, Some(&account)).await?;
         let Some(password) =
             Password::attempt(request.password.expose_secret(), &self.config.password_policy)
@@ -106,7 +131,25 @@ impl AuthService {
                 }
             };
             let user_id = user.id;
-            match self.open_session(user, &verified, &client).await {
+            if self.must_verify_first(&user) {
+                // Said only now that the password checked out: a wrong
+                // password stays the uniform 401. The password was right, so
+                // the backoff is cleared as for any correct one.
+                self.ports.limiter.record_login_success(&account).await;
+                tracing::info!(user_id = %user_id, "login refused: email not verified");
+                self.audit(AuditAction::LoginFailed, None, Some(user_id), &client)
+                    .await;
+                return Err(LoginError::EmailNotVerified);
+            }
+            if user.mfa_enabled {
+                // The backoff is cleared only once the second factor checks out.
+                let issued = self.issue_mfa_challenge(&user, verified, &client).await?;
+                return Err(LoginError::MfaRequired(issued));
+            }
+            match self
+                .open_session(user, &verified, &client, AuthMethods::Password)
+                .await
+            {
                 Err(OpenError::AccountChanged) if !retried => {
                     tracing::info!("account changed during login; checking again");
                     retried = true;
@@ -133,6 +176,16 @@ impl AuthService {
         }
     }
 
+    /// Whether `user` may not log in before verifying their email.
+    fn must_verify_first(&self, user: &User) -> bool {
+        let required = self
+            .config
+            .email
+            .as_ref()
+            .is_some_and(|email| email.require_verified_for_login);
+        required && !user.email_verified
+    }
+
     /// Counts and records a failed attempt; the error to answer with.
     async fn login_failed(&self, account: &str, user_id: Option<UserId>, client: &Client) -> LoginError {
         self.ports.limiter.record_login_failure(account).await;
@@ -146,12 +199,14 @@ impl AuthService {
     }
 
     /// Stores a new session for `user`, if the account is still as `verified`
-    /// found it, and signs its tokens.
-    async fn open_session(
+    /// found it (and, for a password alone, still has no second factor), and
+    /// signs its tokens.
+    pub(crate) async fn open_session(
         &self,
         user: User,
         verified: &VerifiedLogin,
         client: &Client,
+        auth_methods: AuthMethods,
     ) -> Result<TokenPair, OpenError> {
         let now = self.ports.clock.now();
         let session = Session {
@@ -163,6 +218,7 @@ impl AuthService {
             revoked_at: None,
             user_agent: client.stored_user_agent(),
             ip: client.ip.clone(),
+            auth_methods,
         };
         let secret = RefreshSecret::generate();
         let first_token = self.refresh_record(&session, &secret, None, now);

@@ -16,7 +16,11 @@
 //! retention, whose tokens are already gone: work that grows with the table
 //! instead of with the batch.
 //!
-//! The session cache's change log goes an hour after each change.
+//! The session cache's change log goes an hour after each change. Mails
+//! sent or given up on, and emailed links spent or expired, are kept for
+//! `retention` too (a sent mail's subject and bodies were erased when it
+//! was sent). A login's second-factor challenge goes as soon as it
+//! expires: the audit trail records the login itself.
 
 use std::future::Future;
 
@@ -106,6 +110,12 @@ impl AuthService {
             .await;
         report
             .step("sessions", sessions.purge_ended_sessions(ended_before, limit))
+            .await;
+        report
+            .step("email_outbox", self.ports.outbox.purge(ended_before, limit))
+            .await;
+        report
+            .step("mfa_challenges", self.ports.mfa_challenges.purge(now, limit))
             .await;
         report
             .step(

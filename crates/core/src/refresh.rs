@@ -123,6 +123,7 @@ impl AuthService {
             .await
             .map_err(Unexpected::from)?;
         tracing::warn!(user_id = %user.id, session_id = %session.id, "refresh token reuse detected: session revoked");
+        self.ports.metrics.refresh_reuse_detected();
         self.audit(
             AuditAction::RefreshReuseDetected,
             None,

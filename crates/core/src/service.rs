@@ -6,10 +6,11 @@ use std::sync::Arc;
 use chrono::Duration;
 use latch_domain::{PasswordPolicy, TierName};
 
-use crate::IntrospectionClient;
+use crate::{EmailConfig, IntrospectionClient, MfaConfig};
 
 use latch_ports::{
-    AuditLog, AuthChangeLog, Clock, PasswordHasher, RateLimiter, SessionRepository, TierRepository,
+    AuditLog, AuthChangeLog, Clock, EmailLinkRepository, EmailOutbox, Metrics, MfaChallengeRepository,
+    PasswordHasher, RateLimiter, SecondFactorRepository, SecretSealer, SessionRepository, TierRepository,
     TokenCodec, UserRepository,
 };
 
@@ -32,6 +33,10 @@ pub struct AuthConfig {
     pub default_tier: TierName,
     /// The resource server allowed to introspect tokens; `None` = nobody.
     pub introspection_client: Option<IntrospectionClient>,
+    /// The email flows; `None` = off (their use cases answer `Disabled`).
+    pub email: Option<EmailConfig>,
+    /// The second factor.
+    pub mfa: MfaConfig,
 }
 
 impl Default for AuthConfig {
@@ -45,6 +50,8 @@ impl Default for AuthConfig {
             password_policy: PasswordPolicy::default(),
             default_tier: TierName::default(),
             introspection_client: None,
+            email: None,
+            mfa: MfaConfig::default(),
         }
     }
 }
@@ -58,6 +65,16 @@ pub struct Ports {
     pub sessions: Arc<dyn SessionRepository>,
     /// Tier storage.
     pub tiers: Arc<dyn TierRepository>,
+    /// Emailed links, stored with the outbox their mails wait in.
+    pub email_links: Arc<dyn EmailLinkRepository>,
+    /// The outbox (the use cases only purge it; [`crate::EmailDelivery`] delivers it).
+    pub outbox: Arc<dyn EmailOutbox>,
+    /// TOTP enrolments and recovery codes.
+    pub second_factors: Arc<dyn SecondFactorRepository>,
+    /// Logins waiting for their second factor.
+    pub mfa_challenges: Arc<dyn MfaChallengeRepository>,
+    /// Seals TOTP secrets at rest (the master key).
+    pub sealer: Arc<dyn SecretSealer>,
     /// The audit trail.
     pub audit: Arc<dyn AuditLog>,
     /// What the users and sessions repositories record of their writes
@@ -71,6 +88,8 @@ pub struct Ports {
     pub limiter: Arc<dyn RateLimiter>,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// Counts of logins, refusals and reuse detections (`NoMetrics` to publish none).
+    pub metrics: Arc<dyn Metrics>,
 }
 
 /// Latch's use cases. Cheap to clone; share one per process.

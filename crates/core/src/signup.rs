@@ -53,13 +53,16 @@ pub enum SignupError {
 
 impl AuthService {
     /// Creates an ordinary account (no privileges, default tier), within the
-    /// client's and the email's signup budgets.
+    /// client's and the email's signup budgets, and mails it a verification
+    /// link when email is on and configured to.
     #[tracing::instrument(skip_all)]
     pub async fn signup(&self, request: SignupRequest) -> Result<User, SignupError> {
         let account = typed_login_key(&request.email);
         self.admit(LimitedAction::Signup, &request.client, Some(&account))
             .await?;
-        self.create_user(request, false).await
+        let user = self.create_user(request, false).await?;
+        self.mail_verification_on_signup(&user).await;
+        Ok(user)
     }
 
     /// Creates a superuser account (for `latch create-superuser`).

@@ -3,7 +3,7 @@
 //! hash, so a refused attempt costs almost nothing.
 
 use latch_domain::UserId;
-use latch_ports::{LimitedAction, RateLimited, Subject};
+use latch_ports::{Limit, LimitedAction, RateLimited, Subject};
 
 use crate::{AuthService, Client};
 
@@ -37,11 +37,12 @@ impl AuthService {
                 .await
                 .inspect_err(|refusal| {
                     // The subject itself (an address or an email) stays out of the log.
-                    let by = if matches!(subject, Subject::Ip(_)) {
-                        "client IP"
+                    let (by, limit) = if matches!(subject, Subject::Ip(_)) {
+                        ("client IP", Limit::Ip)
                     } else {
-                        "account"
+                        ("account", Limit::Account)
                     };
+                    self.ports.metrics.rate_limited(action, limit);
                     tracing::info!(
                         action = action.as_str(),
                         by,
@@ -51,5 +52,15 @@ impl AuthService {
                 })?;
         }
         Ok(())
+    }
+
+    /// Whether `account` may attempt `action` (a password check) now, or is
+    /// backing off after repeated failed logins.
+    pub(crate) async fn backoff(&self, action: LimitedAction, account: &str) -> Result<(), RateLimited> {
+        self.ports
+            .limiter
+            .login_backoff(account)
+            .await
+            .inspect_err(|_| self.ports.metrics.rate_limited(action, Limit::LoginBackoff))
     }
 }

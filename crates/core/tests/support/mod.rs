@@ -14,7 +14,9 @@ use latch_core::{
 };
 use latch_domain::User;
 use latch_passwords::{Argon2Hasher, HasherConfig};
+use latch_ports::NoMetrics;
 use latch_rate_limit::{GovernorRateLimiter, RateLimitConfig};
+use latch_sealing::MasterKey;
 use latch_session_cache::{CacheLease, SessionCacheConfig};
 use latch_testkit::{FixedClock, Stores};
 use latch_tokens_jwt::{Algorithm, JwtTokenCodec, SigningKey, TokenSettings};
@@ -56,6 +58,7 @@ impl Harness {
             ports.changes.clone(),
             self.stores.leases.clone(),
             cache,
+            Arc::new(NoMetrics),
         );
         let ports = Ports {
             users: cached.users,
@@ -89,12 +92,19 @@ fn ports(stores: &Stores, clock: &Arc<FixedClock>, limits: RateLimitConfig) -> P
         users: stores.users.clone(),
         sessions: stores.sessions.clone(),
         tiers: stores.tiers.clone(),
+        email_links: stores.email_links.clone(),
+        outbox: stores.outbox.clone(),
+        second_factors: stores.second_factors.clone(),
+        mfa_challenges: stores.mfa_challenges.clone(),
+        // One key for every instance on these stores, as in a deployment.
+        sealer: Arc::new(MasterKey::from_base64("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap()),
         audit: stores.audit.clone(),
         changes: stores.changes.clone(),
         hasher: Arc::new(hasher),
         tokens: Arc::new(codec),
         limiter: Arc::new(GovernorRateLimiter::new(limits)),
         clock: clock.clone(),
+        metrics: Arc::new(NoMetrics),
     }
 }
 
