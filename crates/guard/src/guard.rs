@@ -366,6 +366,9 @@ struct Claims {
     is_superuser: bool,
     is_staff: bool,
     tier: String,
+    /// Absent from tokens of Latch versions before the second factor.
+    #[serde(default)]
+    amr: Vec<String>,
 }
 
 impl Claims {
@@ -381,6 +384,7 @@ impl Claims {
             is_superuser: self.is_superuser,
             is_staff: self.is_staff,
             tier: self.tier,
+            auth_methods: self.amr,
             tier_order,
         }
     }

@@ -37,6 +37,9 @@ pub struct AuthUser {
     pub is_staff: bool,
     /// The user's tier.
     pub tier: String,
+    /// How the session was opened (`amr`, RFC 8176): `["pwd"]`, or
+    /// `["pwd", "otp"]` after a second factor.
+    pub auth_methods: Vec<String>,
     pub(crate) tier_order: Arc<[String]>,
 }
 
@@ -77,6 +80,19 @@ impl AuthUser {
             Err(GuardError::Forbidden(
                 "Only its owner or a superuser may do this.",
             ))
+        }
+    }
+
+    /// A session opened with a second factor (`otp` in `amr`): the rule for
+    /// sensitive actions.
+    ///
+    /// # Errors
+    /// [`GuardError::Forbidden`] for a password-only session.
+    pub fn require_second_factor(&self) -> Result<(), GuardError> {
+        if self.auth_methods.iter().any(|method| method == "otp") {
+            Ok(())
+        } else {
+            Err(GuardError::Forbidden("This needs a login with a second factor."))
         }
     }
 

@@ -71,10 +71,12 @@ fn log_body(req: &HttpRequest, bytes: &[u8], form: bool) {
 /// What a logged secret is replaced with.
 pub(crate) const REDACTED: &str = "[redacted]";
 
-/// Whether a field or parameter name looks like it holds a secret.
+/// Whether a field or parameter name looks like it holds a secret: one of
+/// [`SECRET_FIELDS`], or a second-factor or OAuth-style `code`
+/// (`recovery_code`, ...).
 pub(crate) fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    SECRET_FIELDS.iter().any(|secret| key.contains(secret))
+    SECRET_FIELDS.iter().any(|secret| key.contains(secret)) || key == "code" || key.ends_with("_code")
 }
 
 fn redact(value: serde_json::Value) -> serde_json::Value {
@@ -108,6 +110,14 @@ pub(crate) fn parse_json<T: DeserializeOwned>(req: &HttpRequest, bytes: &[u8]) -
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|err| {
         ApiError::MalformedBody(format!("Malformed JSON: {}", strip_position(&err.to_string())))
     })?;
+    // Every body of this API is an object; serde would also read a struct
+    // from an array, by position (`[null, null]` as a PATCH).
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::Validation {
+            field: None,
+            detail: "The body must be a JSON object.".into(),
+        });
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(json_error)?;
     deserializer
@@ -220,9 +230,18 @@ mod tests {
             "password": "hunter2hunter2",
             "nested": { "new_password": "x", "Refresh_Token": "latch_rt_y", "name": "Ada" },
             "list": [{ "client_secret": "z" }],
+            "code": "123456",
+            "mfa_token": "q3Zp0nV7",
         });
         let logged = redact(body).to_string();
-        for secret in ["hunter2hunter2", "\"x\"", "latch_rt_y", "\"z\""] {
+        for secret in [
+            "hunter2hunter2",
+            "\"x\"",
+            "latch_rt_y",
+            "\"z\"",
+            "123456",
+            "q3Zp0nV7",
+        ] {
             assert!(!logged.contains(secret), "{logged}");
         }
         assert!(

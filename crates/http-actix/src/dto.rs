@@ -2,17 +2,23 @@
 //! sees its own request types.
 
 use chrono::{DateTime, Utc};
-use latch_core::{AdminChanges, Client, ProfileChanges, SessionView, SignupRequest, TokenPair};
+use latch_core::{
+    AdminChanges, Client, MfaLoginRequest, ProfileChanges, SessionView, SignupRequest, TokenPair,
+    TotpEnrolmentStart,
+};
 use latch_domain::{AuditEvent, RateLimit, Tier, User};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// `POST /auth/signup`. Unknown fields — including every privileged one — are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignupBody {
+    #[schema(format = Email)]
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     name: Option<String>,
     username: Option<String>,
@@ -33,19 +39,21 @@ impl SignupBody {
 }
 
 /// `POST /auth/login` as JSON. `email` and `username` are accepted as `login`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginJson {
     #[serde(alias = "email", alias = "username")]
     pub(crate) login: String,
+    #[schema(value_type = String, format = Password)]
     pub(crate) password: SecretString,
 }
 
 /// `POST /auth/login` as an OAuth2 password-grant form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginForm {
     pub(crate) username: String,
+    #[schema(value_type = String, format = Password)]
     pub(crate) password: SecretString,
     pub(crate) grant_type: Option<String>,
     // Sent by OAuth2 clients; Latch has no scopes or clients, so they are read and ignored.
@@ -54,11 +62,12 @@ pub(crate) struct LoginForm {
     #[allow(dead_code)]
     client_id: Option<String>,
     #[allow(dead_code)]
+    #[schema(value_type = Option<String>, format = Password)]
     client_secret: Option<SecretString>,
 }
 
 /// `POST /auth/refresh` body (the cookie is the alternative).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshBody {
     /// Absent (`{}`): the cookie is used, and with no cookie either the
@@ -67,8 +76,9 @@ pub(crate) struct RefreshBody {
 }
 
 /// `?scope=` of `POST /auth/logout`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LogoutQuery {
     pub(crate) scope: Option<String>,
 }
@@ -79,14 +89,17 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 }
 
 /// `PATCH /users/me`: profile fields only.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchMeBody {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     username: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     avatar_url: Option<Option<String>>,
 }
 
@@ -101,22 +114,151 @@ impl PatchMeBody {
 }
 
 /// `POST /users/me/password`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangePasswordBody {
+    #[schema(value_type = String, format = Password)]
     pub(crate) current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     pub(crate) new_password: SecretString,
 }
 
 /// `DELETE /users/me`: the password confirms the deletion.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DeleteMeBody {
+    #[schema(value_type = String, format = Password)]
     pub(crate) password: SecretString,
 }
 
+/// `POST /auth/verification/request` and `/auth/password-reset/request`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EmailBody {
+    /// The account's address.
+    pub(crate) email: String,
+}
+
+/// `POST /auth/verification/confirm` and `/auth/email-change/confirm`: the
+/// token from the emailed link.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LinkTokenBody {
+    /// The link's `token` query parameter.
+    #[schema(value_type = String, format = Password)]
+    pub(crate) token: SecretString,
+}
+
+/// `POST /auth/password-reset/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordResetBody {
+    /// The link's `token` query parameter.
+    #[schema(value_type = String, format = Password)]
+    pub(crate) token: SecretString,
+    /// The new password (the password policy applies).
+    #[schema(value_type = String, format = Password)]
+    pub(crate) new_password: SecretString,
+}
+
+/// `POST /users/me/email`: the password confirms the change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChangeEmailBody {
+    /// Where the account should move.
+    pub(crate) new_email: String,
+    #[schema(value_type = String, format = Password)]
+    pub(crate) password: SecretString,
+}
+
+/// `POST /auth/login/mfa`: the login's second step.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MfaLoginBody {
+    /// The `mfa_token` of the login's `mfa_required` answer.
+    #[schema(value_type = String, format = Password)]
+    mfa_token: SecretString,
+    /// A code from the authenticator app, or a recovery code.
+    #[schema(value_type = String, format = Password, example = "123456")]
+    code: SecretString,
+}
+
+impl MfaLoginBody {
+    pub(crate) fn into_request(self, client: Client) -> MfaLoginRequest {
+        MfaLoginRequest {
+            mfa_token: self.mfa_token.expose_secret().to_owned(),
+            code: self.code,
+            client,
+        }
+    }
+}
+
+/// `POST /users/me/mfa/totp`: the password confirms the enrolment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BeginTotpBody {
+    #[schema(value_type = String, format = Password)]
+    pub(crate) password: SecretString,
+}
+
+/// `POST /users/me/mfa/totp/confirm`: a code from the newly set-up app.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ConfirmTotpBody {
+    /// The authenticator app's current 6-digit code.
+    #[schema(value_type = String, format = Password, example = "123456")]
+    pub(crate) code: SecretString,
+}
+
+/// `DELETE /users/me/mfa/totp` and `POST /users/me/mfa/recovery-codes`:
+/// the password and a second-factor code confirm the change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MfaChangeBody {
+    #[schema(value_type = String, format = Password)]
+    pub(crate) password: SecretString,
+    /// A code from the authenticator app, or an unused recovery code.
+    #[schema(value_type = String, format = Password, example = "123456")]
+    pub(crate) code: SecretString,
+}
+
+/// A pending TOTP enrolment: what the authenticator app needs. Shown once;
+/// no `Debug`, so it cannot reach a log.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TotpEnrolmentBody {
+    /// The shared secret, base32 (for typing into the app).
+    secret: String,
+    /// The same as an `otpauth://totp/...` URI (for a QR code).
+    otpauth_uri: String,
+}
+
+impl From<TotpEnrolmentStart> for TotpEnrolmentBody {
+    fn from(start: TotpEnrolmentStart) -> Self {
+        Self {
+            secret: start.secret,
+            otpauth_uri: start.otpauth_uri,
+        }
+    }
+}
+
+/// A fresh set of recovery codes, each good for one login. Shown once; no
+/// `Debug`, so they cannot reach a log.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RecoveryCodesBody {
+    pub(crate) recovery_codes: Vec<String>,
+}
+
+/// `GET /users/me/mfa`: the caller's second factor.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MfaStatusBody {
+    /// A confirmed TOTP enrolment protects the account's logins.
+    pub(crate) totp_enabled: bool,
+    /// Unused recovery codes; regenerate the set before it runs out.
+    pub(crate) recovery_codes_left: u64,
+}
+
 /// One of the caller's sessions.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SessionBody {
     id: Uuid,
     created_at: DateTime<Utc>,
@@ -141,14 +283,15 @@ impl From<SessionView> for SessionBody {
 }
 
 /// A list response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ItemsBody<T> {
     pub(crate) items: Vec<T>,
 }
 
 /// `GET /admin/users` query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AdminUsersQuery {
     #[serde(default = "first_page")]
     pub(crate) page: u64,
@@ -168,14 +311,17 @@ fn default_per_page() -> u64 {
 }
 
 /// `PATCH /admin/users/{id}`: profile fields and the admin-only flags.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AdminPatchUserBody {
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     username: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, required = false)]
     avatar_url: Option<Option<String>>,
     is_active: Option<bool>,
     is_staff: Option<bool>,
@@ -200,7 +346,7 @@ impl AdminPatchUserBody {
 }
 
 /// A user as administrators see it: the user JSON plus `deleted_at`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AdminUserBody {
     #[serde(flatten)]
     user: UserBody,
@@ -218,7 +364,7 @@ impl From<User> for AdminUserBody {
 }
 
 /// A page of a listing.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct PageBody<T> {
     pub(crate) items: Vec<T>,
     pub(crate) total: u64,
@@ -227,7 +373,7 @@ pub(crate) struct PageBody<T> {
 }
 
 /// One per-path limit of a tier, in requests and responses.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LimitBody {
     path: String,
@@ -246,7 +392,7 @@ impl LimitBody {
 }
 
 /// `POST /admin/tiers`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTierBody {
     pub(crate) name: String,
@@ -257,7 +403,7 @@ pub(crate) struct CreateTierBody {
 }
 
 /// `PATCH /admin/tiers/{name}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchTierBody {
     pub(crate) description: Option<String>,
@@ -265,7 +411,7 @@ pub(crate) struct PatchTierBody {
 }
 
 /// A tier.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TierBody {
     name: String,
     description: String,
@@ -295,8 +441,9 @@ impl From<Tier> for TierBody {
 }
 
 /// `GET /admin/audit` query string.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     pub(crate) user_id: Option<Uuid>,
     #[serde(default = "first_page")]
@@ -306,7 +453,7 @@ pub(crate) struct AuditQuery {
 }
 
 /// One audit-trail entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditEventBody {
     id: Uuid,
     at: DateTime<Utc>,
@@ -332,7 +479,7 @@ impl From<AuditEvent> for AuditEventBody {
 }
 
 /// The user as clients see it: never a password hash.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct UserBody {
     id: Uuid,
     email: String,
@@ -344,6 +491,8 @@ pub(crate) struct UserBody {
     is_superuser: bool,
     tier: String,
     email_verified: bool,
+    /// Logins need a second factor (TOTP or a recovery code).
+    mfa_enabled: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     last_login_at: Option<DateTime<Utc>>,
@@ -362,6 +511,7 @@ impl From<User> for UserBody {
             is_superuser: user.is_superuser,
             tier: user.tier.to_string(),
             email_verified: user.email_verified,
+            mfa_enabled: user.mfa_enabled,
             created_at: user.created_at,
             updated_at: user.updated_at,
             last_login_at: user.last_login_at,
@@ -370,7 +520,7 @@ impl From<User> for UserBody {
 }
 
 /// The token response of login, refresh and session check.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokenBody {
     access_token: String,
     token_type: &'static str,
@@ -416,13 +566,65 @@ mod tests {
         let signup: SignupBody =
             serde_json::from_value(serde_json::json!({ "email": "ada@example.com", "password": secret }))
                 .unwrap();
+        let reset: PasswordResetBody =
+            serde_json::from_value(serde_json::json!({ "token": secret, "new_password": secret })).unwrap();
+        let link: LinkTokenBody = serde_json::from_value(serde_json::json!({ "token": secret })).unwrap();
+        let email: ChangeEmailBody =
+            serde_json::from_value(serde_json::json!({ "new_email": "b@example.com", "password": secret }))
+                .unwrap();
+        let mfa_login: MfaLoginBody =
+            serde_json::from_value(serde_json::json!({ "mfa_token": secret, "code": secret })).unwrap();
+        let begin: BeginTotpBody = serde_json::from_value(serde_json::json!({ "password": secret })).unwrap();
+        let confirm: ConfirmTotpBody = serde_json::from_value(serde_json::json!({ "code": secret })).unwrap();
+        let mfa_change: MfaChangeBody =
+            serde_json::from_value(serde_json::json!({ "password": secret, "code": secret })).unwrap();
         for printed in [
             format!("{login:?}"),
             format!("{change:?}"),
             format!("{delete:?}"),
             format!("{signup:?}"),
+            format!("{reset:?}"),
+            format!("{link:?}"),
+            format!("{email:?}"),
+            format!("{mfa_login:?}"),
+            format!("{begin:?}"),
+            format!("{confirm:?}"),
+            format!("{mfa_change:?}"),
         ] {
             assert!(!printed.contains("hunter2"), "{printed}");
         }
+    }
+
+    #[test]
+    fn the_second_step_refuses_unknown_fields() {
+        let err = serde_json::from_value::<MfaLoginBody>(serde_json::json!({
+            "mfa_token": "t", "code": "123456", "remember_me": true
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field `remember_me`"), "{err}");
+    }
+
+    #[test]
+    fn the_user_json_says_whether_mfa_is_on() {
+        let now = Utc::now();
+        let user = User {
+            id: latch_domain::UserId::generate(),
+            email: latch_domain::Email::from_stored("a@example.com".into()),
+            username: None,
+            name: None,
+            avatar_url: None,
+            is_active: true,
+            is_staff: false,
+            is_superuser: false,
+            tier: latch_domain::TierName::from_stored("default".into()),
+            email_verified: false,
+            mfa_enabled: true,
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+            deleted_at: None,
+        };
+        let json = serde_json::to_value(UserBody::from(user)).unwrap();
+        assert_eq!(json["mfa_enabled"], true);
     }
 }

@@ -11,6 +11,12 @@ mod client_ip;
 mod cookies;
 mod dto;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+mod metrics;
+mod openapi;
+mod panic_guard;
 mod problem;
 mod request_span;
 mod routes;
@@ -19,6 +25,7 @@ mod server;
 
 pub use client_ip::{ForwardedHeader, InvalidForwardedHeader, InvalidProxy, TrustedProxies};
 pub use cookies::CookieSettings;
+pub use metrics::{HttpMetrics, UNMATCHED_ROUTE, serve_metrics};
 pub use problem::ApiError;
 pub use security::{AllowedOrigins, InvalidOrigin, SecuritySettings};
 pub use server::{HttpState, Readiness, scope, serve};

@@ -154,7 +154,7 @@ fn credential_name(pair: &str) -> Option<&str> {
 }
 
 /// Whether a raw (percent-encoded) query parameter name is a credential's:
-/// a name the body redaction hides, or an OAuth-style `code`.
+/// a name the body redaction hides (an OAuth-style `code` among them).
 fn is_credential(raw_name: &str) -> bool {
     // Decoded so that `access%5Ftoken` is caught too.
     let name = serde_urlencoded::from_str::<Vec<(String, String)>>(raw_name)
@@ -162,7 +162,7 @@ fn is_credential(raw_name: &str) -> bool {
         .and_then(|pairs| pairs.into_iter().next())
         .map_or_else(|| raw_name.to_owned(), |(name, _)| name)
         .to_ascii_lowercase();
-    is_secret(&name) || name == "code" || name.ends_with("_code")
+    is_secret(&name)
 }
 
 /// `http.flavor` as OpenTelemetry writes it.

@@ -1,6 +1,7 @@
 //! Building and starting the actix-web server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
@@ -12,9 +13,12 @@ use latch_core::AuthService;
 use tracing_actix_web::TracingLogger;
 
 use crate::body::BODY_LIMIT;
-use crate::problem::problem_response;
+use crate::metrics::{self, HttpMetrics};
+use crate::openapi::{self, DocsPath, DocumentJson};
+use crate::panic_guard;
+use crate::problem::{ProblemExtensions, problem_response};
 use crate::request_span::{RequestSpan, echo_request_id};
-use crate::routes::{admin, auth, resource_servers, system, users};
+use crate::routes::{admin, auth, email, link_pages, mfa, resource_servers, system, users};
 use crate::{ApiError, CookieSettings, SecuritySettings, security};
 
 /// Tells `/readyz` whether the service's dependencies answer.
@@ -38,6 +42,10 @@ pub struct HttpState {
     pub readiness: Box<dyn Readiness>,
     /// The URL clients reach Latch at, without a trailing slash (discovery names its routes under it).
     pub public_url: String,
+    /// Where requests are counted and timed; `None` = not at all.
+    pub metrics: Option<Arc<dyn HttpMetrics>>,
+    /// Serve `GET /metrics` among these routes (off when a listener of its own serves it).
+    pub metrics_route: bool,
 }
 
 /// Starts serving on `listener` (already bound, so port 0 works) with
@@ -78,8 +86,15 @@ pub fn scope(
         InitError = (),
     > + use<>,
 > {
+    let serves_metrics = state.metrics.is_some() && state.metrics_route;
+    let serves_email = state.auth.config().email.is_some();
+    let document = openapi::document(mount_path, &state.cookies, serves_metrics, serves_email);
+    let document = web::Bytes::from(document.to_string());
+    let recorder = state.metrics.clone();
     web::scope(mount_path)
         .app_data(state.clone())
+        .app_data(web::Data::new(DocumentJson(document)))
+        .app_data(web::Data::new(DocsPath(format!("{mount_path}/docs/"))))
         .app_data(web::PayloadConfig::new(BODY_LIMIT))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             ApiError::Validation {
@@ -89,68 +104,102 @@ pub fn scope(
             .into()
         }))
         .configure(routes)
+        .configure(|config| {
+            if serves_email {
+                email_routes(config);
+                link_pages(config);
+            }
+        })
+        .configure(|config| {
+            if let Some(recorder) = state.metrics.clone().filter(|_| state.metrics_route) {
+                metrics::route(config, recorder);
+            }
+        })
+        .service(openapi::docs_ui(mount_path))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound)
         }))
+        .wrap(from_fn(panic_guard::answer_panics))
         .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
         .wrap(security::cors(&state.security))
         .wrap(security::security_headers(state.security.hsts))
+        .wrap(from_fn(move |req, next| {
+            metrics::record(recorder.clone(), req, next)
+        }))
 }
 
-/// Every route, relative to the mount path.
-fn routes(config: &mut web::ServiceConfig) {
-    config
-        .service(
-            web::scope("/api/v1")
-                .service(web::resource("/auth/signup").route(web::post().to(auth::signup)))
-                .service(web::resource("/auth/login").route(web::post().to(auth::login)))
-                .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
-                .service(web::resource("/auth/session").route(web::post().to(auth::session)))
-                .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-                .service(
-                    web::resource("/auth/introspect").route(web::post().to(resource_servers::introspect)),
-                )
-                .service(web::resource("/auth/tiers").route(web::get().to(resource_servers::tiers)))
-                .service(
-                    web::resource("/users/me")
-                        .route(web::get().to(users::get_me))
-                        .route(web::patch().to(users::patch_me))
-                        .route(web::delete().to(users::delete_me)),
-                )
-                .service(web::resource("/users/me/password").route(web::post().to(users::change_password)))
-                .service(web::resource("/users/me/sessions").route(web::get().to(users::list_sessions)))
-                .service(
-                    web::resource("/users/me/sessions/{id}").route(web::delete().to(users::revoke_session)),
-                )
-                .service(web::resource("/admin/users").route(web::get().to(admin::list_users)))
-                .service(
-                    web::resource("/admin/users/{id}")
-                        .route(web::get().to(admin::get_user))
-                        .route(web::patch().to(admin::patch_user))
-                        .route(web::delete().to(admin::delete_user)),
-                )
-                .service(
-                    web::resource("/admin/users/{id}/restore").route(web::post().to(admin::restore_user)),
-                )
-                .service(web::resource("/admin/audit").route(web::get().to(admin::list_audit)))
-                .service(
-                    web::resource("/admin/tiers")
-                        .route(web::get().to(admin::list_tiers))
-                        .route(web::post().to(admin::create_tier)),
-                )
-                .service(
-                    web::resource("/admin/tiers/{name}")
-                        .route(web::patch().to(admin::patch_tier))
-                        .route(web::delete().to(admin::delete_tier)),
-                ),
-        )
-        .service(web::resource("/healthz").route(web::get().to(system::healthz)))
-        .service(web::resource("/readyz").route(web::get().to(system::readyz)))
-        .service(web::resource("/.well-known/jwks.json").route(web::get().to(system::jwks)))
-        .service(
-            web::resource("/.well-known/openid-configuration")
-                .route(web::get().to(resource_servers::discovery)),
-        );
+/// Declares every route once: `routes` mounts them, and [`ROUTES`] lists
+/// them for the test that holds the OpenAPI document to exactly these.
+macro_rules! routes {
+    (
+        $(#[$doc:meta])* fn $mount:ident, $list:ident;
+        $($path:literal => $($method:ident $handler:path),+;)*
+    ) => {
+        $(#[$doc])*
+        fn $mount(config: &mut web::ServiceConfig) {
+            $(config.service(web::resource($path)$(.route(web::$method().to($handler)))+);)*
+        }
+
+        /// These routes as (method, path), relative to the mount path.
+        #[cfg_attr(not(test), allow(dead_code))]
+        pub(crate) const $list: &[(&str, &str)] = &[$($((stringify!($method), $path),)+)*];
+    };
+}
+
+routes! {
+    /// Every route but the email flows', relative to the mount path.
+    fn routes, ROUTES;
+    "/api/v1/auth/signup" => post auth::signup;
+    "/api/v1/auth/login" => post auth::login;
+    "/api/v1/auth/login/mfa" => post auth::login_mfa;
+    "/api/v1/auth/refresh" => post auth::refresh;
+    "/api/v1/auth/session" => post auth::session;
+    "/api/v1/auth/logout" => post auth::logout;
+    "/api/v1/auth/introspect" => post resource_servers::introspect;
+    "/api/v1/auth/tiers" => get resource_servers::tiers;
+    "/api/v1/users/me" => get users::get_me, patch users::patch_me, delete users::delete_me;
+    "/api/v1/users/me/password" => post users::change_password;
+    "/api/v1/users/me/sessions" => get users::list_sessions;
+    "/api/v1/users/me/sessions/{id}" => delete users::revoke_session;
+    "/api/v1/users/me/mfa" => get mfa::mfa_status;
+    "/api/v1/users/me/mfa/totp" => post mfa::begin_totp, delete mfa::disable_totp;
+    "/api/v1/users/me/mfa/totp/confirm" => post mfa::confirm_totp;
+    "/api/v1/users/me/mfa/recovery-codes" => post mfa::regenerate_recovery_codes;
+    "/api/v1/admin/users" => get admin::list_users;
+    "/api/v1/admin/users/{id}" => get admin::get_user, patch admin::patch_user, delete admin::delete_user;
+    "/api/v1/admin/users/{id}/restore" => post admin::restore_user;
+    "/api/v1/admin/users/{id}/mfa" => delete admin::remove_user_mfa;
+    "/api/v1/admin/audit" => get admin::list_audit;
+    "/api/v1/admin/tiers" => get admin::list_tiers, post admin::create_tier;
+    "/api/v1/admin/tiers/{name}" => patch admin::patch_tier, delete admin::delete_tier;
+    "/healthz" => get system::healthz;
+    "/readyz" => get system::readyz;
+    "/.well-known/jwks.json" => get system::jwks;
+    "/.well-known/openid-configuration" => get resource_servers::discovery;
+    "/openapi.json" => get openapi::serve_document;
+    "/docs" => get openapi::docs_redirect;
+}
+
+routes! {
+    /// The email flows' routes, mounted only when email is on.
+    fn email_routes, EMAIL_ROUTES;
+    "/api/v1/auth/verification/request" => post email::request_verification;
+    "/api/v1/auth/verification/confirm" => post email::confirm_verification;
+    "/api/v1/auth/password-reset/request" => post email::request_password_reset;
+    "/api/v1/auth/password-reset/confirm" => post email::confirm_password_reset;
+    "/api/v1/users/me/email" => post email::request_email_change;
+    "/api/v1/auth/email-change/confirm" => post email::confirm_email_change;
+}
+
+routes! {
+    /// The pages the emailed links open, mounted with the email routes
+    /// (pages for people: not in the OpenAPI document).
+    fn link_pages, LINK_PAGES;
+    "/verify-email" => get link_pages::verify_email;
+    "/reset-password" => get link_pages::reset_password;
+    "/confirm-email" => get link_pages::confirm_email;
+    "/link-pages.js" => get link_pages::script;
+    "/link-pages.css" => get link_pages::stylesheet;
 }
 
 /// Errors raised by actix itself (wrong method, unreadable body, ...) come
@@ -177,7 +226,7 @@ fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<Erro
         _ => ("request_failed", "The request failed."),
     };
     let (req, original) = res.into_parts();
-    let mut response = problem_response(status, code, detail.to_owned(), None, None);
+    let mut response = problem_response(status, code, detail.to_owned(), ProblemExtensions::default());
     // Keep headers actix set for a reason (Allow on 405, ...).
     for (name, value) in original.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

@@ -20,6 +20,9 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// `GET /admin/users?page=&per_page=&q=&include_deleted=`.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    params(AdminUsersQuery),
+    responses((status = 200, description = "A page of users.", body = PageBody<AdminUserBody>)))]
 pub(crate) async fn list_users(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -42,6 +45,8 @@ pub(crate) async fn list_users(
 }
 
 /// `GET /admin/users/{id}`.
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "The user.", body = AdminUserBody)))]
 pub(crate) async fn get_user(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -55,6 +60,9 @@ pub(crate) async fn get_user(
 }
 
 /// `PATCH /admin/users/{id}`.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("id" = String, Path, description = "The user's id.")),
+    request_body = AdminPatchUserBody,
+    responses((status = 200, description = "The changed user.", body = AdminUserBody)))]
 pub(crate) async fn patch_user(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -69,6 +77,8 @@ pub(crate) async fn patch_user(
 }
 
 /// `DELETE /admin/users/{id}` → 204 (soft delete).
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 204, description = "Soft-deleted; every session of the user ended.")))]
 pub(crate) async fn delete_user(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -82,6 +92,8 @@ pub(crate) async fn delete_user(
 }
 
 /// `POST /admin/users/{id}/restore` → 200 user.
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/restore", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("id" = String, Path, description = "The user's id.")),
+    responses((status = 200, description = "The restored user.", body = AdminUserBody)))]
 pub(crate) async fn restore_user(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -94,7 +106,26 @@ pub(crate) async fn restore_user(
     Ok(HttpResponse::Ok().json(AdminUserBody::from(user)))
 }
 
+/// `DELETE /admin/users/{id}/mfa` → 204: the user's second factor is gone.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{id}/mfa", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("id" = String, Path, description = "The user's id.")),
+    description = "Removes the user's second factor (TOTP, pending or confirmed, and recovery codes), for \
+                   a user who lost it. Every session of the user ends; the action is audited.",
+    responses((status = 204, description = "Removed; every session of the user ended.")))]
+pub(crate) async fn remove_user_mfa(
+    state: web::Data<HttpState>,
+    caller: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .auth
+        .admin_remove_mfa(&caller.principal, user_id(&id)?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// `GET /admin/tiers`.
+#[utoipa::path(get, path = "/api/v1/admin/tiers", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    responses((status = 200, description = "Every tier.", body = ItemsBody<TierBody>)))]
 pub(crate) async fn list_tiers(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -106,6 +137,9 @@ pub(crate) async fn list_tiers(
 }
 
 /// `POST /admin/tiers` → 201 tier.
+#[utoipa::path(post, path = "/api/v1/admin/tiers", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    request_body = CreateTierBody,
+    responses((status = 201, description = "The new tier.", body = TierBody)))]
 pub(crate) async fn create_tier(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -120,6 +154,9 @@ pub(crate) async fn create_tier(
 }
 
 /// `PATCH /admin/tiers/{name}`.
+#[utoipa::path(patch, path = "/api/v1/admin/tiers/{name}", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("name" = String, Path, description = "The tier's name.")),
+    request_body = PatchTierBody,
+    responses((status = 200, description = "The changed tier.", body = TierBody)))]
 pub(crate) async fn patch_tier(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -137,6 +174,8 @@ pub(crate) async fn patch_tier(
 }
 
 /// `DELETE /admin/tiers/{name}` → 204; 409 `tier_in_use` while users have it.
+#[utoipa::path(delete, path = "/api/v1/admin/tiers/{name}", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])), params(("name" = String, Path, description = "The tier's name.")),
+    responses((status = 204, description = "Deleted.")))]
 pub(crate) async fn delete_tier(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -147,6 +186,9 @@ pub(crate) async fn delete_tier(
 }
 
 /// `GET /admin/audit?user_id=&page=&per_page=`: newest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    params(AuditQuery),
+    responses((status = 200, description = "A page of the audit trail, newest first.", body = PageBody<AuditEventBody>)))]
 pub(crate) async fn list_audit(
     state: web::Data<HttpState>,
     caller: Authenticated,

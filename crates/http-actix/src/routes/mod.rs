@@ -2,6 +2,9 @@
 
 pub(crate) mod admin;
 pub(crate) mod auth;
+pub(crate) mod email;
+pub(crate) mod link_pages;
+pub(crate) mod mfa;
 pub(crate) mod resource_servers;
 pub(crate) mod system;
 pub(crate) mod users;

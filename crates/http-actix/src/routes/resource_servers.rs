@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latch_core::{ClientCredentials, Introspection};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::body::{media_type, parse_form};
 use crate::dto::{ItemsBody, TierBody};
@@ -23,27 +23,54 @@ const JWKS_PATH: &str = "/.well-known/jwks.json";
 
 /// `GET /.well-known/openid-configuration`: where a resource server finds
 /// the keys and the introspection route, and what the tokens look like.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "resource servers",
+    responses((status = 200, description = "Where the keys and the introspection route are, and what tokens look like.", body = Discovery)))]
 pub(crate) async fn discovery(state: web::Data<HttpState>) -> HttpResponse {
     let issuer = state.auth.token_issuer();
     let base = &state.public_url;
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(json!({
-            "issuer": issuer.issuer,
-            "jwks_uri": format!("{base}{JWKS_PATH}"),
-            "token_endpoint": format!("{base}{TOKEN_PATH}"),
-            "introspection_endpoint": format!("{base}{INTROSPECTION_PATH}"),
-            "grant_types_supported": ["password"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
-            "access_token_signing_alg_values_supported": [issuer.algorithm],
-            "access_token_audience": issuer.audience,
-        }))
+        .json(Discovery {
+            issuer: issuer.issuer,
+            jwks_uri: format!("{base}{JWKS_PATH}"),
+            token_endpoint: format!("{base}{TOKEN_PATH}"),
+            introspection_endpoint: format!("{base}{INTROSPECTION_PATH}"),
+            grant_types_supported: ["password"],
+            token_endpoint_auth_methods_supported: ["none"],
+            introspection_endpoint_auth_methods_supported: ["client_secret_basic"],
+            access_token_signing_alg_values_supported: [issuer.algorithm],
+            access_token_audience: issuer.audience,
+        })
+}
+
+/// The discovery document (the members of OpenID Connect Discovery that
+/// apply to Latch).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Discovery {
+    /// The `iss` of every access token.
+    issuer: String,
+    /// The public keys.
+    jwks_uri: String,
+    /// The login route (OAuth2 password grant).
+    token_endpoint: String,
+    /// Token introspection (RFC 7662).
+    introspection_endpoint: String,
+    /// `["password"]`.
+    grant_types_supported: [&'static str; 1],
+    /// `["none"]`.
+    token_endpoint_auth_methods_supported: [&'static str; 1],
+    /// `["client_secret_basic"]`.
+    introspection_endpoint_auth_methods_supported: [&'static str; 1],
+    /// The algorithm access tokens are signed with.
+    access_token_signing_alg_values_supported: [&'static str; 1],
+    /// The `aud` of every access token.
+    access_token_audience: String,
 }
 
 /// The introspection request: `token`, and the optional hint RFC 7662 allows.
-#[derive(Deserialize)]
-struct IntrospectForm {
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct IntrospectForm {
+    /// An access token.
     token: String,
     #[allow(dead_code)] // Accepted and ignored: only access tokens are ever active.
     token_type_hint: Option<String>,
@@ -51,8 +78,8 @@ struct IntrospectForm {
 
 /// An active token's answer: RFC 7662 members plus Latch's claims, the
 /// user-facing ones as the user is now.
-#[derive(Serialize)]
-struct ActiveToken<'a> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ActiveToken<'a> {
     active: bool,
     token_type: &'static str,
     sub: String,
@@ -69,9 +96,31 @@ struct ActiveToken<'a> {
     is_staff: bool,
 }
 
+/// Introspection's answer.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum IntrospectionBody<'a> {
+    /// A live access token.
+    Active(ActiveToken<'a>),
+    /// Anything else: `{"active": false}`.
+    Inactive(InactiveToken),
+}
+
+/// Exactly `{"active": false}`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InactiveToken {
+    /// Always false.
+    active: bool,
+}
+
 /// `POST /api/v1/auth/introspect`: is this access token live right now?
 /// Only the configured client (HTTP Basic) may ask; any token it does not
 /// accept is `{"active": false}` and nothing more.
+#[utoipa::path(post, path = "/api/v1/auth/introspect", tag = "resource servers",
+    description = "RFC 7662. Any token Latch does not accept right now is `{\"active\": false}` and nothing more.",
+    request_body(content = IntrospectForm, content_type = "application/x-www-form-urlencoded"),
+    security(("introspection_client" = [])),
+    responses((status = 200, description = "Whether the token is live, and its claims if it is.", body = IntrospectionBody)))]
 pub(crate) async fn introspect(
     state: web::Data<HttpState>,
     req: HttpRequest,
@@ -91,11 +140,13 @@ pub(crate) async fn introspect(
     let mut response = HttpResponse::Ok();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
     Ok(match answer {
-        Introspection::Inactive => response.json(json!({ "active": false })),
+        Introspection::Inactive => {
+            response.json(IntrospectionBody::Inactive(InactiveToken { active: false }))
+        }
         Introspection::Active { principal, issuer } => {
             let user = &principal.user;
             let claims = &principal.claims;
-            response.json(ActiveToken {
+            response.json(IntrospectionBody::Active(ActiveToken {
                 active: true,
                 token_type: "access_token",
                 sub: claims.sub.to_string(),
@@ -110,13 +161,16 @@ pub(crate) async fn introspect(
                 tier: user.tier.as_str(),
                 is_superuser: user.is_superuser,
                 is_staff: user.is_staff,
-            })
+            }))
         }
     })
 }
 
 /// `GET /api/v1/auth/tiers`: every tier and its per-path limits, for a
 /// resource server enforcing them; the same client as introspection.
+#[utoipa::path(get, path = "/api/v1/auth/tiers", tag = "resource servers",
+    security(("introspection_client" = [])),
+    responses((status = 200, description = "Every tier and its per-path limits.", body = ItemsBody<TierBody>)))]
 pub(crate) async fn tiers(state: web::Data<HttpState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let credentials = basic_credentials(&req);
     let tiers = state

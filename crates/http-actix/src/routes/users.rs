@@ -11,11 +11,16 @@ use crate::extract::{Authenticated, client_of};
 use crate::{ApiError, HttpState};
 
 /// `GET /users/me`.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    responses((status = 200, description = "The caller.", body = UserBody)))]
 pub(crate) async fn get_me(caller: Authenticated) -> HttpResponse {
     HttpResponse::Ok().json(UserBody::from(caller.principal.user))
 }
 
 /// `PATCH /users/me`: name, username, avatar_url only.
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "users", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    request_body = PatchMeBody,
+    responses((status = 200, description = "The changed user.", body = UserBody)))]
 pub(crate) async fn patch_me(
     state: web::Data<HttpState>,
     req: HttpRequest,
@@ -31,6 +36,9 @@ pub(crate) async fn patch_me(
 }
 
 /// `POST /users/me/password` → 204; the caller's other sessions end.
+#[utoipa::path(post, path = "/api/v1/users/me/password", tag = "users", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    request_body = ChangePasswordBody,
+    responses((status = 204, description = "Changed; the caller's other sessions have ended.")))]
 pub(crate) async fn change_password(
     state: web::Data<HttpState>,
     req: HttpRequest,
@@ -51,6 +59,9 @@ pub(crate) async fn change_password(
 }
 
 /// `DELETE /users/me` → 204: soft delete, every session ends, cookies cleared.
+#[utoipa::path(delete, path = "/api/v1/users/me", tag = "users", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    request_body = DeleteMeBody,
+    responses((status = 204, description = "Deleted (an administrator can restore the account); every session ended.")))]
 pub(crate) async fn delete_me(
     state: web::Data<HttpState>,
     req: HttpRequest,
@@ -68,6 +79,8 @@ pub(crate) async fn delete_me(
 }
 
 /// `GET /users/me/sessions`: the caller's live sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/users/me/sessions", tag = "users", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    responses((status = 200, description = "The caller's live sessions, newest first.", body = ItemsBody<SessionBody>)))]
 pub(crate) async fn list_sessions(
     state: web::Data<HttpState>,
     caller: Authenticated,
@@ -80,6 +93,9 @@ pub(crate) async fn list_sessions(
 
 /// `DELETE /users/me/sessions/{id}` → 204. Another user's session, or no
 /// session at all, is the same 404: ids cannot be probed.
+#[utoipa::path(delete, path = "/api/v1/users/me/sessions/{id}", tag = "users", security(("bearer" = []), ("oauth2" = []), ("access_cookie" = [])),
+    params(("id" = String, Path, description = "The session's id (the `sid` claim).")),
+    responses((status = 204, description = "The session has ended.")))]
 pub(crate) async fn revoke_session(
     state: web::Data<HttpState>,
     caller: Authenticated,
