@@ -29,7 +29,10 @@ ENV LATCH_ENV=production \
     LATCH_CONFIG_DIR=/etc/latch/config \
     LATCH__HTTP__HOST=0.0.0.0 \
     LATCH__DATA_DIR=/tmp/latch
-USER nonroot
+# distroless's nonroot user, by number: Kubernetes' runAsNonRoot (see
+# deploy/kubernetes) can only verify a numeric user, and refuses to start a
+# container whose image gives a name.
+USER 65532:65532
 EXPOSE 8080
 # The binary checks itself: the image has no shell and no curl.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \

@@ -2,13 +2,14 @@
 
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, access, assert_problem};
 
 crate::on_both_backends!(
     malformed_json_is_400,
     wrong_content_type_is_415,
     wrongly_typed_field_is_422_naming_it,
     missing_field_is_422,
+    a_body_that_is_not_an_object_is_422,
     oversized_body_is_413,
     unknown_route_is_404,
     wrong_method_is_405,
@@ -101,4 +102,31 @@ async fn wrong_method_is_405(app: TestApp) {
         .await
         .unwrap();
     assert_problem(response, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+}
+
+/// serde would read a struct from an array by position: `[null, null]` must
+/// not pass as a profile change (found by schemathesis).
+async fn a_body_that_is_not_an_object_is_422(app: TestApp) {
+    let tokens = app.signup_and_login("ada@example.com").await;
+    for body in ["[null, null]", "[\"Ada\"]", "null", "\"name\"", "3"] {
+        let response = app
+            .client
+            .patch(app.url("/api/v1/users/me"))
+            .bearer_auth(access(&tokens))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    }
+    let login = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("content-type", "application/json")
+        .body(r#"["ada@example.com", "correct horse battery staple"]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(login, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }

@@ -79,6 +79,13 @@ async fn resource_server(guard: Guard) -> String {
                     Ok::<_, latch_guard::GuardError>("premium")
                 }),
             )
+            .route(
+                "/sensitive",
+                web::get().to(|user: AuthUser| async move {
+                    user.require_second_factor()?;
+                    Ok::<_, latch_guard::GuardError>("sensitive")
+                }),
+            )
             .route("/live", web::get().to(|_: LiveUser| async { "live" }))
             .route(
                 "/reports/{id}",
@@ -323,6 +330,25 @@ async fn owners_and_superusers_may_change_a_note_and_nobody_else() {
             .status(),
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn a_sensitive_route_needs_a_session_opened_with_the_second_factor() {
+    let latch = latch(&[]).await;
+    let server = resource_server(guard_for(&latch)).await;
+    let sensitive = format!("{server}/sensitive");
+    let (enrolled, both_factors) = crate::mfa::enrolled_and_logged_in(&latch).await;
+
+    // The session the user enrolled from was opened with the password alone.
+    assert_problem(
+        get(&sensitive, Some(access(&enrolled.tokens))).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let response = get(&sensitive, Some(access(&both_factors))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.text().await.unwrap(), "sensitive");
 }
 
 #[tokio::test]

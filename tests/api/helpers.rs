@@ -18,6 +18,8 @@ pub enum Backend {
 /// A running Latch and a cookie-keeping client pointed at it.
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of the listener `metrics.listen` opened, if any.
+    pub metrics_address: Option<String>,
     /// The instance's session-cache lease (to ask whether it is held).
     pub lease: CacheLease,
     pub client: Client,
@@ -107,11 +109,13 @@ pub async fn spawn_app_with(backend: Backend, overrides: &[(&str, &str)]) -> Opt
         .await
         .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let lease = app.cache_lease().clone();
     tokio::spawn(app.run_until_stopped());
     Some(TestApp {
         client: browser(&address),
         address,
+        metrics_address,
         lease,
         _data_dir: data_dir,
         settings,

@@ -22,6 +22,9 @@ use latch_core::{
 };
 use latch_ports::UserRepository;
 
+mod support;
+use support::{quantile_ms, samples_per_case};
+
 const DEFAULT_SAMPLES: usize = 60;
 const WARM_UP_ROUNDS: usize = 3;
 
@@ -91,15 +94,6 @@ impl Case {
     }
 }
 
-/// The `q`-quantile (0..=1) of sorted samples, in milliseconds (nearest rank).
-fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
-    let last = sorted.len().saturating_sub(1);
-    let index = ((last as f64) * q).round() as usize;
-    sorted
-        .get(index.min(last))
-        .map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0)
-}
-
 /// `$argon2id$v=19$m=19456,t=2,p=1$salt$hash` → `argon2id v=19 m=19456,t=2,p=1`.
 fn hash_parameters(phc: &str) -> String {
     phc.split('$')
@@ -109,18 +103,8 @@ fn hash_parameters(phc: &str) -> String {
         .join(" ")
 }
 
-fn samples_per_case() -> Result<usize, Box<dyn Error>> {
-    match std::env::var("LATCH_BENCH_SAMPLES") {
-        Err(_) => Ok(DEFAULT_SAMPLES),
-        Ok(value) => match value.parse() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(format!("LATCH_BENCH_SAMPLES={value:?}: expected a positive integer").into()),
-        },
-    }
-}
-
 async fn run() -> Result<(), Box<dyn Error>> {
-    let samples = samples_per_case()?;
+    let samples = samples_per_case(DEFAULT_SAMPLES)?;
     let data_dir = tempfile::tempdir()?;
     let data_dir_str = data_dir
         .path()

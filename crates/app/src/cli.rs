@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `create-superuser`,
-//! `import-users`, `keys`, `keygen`, `healthcheck`.
+//! `import-users`, `keys`, `keygen`, `healthcheck`, `send-test-email`.
 
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::num::NonZeroUsize;
@@ -8,8 +8,9 @@ use std::process::ExitCode;
 
 use chrono::{SecondsFormat, Utc};
 use clap::{Parser, Subcommand};
-use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, ImportOptions, SignupRequest};
-use latch_ports::ErrorChain;
+use latch_core::{DEFAULT_IMPORT_BATCH_SIZE, EmailKind, ImportOptions, SignupRequest, TemplateValues};
+use latch_domain::Email;
+use latch_ports::{ErrorChain, MailError};
 use latch_sealing::MasterKey;
 use latch_store_sql::SqlStore;
 use latch_tokens_jwt::SigningKey;
@@ -17,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::json_lines::{self, MAX_IMPORT_LINE_BYTES};
 use crate::keys::key_ring;
-use crate::settings::Settings;
+use crate::settings::{EmailSettings, Settings};
 use crate::startup::{Application, auth_service, open_store};
 
 /// Latch: a standalone user-authentication service.
@@ -72,6 +73,13 @@ pub enum Command {
     /// Exit 0 when the service configured here answers `GET /healthz`, 1
     /// otherwise: a container health check that needs no curl in the image.
     Healthcheck,
+    /// Send a test email to ADDRESS now, through the configured `[email]`
+    /// transport and templates: exits 0 once the server accepted it, 1 with
+    /// the reason otherwise.
+    SendTestEmail {
+        /// Where to send it.
+        address: String,
+    },
 }
 
 /// `latch keys` subcommands.
@@ -163,9 +171,38 @@ pub async fn run(cli: Cli) -> Result<ExitCode, Box<dyn std::error::Error>> {
             outcome?;
         }
         Command::Healthcheck => return Ok(healthcheck(&settings.http)),
+        Command::SendTestEmail { address } => send_test_email(&settings.email, &address).await?,
         Command::Keygen => {}
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `latch send-test-email`: the test email, sent at once (not through the
+/// outbox, which would retry in the background): the answer is the SMTP
+/// server's own.
+async fn send_test_email(settings: &EmailSettings, address: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let address = Email::parse(address).map_err(|err| format!("{address:?}: {err}"))?;
+    let templates = crate::email::templates(settings)?;
+    let mailer = crate::email::mailer(settings)?.ok_or(
+        "email.transport is \"none\": Latch sends no email; set email.transport = \"smtp\" (docs/email.md)",
+    )?;
+    let values = TemplateValues {
+        email: address.as_str(),
+        ..TemplateValues::default()
+    };
+    let message = templates.render(EmailKind::TestEmail, address.as_str(), &values);
+    let destination = crate::email::destination(settings);
+    mailer.send(&message).await.map_err(|err| {
+        // The server's own words; "worth retrying" is the outbox's business.
+        let (MailError::Transient(cause) | MailError::Permanent(cause)) = &err;
+        format!(
+            "the test email to {} was not sent via {destination}: {}",
+            address.as_str(),
+            ErrorChain(cause.as_ref())
+        )
+    })?;
+    println!("sent a test email to {} via {destination}", address.as_str());
+    Ok(())
 }
 
 /// `GET /healthz` on the configured port of this machine, over plain

@@ -27,17 +27,19 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{Scope, web};
 use latch_core::AuthService;
-use latch_http::HttpState;
+use latch_http::{HttpMetrics, HttpState};
 use latch_store_sql::{DatabaseConnection, SqlStore};
 
 use crate::background::BackgroundTask;
 use crate::key_ring::KeyRingTask;
+use crate::metrics::ServiceMetrics;
+use crate::outbox::OutboxTask;
 use crate::purge::PurgeTask;
 use crate::settings::Settings;
 use crate::startup::{Assembled, Mount, StartupError, assemble};
 
 /// Latch mounted in a host's `App`. Cheap to clone (one per worker);
-/// its background work (purge, session-cache lease, key-ring reload) runs
+/// its background work (purge, email delivery, session-cache lease, key-ring reload) runs
 /// until the last clone is dropped.
 #[derive(Clone)]
 pub struct EmbeddedLatch {
@@ -48,6 +50,7 @@ struct Inner {
     state: web::Data<HttpState>,
     auth: AuthService,
     mount_path: String,
+    metrics: Option<Arc<ServiceMetrics>>,
     _tasks: Vec<BackgroundTask>,
 }
 
@@ -75,17 +78,22 @@ impl EmbeddedLatch {
             auth,
             state,
             purge,
+            outbox,
             lease,
             key_ring,
+            metrics,
         } = assemble(settings, store, mount).await?;
         let mut tasks = vec![lease.spawn()];
         tasks.extend(purge.map(PurgeTask::spawn));
+        tasks.extend(outbox.map(OutboxTask::spawn));
         tasks.extend(key_ring.map(KeyRingTask::spawn));
+        tasks.extend(metrics.as_ref().map(ServiceMetrics::spawn_upkeep));
         Ok(Self {
             inner: Arc::new(Inner {
                 state: web::Data::new(state),
                 auth,
                 mount_path,
+                metrics,
                 _tasks: tasks,
             }),
         })
@@ -109,5 +117,13 @@ impl EmbeddedLatch {
     /// The use cases, for the host's own code (create a user, check a token).
     pub fn auth(&self) -> &AuthService {
         &self.inner.auth
+    }
+
+    /// Latch's metrics in the Prometheus text format, for a host that serves
+    /// them itself (`None` with `metrics.enabled` off). Embedded, Latch opens
+    /// no listener: with `metrics.listen` set it does not serve
+    /// `{mount}/metrics` either, and this is the way to its metrics.
+    pub fn render_metrics(&self) -> Option<String> {
+        self.inner.metrics.as_ref().map(|metrics| metrics.render())
     }
 }

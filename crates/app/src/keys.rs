@@ -121,8 +121,9 @@ fn retention(settings: &Settings) -> Duration {
 }
 
 /// `keys.master_key`, or the key generated into `data_dir` (its generation
-/// is logged once).
-fn master_key(settings: &Settings) -> Result<MasterKey, SigningKeyError> {
+/// is logged once). It seals the key ring's private keys and the users'
+/// TOTP secrets.
+pub fn master_key(settings: &Settings) -> Result<MasterKey, SigningKeyError> {
     if let Some(text) = &settings.keys.master_key {
         return Ok(MasterKey::from_base64(text.expose_secret())?);
     }
@@ -131,7 +132,7 @@ fn master_key(settings: &Settings) -> Result<MasterKey, SigningKeyError> {
     if generated {
         tracing::warn!(
             path = %path.display(),
-            "generated a master key for the key ring; configure keys.master_key for production"
+            "generated a master key (it seals the key ring and TOTP secrets); configure keys.master_key for production"
         );
     }
     Ok(key)

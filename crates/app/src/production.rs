@@ -6,7 +6,7 @@ use actix_web::cookie::SameSite;
 use latch_tokens_jwt::Algorithm;
 use secrecy::ExposeSecret;
 
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{EmailTransport, Settings, SettingsError, SmtpTlsSetting};
 
 /// Shortest HS256 secret accepted in production (RFC 7518 §3.2: at least the hash size).
 const MIN_HS256_SECRET_BYTES: usize = 32;
@@ -37,7 +37,8 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
         ));
     }
     let algorithm = settings.tokens.algorithm;
-    if crate::keys::uses_key_ring(settings) && settings.keys.master_key.is_none() {
+    // It seals the TOTP secrets whatever signs the tokens.
+    if settings.keys.master_key.is_none() {
         return Err(SettingsError::invalid(
             "keys.master_key",
             "must be set in production; a master key generated into data_dir is for development (create one with `latch keys new-master-key`)",
@@ -60,6 +61,23 @@ pub(crate) fn refuse_unsafe(settings: &Settings) -> Result<(), SettingsError> {
         return Err(SettingsError::invalid(
             "tokens.hs256_secret",
             format!("must be at least {MIN_HS256_SECRET_BYTES} bytes in production"),
+        ));
+    }
+    refuse_unsafe_email(&settings.email)
+}
+
+/// The email transports that expose links: to the log's readers, or on the wire.
+fn refuse_unsafe_email(email: &crate::settings::EmailSettings) -> Result<(), SettingsError> {
+    if email.transport == EmailTransport::Log {
+        return Err(SettingsError::invalid(
+            "email.transport",
+            "must not be \"log\" in production: it writes links to the log, and whoever reads the log can take over accounts; set \"smtp\" (docs/email.md) or \"none\"",
+        ));
+    }
+    if email.transport == EmailTransport::Smtp && email.smtp_tls == SmtpTlsSetting::None {
+        return Err(SettingsError::invalid(
+            "email.smtp_tls",
+            "must not be \"none\" in production: links and the SMTP password would cross the network in clear; set \"starttls\" or \"tls\"",
         ));
     }
     Ok(())
@@ -122,6 +140,7 @@ mod tests {
             ("cookies.secure", "true"),
             ("database.url", "postgres://latch@db/latch"),
             ("keys.master_key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+            ("email.transport", "none"),
         ];
         all.extend_from_slice(overrides);
         refuse_unsafe(&Settings::with_overrides(&all).unwrap())
@@ -162,6 +181,7 @@ mod tests {
         let settings = Settings::with_overrides(&[
             ("cookies.secure", "true"),
             ("database.url", "postgres://db/latch"),
+            ("email.transport", "none"),
         ])
         .unwrap();
         assert!(matches!(
@@ -171,14 +191,21 @@ mod tests {
                 ..
             })
         ));
-        // Keys managed by the operator need no master key.
+        // Signing keys managed by the operator still leave TOTP secrets to seal.
         let configured = Settings::with_overrides(&[
             ("cookies.secure", "true"),
             ("database.url", "postgres://db/latch"),
             ("tokens.eddsa_private_key_path", "/etc/latch/ed25519.pem"),
+            ("email.transport", "none"),
         ])
         .unwrap();
-        refuse_unsafe(&configured).unwrap();
+        assert!(matches!(
+            refuse_unsafe(&configured),
+            Err(SettingsError::Invalid {
+                key: "keys.master_key",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -227,6 +254,35 @@ mod tests {
             ("tokens.hs256_secret", "0123456789abcdef0123456789abcdef"),
         ];
         production(&long).unwrap();
+    }
+
+    #[test]
+    fn the_log_transport_is_refused() {
+        assert_eq!(refused_key(&[("email.transport", "log")]), "email.transport");
+        let message = production(&[("email.transport", "log")]).unwrap_err().to_string();
+        assert!(message.contains("writes links to the log"), "{message}");
+    }
+
+    #[test]
+    fn smtp_without_tls_is_refused() {
+        let plain = [("email.transport", "smtp"), ("email.smtp_tls", "none")];
+        assert_eq!(refused_key(&plain), "email.smtp_tls");
+        for tls in ["starttls", "tls"] {
+            production(&[("email.transport", "smtp"), ("email.smtp_tls", tls)]).unwrap();
+        }
+        // Unused, the setting endangers nothing.
+        production(&[("email.smtp_tls", "none")]).unwrap();
+    }
+
+    #[test]
+    fn the_shipped_production_overlay_turns_email_off_and_passes_the_guard() {
+        let overlay = concat!(
+            include_str!("../../../config/production.toml"),
+            "\n[database]\nurl = \"postgres://db/latch\"\n",
+            "[keys]\nmaster_key = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"\n",
+        );
+        let settings = Settings::from_toml(overlay, "production").unwrap();
+        assert_eq!(settings.email.transport, EmailTransport::None);
     }
 
     fn warnings_for(overrides: &[(&str, &str)]) -> Vec<String> {

@@ -80,6 +80,12 @@ pub struct Settings {
     pub keys: KeySettings,
     /// `[introspection]`.
     pub introspection: IntrospectionSettings,
+    /// `[metrics]`.
+    pub metrics: MetricsSettings,
+    /// `[email]`.
+    pub email: EmailSettings,
+    /// `[mfa]`.
+    pub mfa: MfaSettings,
 }
 
 /// `[http]`.
@@ -115,6 +121,11 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Apply pending migrations when the service starts.
     pub migrate_on_start: bool,
+    /// How long a request waits for a connection (a free one, or a new one opened).
+    pub acquire_timeout_ms: u32,
+    /// PostgreSQL: the longest a statement may run, and about how long
+    /// Latch waits for a statement's answer.
+    pub statement_timeout_ms: u32,
 }
 
 /// `[tokens]`.
@@ -219,6 +230,12 @@ pub struct RateLimitSettings {
     pub username_change_per_ip: u32,
     /// Introspection requests from one client IP (each checks the client secret).
     pub introspect_per_ip: u32,
+    /// Verification-mail requests from one client IP.
+    pub verification_request_per_ip: u32,
+    /// Password-reset-mail requests from one client IP.
+    pub password_reset_request_per_ip: u32,
+    /// Emailed links followed from one client IP.
+    pub link_confirm_per_ip: u32,
     /// Signups naming one email, from anywhere.
     pub signup_per_account: u32,
     /// Logins naming one account (email or username), from anywhere.
@@ -227,6 +244,10 @@ pub struct RateLimitSettings {
     pub password_change_per_account: u32,
     /// Username changes of one account.
     pub username_change_per_account: u32,
+    /// Verification-mail requests naming one address, from anywhere.
+    pub verification_request_per_account: u32,
+    /// Password-reset-mail requests naming one address, from anywhere.
+    pub password_reset_request_per_account: u32,
     /// Failed logins of one account allowed before it backs off.
     pub login_free_failures: u32,
     /// The first backoff wait; each further failure doubles it.
@@ -323,6 +344,127 @@ pub enum CoherenceSetting {
     /// Changes are signalled to lease holders, and writes wait for them.
     Lease,
 }
+
+/// `[metrics]`: the Prometheus metrics at `GET /metrics`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Record metrics and serve them; off = nothing recorded, `/metrics` is 404.
+    pub enabled: bool,
+    /// Serve `/metrics` on a listener of its own at this address (the main
+    /// listener then answers 404 there); unset = on the main listener.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// `[email]`: how the verification, password-reset and email-change
+/// messages are sent, and what their links point at.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    /// `log`, `smtp` or `none` (the email routes are not mounted).
+    #[serde(deserialize_with = "variant")]
+    pub transport: EmailTransport,
+    /// The sender: `Name <address>` or an address.
+    pub from: String,
+    /// What the links start with (`https://app.example.com`); read without
+    /// a trailing slash.
+    #[serde(deserialize_with = "link_base_url")]
+    pub link_base_url: String,
+    /// The SMTP server's host name (checked against its certificate) or IP.
+    pub smtp_host: String,
+    /// The SMTP server's port.
+    pub smtp_port: u16,
+    /// `starttls`, `tls` or `none`.
+    #[serde(deserialize_with = "variant")]
+    pub smtp_tls: SmtpTlsSetting,
+    /// The SMTP login; set with the password or not at all.
+    pub smtp_username: Option<String>,
+    /// The SMTP password.
+    pub smtp_password: Option<SecretString>,
+    /// The longest wait to connect and for each reply of the server.
+    pub smtp_timeout_seconds: u32,
+    /// How long a verification link works.
+    pub verification_ttl_seconds: u32,
+    /// How long a password-reset link works.
+    pub reset_ttl_seconds: u32,
+    /// Mail a verification link when an account signs up.
+    pub send_verification_on_signup: bool,
+    /// Refuse the login of an account whose address is not verified.
+    pub require_verified_for_login: bool,
+    /// A directory of template files replacing the built-in ones; unset = built-ins.
+    pub templates_dir: Option<PathBuf>,
+    /// How often each instance looks for mails due in the outbox.
+    pub outbox_poll_interval_ms: u32,
+    /// The wait before a failed mail's first retry; doubled per failure, up to 30 minutes.
+    pub retry_base_seconds: u32,
+}
+
+/// `email.transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailTransport {
+    /// Each message, link included, is written to the log (development).
+    Log,
+    /// Through the SMTP server of the `smtp_*` keys.
+    Smtp,
+    /// No email: the routes that send or follow emailed links are not mounted.
+    None,
+}
+
+/// `email.smtp_tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTlsSetting {
+    /// Plaintext, then a required `STARTTLS` (usually port 587).
+    #[serde(rename = "starttls")]
+    StartTls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+    /// No TLS: a relay on the same host or a trusted network only.
+    None,
+}
+
+/// `[mfa]`: the second factor (TOTP and recovery codes).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaSettings {
+    /// The name an authenticator app shows next to the account.
+    pub issuer: String,
+    /// How long a login's `mfa_token` waits for its code.
+    pub challenge_ttl_seconds: u32,
+}
+
+/// `mfa.challenge_ttl_seconds` bounds: time to open the app and type a code,
+/// and not so long that a stolen password step stays useful.
+const MFA_CHALLENGE_TTL_SECONDS: std::ops::RangeInclusive<u32> = 30..=3600;
+
+impl MfaSettings {
+    /// The `[mfa]` rules.
+    fn validate(&self) -> Result<(), SettingsError> {
+        let issuer = self.issuer.trim();
+        // A colon separates issuer and account in the app's label.
+        if issuer.is_empty() || issuer.contains(':') || issuer.chars().count() > 64 {
+            return Err(SettingsError::invalid(
+                "mfa.issuer",
+                "must be 1 to 64 characters without a colon",
+            ));
+        }
+        if !MFA_CHALLENGE_TTL_SECONDS.contains(&self.challenge_ttl_seconds) {
+            return Err(SettingsError::invalid(
+                "mfa.challenge_ttl_seconds",
+                format!(
+                    "must be {} to {}",
+                    MFA_CHALLENGE_TTL_SECONDS.start(),
+                    MFA_CHALLENGE_TTL_SECONDS.end()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The shortest lifetime of an emailed link: mail can take a minute to arrive.
+const MIN_LINK_TTL_SECONDS: u32 = 60;
 
 /// `[purge]`: the background task that deletes ended sessions and the
 /// refresh tokens nobody can use any more.
@@ -540,6 +682,17 @@ impl Settings {
                 "must be positive",
             ));
         }
+        for (key, millis) in [
+            ("database.acquire_timeout_ms", self.database.acquire_timeout_ms),
+            (
+                "database.statement_timeout_ms",
+                self.database.statement_timeout_ms,
+            ),
+        ] {
+            if millis == 0 {
+                return Err(SettingsError::invalid(key, "must be positive"));
+            }
+        }
         if self.purge.interval_seconds == 0 {
             return Err(SettingsError::invalid(
                 "purge.interval_seconds",
@@ -550,6 +703,81 @@ impl Settings {
             return Err(SettingsError::invalid(
                 "purge.batch_size",
                 format!("must be 1 to {MAX_PURGE_BATCH_SIZE}"),
+            ));
+        }
+        self.email.validate()?;
+        self.mfa.validate()
+    }
+}
+
+impl EmailSettings {
+    /// The `[email]` rules: usable links, lifetimes and SMTP login.
+    fn validate(&self) -> Result<(), SettingsError> {
+        if !valid_public_url(&self.link_base_url) {
+            return Err(SettingsError::invalid(
+                "email.link_base_url",
+                "must be an http:// or https:// URL with a host, without query or fragment",
+            ));
+        }
+        // The parser the mail adapters use, so what loads here also sends.
+        if let Err(latch_mailer::MailerConfigError::From(err)) = latch_mailer::LogMailer::new(&self.from) {
+            return Err(SettingsError::invalid(
+                "email.from",
+                format!(
+                    "{:?} is not an email address or `Name <address>`: {err}",
+                    self.from
+                ),
+            ));
+        }
+        for (key, seconds) in [
+            ("email.verification_ttl_seconds", self.verification_ttl_seconds),
+            ("email.reset_ttl_seconds", self.reset_ttl_seconds),
+        ] {
+            if seconds < MIN_LINK_TTL_SECONDS {
+                return Err(SettingsError::invalid(
+                    key,
+                    format!("must be at least {MIN_LINK_TTL_SECONDS}"),
+                ));
+            }
+        }
+        if self.smtp_port == 0 {
+            return Err(SettingsError::invalid("email.smtp_port", "must not be 0"));
+        }
+        if self.outbox_poll_interval_ms < 10 {
+            return Err(SettingsError::invalid(
+                "email.outbox_poll_interval_ms",
+                "must be at least 10",
+            ));
+        }
+        if self.retry_base_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "email.retry_base_seconds",
+                "must be at least 1",
+            ));
+        }
+        if self.smtp_timeout_seconds == 0 {
+            return Err(SettingsError::invalid(
+                "email.smtp_timeout_seconds",
+                "must be positive",
+            ));
+        }
+        if self.smtp_username.is_some() != self.smtp_password.is_some()
+            || self.smtp_username.as_deref() == Some("")
+            || self
+                .smtp_password
+                .as_ref()
+                .is_some_and(|s| s.expose_secret().is_empty())
+        {
+            return Err(SettingsError::invalid(
+                "email.smtp_username",
+                "email.smtp_username and email.smtp_password are set together, neither empty",
+            ));
+        }
+        // Nobody could ever verify an address, so nobody could log in.
+        if self.require_verified_for_login && self.transport == EmailTransport::None {
+            return Err(SettingsError::invalid(
+                "email.require_verified_for_login",
+                "cannot be true with email.transport = \"none\": no verification email could be sent, so no account could log in",
             ));
         }
         Ok(())
@@ -605,6 +833,13 @@ fn same_site<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SameSite, D::
         "none" => Ok(SameSite::None),
         _ => Err(format!("{value:?} is not lax, strict or none")),
     })
+}
+
+/// `email.link_base_url`, without trailing slashes (links add their path).
+fn link_base_url<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(String::deserialize(deserializer)?
+        .trim_end_matches('/')
+        .to_owned())
 }
 
 /// `tiers.default`.
@@ -675,10 +910,14 @@ mod tests {
     #[test]
     fn environment_overlay_applies() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("production.toml"), "[cookies]\nsecure = true\n").unwrap();
+        let overlay = "[cookies]\nsecure = true\n[email]\ntransport = \"none\"\n";
+        std::fs::write(dir.path().join("production.toml"), overlay).unwrap();
         let vars = [
             ("LATCH__DATABASE__URL", "postgres://latch@db/latch"),
-            ("LATCH__TOKENS__EDDSA_PRIVATE_KEY_PATH", "/etc/latch/ed25519.pem"),
+            (
+                "LATCH__KEYS__MASTER_KEY",
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+            ),
         ];
         let settings = Settings::load_from(dir.path(), "production", env(&vars)).unwrap();
         assert!(settings.cookies.secure);
@@ -869,6 +1108,135 @@ mod tests {
         }
         // Retention 0: ended sessions go at the next pass.
         Settings::with_overrides(&[("purge.retention_seconds", "0")]).unwrap();
+    }
+
+    #[test]
+    fn email_defaults_are_the_documented_ones() {
+        let email = Settings::with_overrides(&[]).unwrap().email;
+        assert_eq!(email.transport, EmailTransport::Log);
+        assert_eq!(email.from, "Latch <no-reply@localhost>");
+        assert_eq!(email.link_base_url, "http://127.0.0.1:8080");
+        assert_eq!((email.smtp_host.as_str(), email.smtp_port), ("127.0.0.1", 587));
+        assert_eq!(email.smtp_tls, SmtpTlsSetting::StartTls);
+        assert!(email.smtp_username.is_none() && email.smtp_password.is_none());
+        assert_eq!(email.smtp_timeout_seconds, 10);
+        assert_eq!(email.verification_ttl_seconds, 86_400);
+        assert_eq!(email.reset_ttl_seconds, 3600);
+        assert!(email.send_verification_on_signup);
+        assert!(!email.require_verified_for_login);
+        assert!(email.templates_dir.is_none());
+    }
+
+    #[test]
+    fn email_transports_and_tls_modes_are_read_by_name() {
+        assert_reads(
+            "email.transport",
+            |settings| settings.email.transport,
+            &[
+                ("log", EmailTransport::Log),
+                ("smtp", EmailTransport::Smtp),
+                ("none", EmailTransport::None),
+            ],
+        );
+        assert_reads(
+            "email.smtp_tls",
+            |settings| settings.email.smtp_tls,
+            &[
+                ("starttls", SmtpTlsSetting::StartTls),
+                ("tls", SmtpTlsSetting::Tls),
+                ("none", SmtpTlsSetting::None),
+            ],
+        );
+        for (variable, value, key) in [
+            ("LATCH__EMAIL__TRANSPORT", "sendmail", "email.transport"),
+            ("LATCH__EMAIL__SMTP_TLS", "ssl", "email.smtp_tls"),
+        ] {
+            let err = load_error(&[(variable, value)]);
+            assert!(err.contains(key), "{value}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_link_base_url_loses_its_trailing_slash_and_must_be_absolute() {
+        assert_reads(
+            "email.link_base_url",
+            |settings| settings.email.link_base_url.clone(),
+            &[
+                ("https://app.example.com/", "https://app.example.com".to_owned()),
+                ("https://example.com/app//", "https://example.com/app".to_owned()),
+                ("http://localhost:3000", "http://localhost:3000".to_owned()),
+            ],
+        );
+        for bad in [
+            "app.example.com",
+            "/verify",
+            "https://",
+            "ftp://app.example.com",
+            "https://app.example.com/?next=1",
+            "https://app.example.com/#x",
+        ] {
+            let err = Settings::with_overrides(&[("email.link_base_url", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("email.link_base_url"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn bad_email_values_name_their_key() {
+        for (overrides, key) in [
+            (
+                &[("email.verification_ttl_seconds", "59")][..],
+                "email.verification_ttl_seconds",
+            ),
+            (&[("email.reset_ttl_seconds", "0")], "email.reset_ttl_seconds"),
+            (&[("email.smtp_port", "0")], "email.smtp_port"),
+            (
+                &[("email.smtp_timeout_seconds", "0")],
+                "email.smtp_timeout_seconds",
+            ),
+            (&[("email.smtp_username", "latch")], "email.smtp_username"),
+            (&[("email.smtp_password", "s3cret")], "email.smtp_username"),
+            (
+                &[("email.smtp_username", ""), ("email.smtp_password", "s3cret")],
+                "email.smtp_username",
+            ),
+            (&[("email.from", "not an address")], "email.from"),
+            (&[("email.from", "Latch <no-reply@>")], "email.from"),
+            (
+                &[
+                    ("email.require_verified_for_login", "true"),
+                    ("email.transport", "none"),
+                ],
+                "email.require_verified_for_login",
+            ),
+        ] {
+            let err = Settings::with_overrides(overrides).unwrap_err().to_string();
+            assert!(err.contains(key), "{overrides:?}: {err}");
+        }
+        let err = load_error(&[("LATCH__EMAIL__SMTP_PORT", "70000")]);
+        assert!(err.contains("email.smtp_port"), "{err}");
+    }
+
+    #[test]
+    fn good_email_values_load() {
+        let settings = Settings::with_overrides(&[
+            ("email.transport", "smtp"),
+            ("email.from", "no-reply@example.com"),
+            ("email.smtp_username", "latch"),
+            ("email.smtp_password", "s3cret"),
+            ("email.verification_ttl_seconds", "60"),
+            ("email.require_verified_for_login", "true"),
+            ("email.templates_dir", "/etc/latch/templates"),
+        ])
+        .unwrap();
+        assert_eq!(settings.email.smtp_username.as_deref(), Some("latch"));
+        assert_eq!(
+            settings.email.templates_dir.as_deref(),
+            Some(Path::new("/etc/latch/templates"))
+        );
+        // With the log transport the link can be read from the log.
+        Settings::with_overrides(&[("email.require_verified_for_login", "true")]).unwrap();
     }
 
     #[test]

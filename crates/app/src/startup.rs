@@ -7,11 +7,14 @@ use std::time::Duration as StdDuration;
 use actix_web::dev::Server;
 use async_trait::async_trait;
 use chrono::Duration;
-use latch_core::{AuthConfig, AuthService, IntrospectionClient, Ports, SystemClock};
+use latch_core::{
+    AuthConfig, AuthService, EmailConfig, EmailDelivery, IntrospectionClient, MfaConfig, Ports, SystemClock,
+};
 use latch_domain::PasswordPolicy;
-use latch_http::{CookieSettings, HttpState, Readiness, SecuritySettings, TrustedProxies};
+use latch_http::{CookieSettings, HttpMetrics, HttpState, Readiness, SecuritySettings, TrustedProxies};
+use latch_metrics_prometheus::PrometheusMetrics;
 use latch_passwords::{Argon2Hasher, HasherConfig};
-use latch_ports::RateLimiter;
+use latch_ports::{Clock, EmailOutbox, Metrics, NoMetrics, RateLimiter};
 use latch_rate_limit::{ActionBudgets, Budget, GovernorRateLimiter, RateLimitConfig};
 use latch_rate_limit_redis::RedisRateLimiter;
 use latch_session_cache::{CacheCoherence, CacheLease, SessionCacheConfig};
@@ -22,6 +25,8 @@ use secrecy::ExposeSecret;
 use crate::cache_lease::CacheLeaseTask;
 use crate::key_ring::KeyRingTask;
 use crate::keys::{SigningKeyError, token_codec};
+use crate::metrics::ServiceMetrics;
+use crate::outbox::OutboxTask;
 use crate::purge::PurgeTask;
 use crate::settings::{CoherenceSetting, HttpSettings, RateLimitSettings, SessionCacheSettings, Settings};
 
@@ -37,6 +42,9 @@ pub enum StartupError {
     /// `rate_limit.redis_url` is unusable.
     #[error(transparent)]
     Redis(#[from] latch_rate_limit_redis::InvalidRedisUrl),
+    /// `[email]` could not be set up (the mailer, or a template).
+    #[error(transparent)]
+    Email(#[from] crate::email::EmailSetupError),
     /// The token codec rejected the key.
     #[error("token signing: {0}")]
     Tokens(#[from] KeyError),
@@ -72,8 +80,12 @@ pub struct Application {
     port: u16,
     auth: AuthService,
     server: Server,
+    /// `metrics.listen`'s server and its bound port.
+    metrics_server: Option<(Server, u16)>,
+    metrics: Option<Arc<ServiceMetrics>>,
     shutdown: ShutdownSignals,
     purge: Option<PurgeTask>,
+    outbox: Option<OutboxTask>,
     lease: CacheLeaseTask,
     key_ring: Option<KeyRingTask>,
 }
@@ -125,7 +137,8 @@ pub async fn open_store(settings: &Settings, migrate: bool) -> Result<SqlStore, 
     }
     let options = StoreOptions {
         max_connections: settings.database.max_connections,
-        ..StoreOptions::default()
+        acquire_timeout: StdDuration::from_millis(u64::from(settings.database.acquire_timeout_ms)),
+        statement_timeout: StdDuration::from_millis(u64::from(settings.database.statement_timeout_ms)),
     };
     let store = SqlStore::connect(&url, &options).await?;
     if migrate {
@@ -147,6 +160,10 @@ pub struct Services {
     pub lease: CacheLease,
     /// Keeps the token codec in step with the shared key ring, if one is used.
     pub key_ring: Option<KeyRingTask>,
+    /// What the service records, unless `metrics.enabled` is off.
+    pub(crate) metrics: Option<Arc<ServiceMetrics>>,
+    /// Delivers the outbox's mails, unless `email.transport` is `none`.
+    pub outbox: Option<OutboxTask>,
 }
 
 /// Builds the use-case service on the configured adapters, with the session
@@ -156,6 +173,15 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
     let (codec, ring) = token_codec(settings, store).await?;
     let key_ring = ring.map(|ring| KeyRingTask::new(ring, codec.clone(), &settings.keys));
     let tokens = &settings.tokens;
+    // One recorder per service, never a process-wide one: tests run many services in one process.
+    let prometheus = settings
+        .metrics
+        .enabled
+        .then(|| Arc::new(PrometheusMetrics::new(env!("CARGO_PKG_VERSION"))));
+    let recorder: Arc<dyn Metrics> = match &prometheus {
+        Some(prometheus) => prometheus.clone(),
+        None => Arc::new(NoMetrics),
+    };
     let hasher = Argon2Hasher::new(HasherConfig {
         max_concurrent: match settings.passwords.hash_concurrency {
             0 => cores(),
@@ -163,7 +189,9 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
         },
         ..HasherConfig::default()
     })
-    .map_err(|err| StartupError::Hasher(err.to_string()))?;
+    .map_err(|err| StartupError::Hasher(err.to_string()))?
+    .with_metrics(recorder.clone());
+    let hasher = Arc::new(hasher);
     let changes = Arc::new(store.changes());
     let cached = latch_session_cache::wrap(
         Arc::new(store.users()),
@@ -171,17 +199,49 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
         changes.clone(),
         Arc::new(store.leases()),
         &session_cache_config(&settings.session_cache, store),
+        recorder.clone(),
     );
+    let metrics =
+        prometheus.map(|prometheus| Arc::new(ServiceMetrics::new(prometheus, hasher.clone(), store.clone())));
+    let outbox: Arc<dyn EmailOutbox> = Arc::new(store.outbox());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let email = &settings.email;
+    let delivery = crate::email::mailer(email)?.map(|mailer| {
+        let delivery = EmailDelivery::new(outbox.clone(), mailer, clock.clone(), recorder.clone())
+            .with_first_retry(Duration::seconds(i64::from(email.retry_base_seconds)));
+        OutboxTask::new(
+            delivery,
+            StdDuration::from_millis(u64::from(email.outbox_poll_interval_ms)),
+        )
+    });
+    let email_config = match delivery {
+        Some(_) => Some(EmailConfig {
+            link_base_url: email.link_base_url.clone(),
+            verification_ttl: Duration::seconds(i64::from(email.verification_ttl_seconds)),
+            reset_ttl: Duration::seconds(i64::from(email.reset_ttl_seconds)),
+            send_verification_on_signup: email.send_verification_on_signup,
+            require_verified_for_login: email.require_verified_for_login,
+            templates: crate::email::templates(email)?,
+        }),
+        None => None,
+    };
+    let second_factors = cached.second_factors(Arc::new(store.second_factors()));
     let ports = Ports {
         users: cached.users,
         sessions: cached.sessions,
         tiers: Arc::new(store.tiers()),
+        email_links: Arc::new(store.email_links()),
+        outbox,
+        second_factors,
+        mfa_challenges: Arc::new(store.mfa_challenges()),
+        sealer: Arc::new(crate::keys::master_key(settings)?),
         audit: Arc::new(store.audit()),
         changes,
-        hasher: Arc::new(hasher),
+        hasher,
         tokens: codec,
         limiter: rate_limiter(&settings.rate_limit)?,
-        clock: Arc::new(SystemClock),
+        clock,
+        metrics: recorder,
     };
     let seconds = |s: u32| Duration::seconds(i64::from(s));
     let config = AuthConfig {
@@ -204,6 +264,12 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
             .as_ref()
             .zip(settings.introspection.client_secret.as_ref())
             .map(|(id, secret)| IntrospectionClient::new(id.clone(), secret)),
+        email: email_config,
+        mfa: MfaConfig {
+            issuer: settings.mfa.issuer.trim().to_owned(),
+            challenge_ttl: seconds(settings.mfa.challenge_ttl_seconds),
+            ..MfaConfig::default()
+        },
     };
     let auth = AuthService::new(ports, config);
     auth.ensure_default_tier()
@@ -213,6 +279,8 @@ pub async fn services(settings: &Settings, store: &SqlStore) -> Result<Services,
         auth,
         lease: cached.lease,
         key_ring,
+        metrics,
+        outbox: delivery,
     })
 }
 
@@ -262,6 +330,9 @@ fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
             password_change: budget(limits.password_change_per_ip),
             username_change: budget(limits.username_change_per_ip),
             introspect: budget(limits.introspect_per_ip),
+            verification_request: budget(limits.verification_request_per_ip),
+            password_reset_request: budget(limits.password_reset_request_per_ip),
+            link_confirm: budget(limits.link_confirm_per_ip),
         },
         per_account: ActionBudgets {
             signup: budget(limits.signup_per_account),
@@ -271,6 +342,10 @@ fn rate_limit_config(limits: &RateLimitSettings) -> RateLimitConfig {
             password_change: budget(limits.password_change_per_account),
             username_change: budget(limits.username_change_per_account),
             introspect: Budget::UNLIMITED,
+            verification_request: budget(limits.verification_request_per_account),
+            password_reset_request: budget(limits.password_reset_request_per_account),
+            // A link's token is 256 random bits, like a refresh token.
+            link_confirm: Budget::UNLIMITED,
         },
         free_failures: limits.login_free_failures,
         backoff_base: StdDuration::from_secs(u64::from(limits.login_backoff_base_seconds)),
@@ -292,6 +367,39 @@ fn public_url(http: &HttpSettings, port: u16) -> String {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Binds `address` and serves only `/metrics` there.
+fn metrics_server(
+    metrics: &Arc<ServiceMetrics>,
+    address: std::net::SocketAddr,
+) -> Result<(Server, u16), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        address: format!("{address} (metrics.listen)"),
+        source,
+    };
+    let listener = TcpListener::bind(address).map_err(bind_error)?;
+    let port = listener.local_addr().map_err(bind_error)?.port();
+    let server = latch_http::serve_metrics(listener, metrics.clone()).map_err(bind_error)?;
+    Ok((server, port))
+}
+
+/// A server running on its own task, told to stop when this is dropped.
+struct StopOnDrop(actix_web::dev::ServerHandle);
+
+impl StopOnDrop {
+    fn spawn(server: Server) -> Self {
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self(handle)
+    }
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        // The stop command is queued at once; the returned future only waits for it to finish.
+        drop(self.0.stop(false));
+    }
 }
 
 /// `/readyz` asks the database.
@@ -321,8 +429,10 @@ pub(crate) struct Assembled {
     pub(crate) auth: AuthService,
     pub(crate) state: HttpState,
     pub(crate) purge: Option<PurgeTask>,
+    pub(crate) outbox: Option<OutboxTask>,
     pub(crate) lease: CacheLeaseTask,
     pub(crate) key_ring: Option<KeyRingTask>,
+    pub(crate) metrics: Option<Arc<ServiceMetrics>>,
 }
 
 /// Builds the use cases on `store` and the HTTP state for `mount`.
@@ -335,6 +445,8 @@ pub(crate) async fn assemble(
         auth,
         lease,
         key_ring,
+        metrics,
+        outbox,
     } = services(settings, &store).await?;
     let cookies = CookieSettings {
         secure: settings.cookies.secure,
@@ -361,13 +473,17 @@ pub(crate) async fn assemble(
         log_request_bodies: settings.log.request_bodies,
         readiness: Box::new(StoreReadiness(store)),
         public_url: mount.public_url,
+        metrics: metrics.clone().map(|metrics| metrics as Arc<dyn HttpMetrics>),
+        metrics_route: settings.metrics.listen.is_none(),
     };
     Ok(Assembled {
         auth,
         state,
         purge,
+        outbox,
         lease,
         key_ring,
+        metrics,
     })
 }
 
@@ -399,8 +515,10 @@ impl Application {
             auth,
             state,
             purge,
+            outbox,
             lease,
             key_ring,
+            metrics,
         } = assemble(&settings, store, mount).await?;
         let workers = match settings.http.workers {
             0 => cores(),
@@ -410,13 +528,21 @@ impl Application {
             address: format!("port {port}"),
             source,
         })?;
-        tracing::info!(port, backend, database_tls, environment = %settings.environment, "latch is listening");
+        let metrics_server = match (&metrics, settings.metrics.listen) {
+            (Some(metrics), Some(address)) => Some(metrics_server(metrics, address)?),
+            _ => None,
+        };
+        let metrics_port = metrics_server.as_ref().map(|(_, port)| *port);
+        tracing::info!(port, metrics_port, backend, database_tls, environment = %settings.environment, "latch is listening");
         Ok(Self {
             port,
             auth,
             server,
+            metrics_server,
+            metrics,
             shutdown,
             purge,
+            outbox,
             lease,
             key_ring,
         })
@@ -425,6 +551,11 @@ impl Application {
     /// The port actually bound (useful with `http.port = 0`).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on apart from the API (`metrics.listen`), if it is.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
     }
 
     /// The service behind the HTTP layer.
@@ -443,16 +574,23 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Self {
             server,
+            metrics_server,
+            metrics,
             mut shutdown,
             purge,
+            outbox,
             lease,
             key_ring,
             ..
         } = self;
         // Purges and holds the cache lease while serving; dropping a guard (on any return) stops its task.
         let purging = purge.map(PurgeTask::spawn);
+        let delivering = outbox.map(OutboxTask::spawn);
         let leasing = lease.clone().spawn();
         let rereading_keys = key_ring.map(KeyRingTask::spawn);
+        let metrics_upkeep = metrics.as_ref().map(ServiceMetrics::spawn_upkeep);
+        // Stopped (without waiting for scrapes in flight) however serving ends.
+        let metrics_server = metrics_server.map(|(server, _)| StopOnDrop::spawn(server));
         let handle = server.handle();
         let mut server = std::pin::pin!(server);
         tokio::select! {
@@ -460,8 +598,11 @@ impl Application {
             () = shutdown.received() => tracing::info!("shutdown signal received; finishing in-flight requests"),
         }
         drop(purging);
+        drop(delivering);
         drop(leasing);
         drop(rereading_keys);
+        drop(metrics_upkeep);
+        drop(metrics_server);
         // Writers elsewhere stop waiting for this instance; its requests read the log meanwhile.
         lease.release().await;
         // The server future processes the stop command: keep polling it meanwhile.

@@ -6,20 +6,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// `latch` with a private data directory and a clean environment for its settings.
-fn latch(data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_latch"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("LATCH") || key == "RUST_LOG" {
-            command.env_remove(key);
-        }
-    }
-    command
-        .env("LATCH__DATA_DIR", data_dir)
-        .env("LATCH__LOG__LEVEL", "info")
-        .current_dir(data_dir);
-    command
-}
+mod support;
+use support::latch;
 
 fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
     let mut child = command
@@ -221,8 +209,9 @@ fn production_guard_names_each_refused_setting() {
             "LATCH__KEYS__MASTER_KEY",
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         ),
+        ("LATCH__EMAIL__TRANSPORT", "none"),
     ];
-    let cases: [(&[(&str, &str)], &str); 6] = [
+    let cases: [(&[(&str, &str)], &str); 8] = [
         (&[("LATCH__COOKIES__SECURE", "false")], "cookies.secure"),
         (&[("LATCH__DATABASE__URL", "sqlite://latch.db")], "database.url"),
         (&[("LATCH__KEYS__MASTER_KEY", "")], "keys.master_key"),
@@ -235,6 +224,14 @@ fn production_guard_names_each_refused_setting() {
         ),
         (&[("LATCH__CORS__ALLOWED_ORIGINS", "*")], "cors.allowed_origins"),
         (&[("LATCH__LOG__REQUEST_BODIES", "true")], "log.request_bodies"),
+        (&[("LATCH__EMAIL__TRANSPORT", "")], "email.transport"),
+        (
+            &[
+                ("LATCH__EMAIL__TRANSPORT", "smtp"),
+                ("LATCH__EMAIL__SMTP_TLS", "none"),
+            ],
+            "email.smtp_tls",
+        ),
     ];
     for (unsafe_settings, key) in cases {
         let mut command = latch(dir.path());
@@ -313,7 +310,7 @@ fn serve_stops_gracefully_on_sigterm() {
     let (mut child, logged, _) = serve(dir.path());
     let saw_generated_key = logged
         .iter()
-        .any(|line| line.contains("generated a master key for the key ring"));
+        .any(|line| line.contains("generated a master key (it seals the key ring and TOTP secrets)"));
     assert!(
         saw_generated_key,
         "the first start must say it generated a master key"
@@ -470,4 +467,219 @@ fn healthcheck_exits_0_while_the_service_answers_and_1_after() {
     let down = check();
     assert_eq!(down.status.code(), Some(1), "{}", stderr(&down));
     assert!(stderr(&down).contains("healthcheck"), "{}", stderr(&down));
+}
+
+/// `latch send-test-email ADDRESS` with `settings` as environment variables.
+fn send_test_email(dir: &std::path::Path, address: &str, settings: &[(&str, String)]) -> Command {
+    let mut command = latch(dir);
+    command.args(["send-test-email", address]);
+    for (name, value) in settings {
+        command.env(name, value);
+    }
+    command
+}
+
+/// The `[email]` settings that send through plaintext SMTP on `port` of this machine.
+fn smtp_on(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("LATCH__EMAIL__TRANSPORT", "smtp".to_owned()),
+        ("LATCH__EMAIL__SMTP_HOST", "127.0.0.1".to_owned()),
+        ("LATCH__EMAIL__SMTP_PORT", port.to_string()),
+        ("LATCH__EMAIL__SMTP_TLS", "none".to_owned()),
+        ("LATCH__EMAIL__SMTP_TIMEOUT_SECONDS", "5".to_owned()),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn send_test_email_delivers_both_parts_through_smtp() {
+    use latch_testkit::mailer::Inbox as _;
+
+    let server = latch_testkit::TestSmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = smtp_on(server.port());
+    settings.push(("LATCH__EMAIL__FROM", "ACME <no-reply@acme.example>".to_owned()));
+    settings.push(("LATCH__EMAIL__SMTP_USERNAME", "latch".to_owned()));
+    settings.push(("LATCH__EMAIL__SMTP_PASSWORD", "s3cret".to_owned()));
+    let mut command = send_test_email(dir.path(), "ada@example.com", &settings);
+    // The server answers on this runtime while the child runs.
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!(
+            "sent a test email to ada@example.com via smtp 127.0.0.1:{}",
+            server.port()
+        )
+    );
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    let mail = &delivered[0];
+    assert_eq!(mail.to, ["ada@example.com"]);
+    assert_eq!(mail.from, "ACME <no-reply@acme.example>");
+    assert_eq!(mail.subject, "Latch test email");
+    assert!(
+        mail.text.contains("test email from Latch to ada@example.com"),
+        "{}",
+        mail.text
+    );
+    assert!(
+        mail.html.contains("<strong>ada@example.com</strong>"),
+        "{}",
+        mail.html
+    );
+    assert_eq!(server.logins(), [("latch".to_owned(), "s3cret".to_owned())]);
+}
+
+#[test]
+fn send_test_email_to_a_closed_smtp_port_fails_naming_the_server() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let output = send_test_email(dir.path(), "ada@example.com", &smtp_on(port))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("not sent via smtp 127.0.0.1:{port}")),
+        "{message}"
+    );
+    assert!(message.to_lowercase().contains("refused"), "{message}");
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn send_test_email_without_a_transport_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [("LATCH__EMAIL__TRANSPORT", "none".to_owned())];
+    let output = send_test_email(dir.path(), "ada@example.com", &settings)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("email.transport"), "{}", stderr(&output));
+}
+
+#[test]
+fn send_test_email_refuses_a_bad_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = send_test_email(dir.path(), "not-an-email", &[]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("\"not-an-email\"") && message.contains("not a valid email address"),
+        "{message}"
+    );
+}
+
+#[test]
+fn send_test_email_through_the_log_writes_the_message_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = send_test_email(dir.path(), "ada@example.com", &[])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "sent a test email to ada@example.com via the log"
+    );
+    assert!(
+        stderr(&output).contains("Latch test email"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn send_test_email_with_a_bad_template_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(templates.join("test_email.txt"), "Hello {{nmae}}").unwrap();
+    let settings = [("LATCH__EMAIL__TEMPLATES_DIR", templates.display().to_string())];
+    let output = send_test_email(dir.path(), "ada@example.com", &settings)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("test_email.txt") && message.contains("{{nmae}}"),
+        "{message}"
+    );
+}
+
+/// The shell block under `heading` in the README.
+fn readme_block(heading: &str) -> String {
+    let readme = include_str!("../../../README.md");
+    let section = readme.split(heading).nth(1).expect("the README section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .expect("a sh block in the section");
+    block.split("```").next().unwrap().to_owned()
+}
+
+/// The README's "Forgot the password" walk-through, as written, against a
+/// `latch serve` started as it says (log in `latch.log`), on a free port.
+#[test]
+fn the_readme_password_reset_walk_through_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("latch.log")).unwrap();
+    let mut child = latch(dir.path())
+        .arg("serve")
+        .env("LATCH__HTTP__PORT", "0")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let port = loop {
+        let logged = std::fs::read_to_string(dir.path().join("latch.log")).unwrap();
+        if let Some(after) = logged
+            .split("latch is listening")
+            .nth(1)
+            .and_then(|l| l.split("port=").nth(1))
+        {
+            break after
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not listening: {logged}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let address = format!("127.0.0.1:{port}");
+    let signup = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("{address}/api/v1/auth/signup"))
+        .args(["-H", "content-type: application/json", "-d"])
+        .arg(r#"{"email":"ada@example.com","password":"correct horse battery staple"}"#)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&signup.stdout), "201");
+
+    let script = readme_block("### Forgot the password").replace("localhost:8080", &address);
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{printed}\n{}", stderr(&output));
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines.first(), Some(&"202"), "{printed}");
+    assert_eq!(lines.get(1), Some(&"204"), "{printed}");
+    assert!(
+        printed.contains("\"access_token\""),
+        "the login with the new password: {printed}"
+    );
 }

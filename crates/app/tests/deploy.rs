@@ -62,3 +62,28 @@ fn the_probes_ask_the_health_routes() {
     assert!(deployment.contains("readinessProbe") && deployment.contains("path: /readyz"));
     assert!(deployment.contains("runAsNonRoot: true"));
 }
+
+#[test]
+fn prometheus_scrapes_the_port_the_instances_serve_metrics_on() {
+    let compose = std::fs::read_to_string(repo().join("deploy/compose.yaml")).unwrap();
+    let listen = compose
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("LATCH__METRICS__LISTEN:"))
+        .expect("compose gives metrics a listener of their own")
+        .trim();
+    let port = listen.rsplit(':').next().unwrap();
+    let prometheus = std::fs::read_to_string(repo().join("deploy/prometheus.yml")).unwrap();
+    for instance in ["latch-a", "latch-b"] {
+        assert!(
+            compose.contains(&format!("  {instance}:")),
+            "compose runs {instance}"
+        );
+        assert!(
+            prometheus.contains(&format!("\"{instance}:{port}\"")),
+            "prometheus.yml scrapes {instance}:{port}"
+        );
+    }
+    let deployment = std::fs::read_to_string(repo().join("deploy/kubernetes/deployment.yaml")).unwrap();
+    assert!(deployment.contains(&format!("prometheus.io/port: \"{port}\"")));
+    assert!(deployment.contains(&format!("containerPort: {port}")));
+}

@@ -78,6 +78,20 @@ fn the_service_runs_as_a_user_other_than_root() {
     assert!(!["root", "0", "0:0"].contains(&user.trim()), "{user}");
 }
 
+/// Kubernetes' `runAsNonRoot` refuses to start an image whose user is a name
+/// (it cannot tell whether the name is root), so the user is a number.
+#[test]
+fn the_image_user_is_numeric_for_run_as_non_root() {
+    let last = final_stage();
+    let user = last
+        .iter()
+        .rev()
+        .find_map(|i| i.strip_prefix("USER "))
+        .expect("the final stage names its user");
+    let uid = user.trim().split(':').next().unwrap_or_default();
+    assert!(uid.parse::<u32>().is_ok_and(|uid| uid != 0), "{user}");
+}
+
 #[test]
 fn the_health_check_is_the_binary_itself() {
     let all = instructions();

@@ -18,8 +18,12 @@ const appDir = join(dirname(fileURLToPath(import.meta.url)), "..");
 const artefacts = join(appDir, "test-results");
 const LATCH_BIN = process.env.LATCH_BIN;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ACCESS_TTL = 4; // seconds
-const ROTATE_BEFORE = 2; // seconds
+// The "session" step needs a reload that Latch sees inside the last
+// ROTATE_BEFORE seconds of the token while the app still thinks it is live,
+// which may end 1 s before `exp` (expires_in is whole seconds): a window of
+// ROTATE_BEFORE - 1 seconds, wide enough for a slow machine's reload.
+const ACCESS_TTL = 8; // seconds
+const ROTATE_BEFORE = 5; // seconds
 const AUTH_SECRET = randomBytes(32).toString("base64url");
 const SESSION_COOKIE = "authjs.session-token"; // over plain HTTP
 const EMAIL = `ada.${randomBytes(4).toString("hex")}@example.com`;
@@ -240,7 +244,8 @@ test("sign in through Latch, rotate and refresh the access token, sign out", { t
 
   let rotated;
   await step(t, "close to expiry, a reload gets a new access token from the session check", async () => {
-    await sleep(refreshed.exp * 1000 - Date.now() - (ROTATE_BEFORE * 1000) / 2);
+    // Half a second inside the rotation window: up to 3.5 s left for the reload itself.
+    await sleep(refreshed.exp * 1000 - Date.now() - (ROTATE_BEFORE * 1000 - 500));
     await page.reload();
     rotated = await shown();
     assert.equal(rotated.via, "session");
